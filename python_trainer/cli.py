@@ -1,0 +1,89 @@
+"""Command line: ``python -m python_trainer {train,verify,signatures} ...``.
+
+Examples
+--------
+    python -m python_trainer train linear
+    python -m python_trainer train linear --epochs 5 --out /tmp/models --version 2
+    python -m python_trainer verify models/linear/1
+    python -m python_trainer signatures models/linear/1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from python_trainer.data_dir import ENV_VAR, REPO_ROOT
+from python_trainer.errors import TrainerError
+
+DEFAULT_OUT = REPO_ROOT / "models"
+
+
+def _parser() -> argparse.ArgumentParser:
+    from python_trainer.workflows import WORKFLOWS
+
+    p = argparse.ArgumentParser(prog="python -m python_trainer", description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train a workflow and export models/<name>/<version>/")
+    t.add_argument("name", choices=sorted(WORKFLOWS), help="the workflow to train")
+    t.add_argument("--epochs", type=int, default=None, help="epochs (default: the workflow's own)")
+    t.add_argument("--seed", type=int, default=None, help="random seed (default: the workflow's own)")
+    t.add_argument("--data-dir", default=None, help=f"data directory (default: ${ENV_VAR}, then ../shared/data)")
+    t.add_argument("--out", default=str(DEFAULT_OUT), help="model repository root (default: %(default)s)")
+    t.add_argument("--version", type=int, default=1, help="export version, a positive integer (default: 1)")
+    t.add_argument("--quiet", action="store_true", help="no Keras progress output")
+
+    v = sub.add_parser("verify", help="replay an export's golden vectors through Python TF")
+    v.add_argument("export_dir", help="a models/<name>/<version> directory")
+
+    s = sub.add_parser("signatures", help="print an export's signatures as JSON")
+    s.add_argument("export_dir", help="a models/<name>/<version> directory")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "train":
+            return _train(args)
+        if args.command == "verify":
+            from python_trainer.golden import verify_golden
+
+            worst = verify_golden(Path(args.export_dir))
+            print(f"golden vectors of {args.export_dir} reproduce; max |diff| = {worst:.3g}")
+            return 0
+        if args.command == "signatures":
+            from python_trainer.export import read_signatures
+
+            sigs = read_signatures(Path(args.export_dir))
+            print(json.dumps({k: {io: [vars(t) for t in v[io]] for io in v} for k, v in sigs.items()}, indent=1))
+            return 0
+    except TrainerError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 1
+
+
+def _train(args: argparse.Namespace) -> int:
+    from python_trainer.workflows import get_workflow
+
+    wf = get_workflow(args.name)
+    started = time.monotonic()
+    result = wf.train(
+        out_root=Path(args.out),
+        version=args.version,
+        epochs=args.epochs or wf.DEFAULT_EPOCHS,
+        seed=wf.DEFAULT_SEED if args.seed is None else args.seed,
+        data_dir=args.data_dir,
+        verbose=0 if args.quiet else 2,
+    )
+    seconds = time.monotonic() - started
+    print(f"exported {result.export_dir} in {seconds:.1f} s")
+    for key, value in result.report.items():
+        print(f"  {key}: {value}")
+    return 0

@@ -1,0 +1,158 @@
+"""Golden vectors: generated inputs and the outputs that Python TF computed for them.
+
+They live in ``<export>/assets.extra/golden.json`` and are read by both halves: pytest replays them
+through Python TF, and ScalaTest through TF Java, within the recorded tolerance. Format (version 1)::
+
+    {"format": 1, "model": "linear", "version": 1, "tensorflow": "2.18.1",
+     "tolerance": {"atol": 1e-5, "rtol": 1e-6},
+     "cases": [{"name": "book_examples", "signature": "serving_default",
+                "inputs":  {"features":   {"dtype": "float32", "shape": [4, 2], "data": [...]}},
+                "outputs": {"prediction": {"dtype": "float32", "shape": [4, 1], "data": [...]}}}]}
+
+``data`` is the tensor flattened in row-major order. Non-finite floats are written as the JSON
+extensions ``NaN``/``Infinity``; strings as UTF-8 text.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+import tensorflow as tf
+
+from python_trainer.errors import GoldenMismatchError
+
+GOLDEN_FILE = "golden.json"
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class GoldenCase:
+    """One call of one signature: named input arrays and the outputs TF returned for them."""
+
+    name: str
+    signature: str
+    inputs: Mapping[str, np.ndarray]
+    outputs: Mapping[str, np.ndarray] = field(default_factory=dict)
+
+
+def _encode(array: np.ndarray) -> dict:
+    array = np.asarray(array)
+    if array.dtype.kind in ("S", "O", "U"):
+        data = [v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in array.reshape(-1)]
+        dtype = "string"
+    else:
+        data = array.reshape(-1).tolist()
+        dtype = array.dtype.name
+    return {"dtype": dtype, "shape": list(array.shape), "data": data}
+
+
+def _decode(entry: Mapping) -> np.ndarray:
+    if entry["dtype"] == "string":
+        flat = np.array([s.encode("utf-8") for s in entry["data"]], dtype=object)
+    else:
+        flat = np.array(entry["data"], dtype=entry["dtype"])
+    return flat.reshape(entry["shape"])
+
+
+def compute_outputs(loaded, case: GoldenCase) -> dict[str, np.ndarray]:
+    """Runs ``case`` through ``loaded.signatures[case.signature]`` and returns numpy outputs."""
+    fn = loaded.signatures[case.signature]
+    result = fn(**{k: tf.constant(v) for k, v in case.inputs.items()})
+    return {k: v.numpy() for k, v in result.items()}
+
+
+def write_golden(
+    export_dir: Path, *, model: str, version: int, cases: list[GoldenCase], atol: float, rtol: float
+) -> Path:
+    """Computes every case's outputs with the *saved* model (not the Keras object) and writes them."""
+    loaded = tf.saved_model.load(str(export_dir))
+    records = []
+    for case in cases:
+        outputs = compute_outputs(loaded, case)
+        records.append(
+            {
+                "name": case.name,
+                "signature": case.signature,
+                "inputs": {k: _encode(v) for k, v in case.inputs.items()},
+                "outputs": {k: _encode(v) for k, v in outputs.items()},
+            }
+        )
+    doc = {
+        "format": FORMAT_VERSION,
+        "model": model,
+        "version": version,
+        "tensorflow": tf.__version__,
+        "tolerance": {"atol": atol, "rtol": rtol},
+        "cases": records,
+    }
+    path = Path(export_dir) / "assets.extra" / GOLDEN_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+    return path
+
+
+def load_golden(export_dir: Path) -> tuple[dict, list[GoldenCase]]:
+    """Reads ``golden.json``; returns the document's header and its cases as numpy arrays."""
+    doc = json.loads((Path(export_dir) / "assets.extra" / GOLDEN_FILE).read_text(encoding="utf-8"))
+    cases = [
+        GoldenCase(
+            name=c["name"],
+            signature=c["signature"],
+            inputs={k: _decode(v) for k, v in c["inputs"].items()},
+            outputs={k: _decode(v) for k, v in c["outputs"].items()},
+        )
+        for c in doc["cases"]
+    ]
+    return doc, cases
+
+
+def verify_golden(export_dir: Path) -> float:
+    """Replays every golden case through Python TF.
+
+    Returns the largest absolute difference seen. Raises :class:`GoldenMismatchError` naming the
+    case, output and element when any value is off by more than ``atol + rtol * |expected|``.
+    """
+    doc, cases = load_golden(export_dir)
+    atol, rtol = doc["tolerance"]["atol"], doc["tolerance"]["rtol"]
+    loaded = tf.saved_model.load(str(export_dir))
+    worst = 0.0
+    for case in cases:
+        got = compute_outputs(loaded, case)
+        for key, expected in case.outputs.items():
+            actual = got[key]
+            if expected.dtype == object:
+                if actual.reshape(-1).tolist() != expected.reshape(-1).tolist():
+                    raise GoldenMismatchError(
+                        f"case '{case.name}' output '{key}' differs", case=case.name, output=key
+                    )
+                continue
+            if actual.shape != expected.shape:
+                raise GoldenMismatchError(
+                    f"case '{case.name}' output '{key}': expected shape {expected.shape}, "
+                    f"got {actual.shape}",
+                    case=case.name,
+                    output=key,
+                    expected=expected.shape,
+                    got=actual.shape,
+                )
+            diff = np.abs(actual.astype(np.float64) - expected.astype(np.float64))
+            bound = atol + rtol * np.abs(expected.astype(np.float64))
+            bad = np.argwhere(~(diff <= bound) & ~(np.isnan(actual) & np.isnan(expected)))
+            if bad.size:
+                idx = tuple(bad[0])
+                raise GoldenMismatchError(
+                    f"case '{case.name}' output '{key}' at {idx}: expected {expected[idx]}, "
+                    f"got {actual[idx]} (atol={atol}, rtol={rtol})",
+                    case=case.name,
+                    output=key,
+                    expected=float(expected[idx]),
+                    got=float(actual[idx]),
+                )
+            finite = np.isfinite(diff)
+            if finite.any():
+                worst = max(worst, float(diff[finite].max()))
+    return worst

@@ -1,0 +1,119 @@
+"""The book's chapter 6-7 linear regression: the model that Spark Scala calls.
+
+Data: n=800, X ~ U[-10, 10]^2, Y = X @ [2, -1] + 3 + N(0, 2). Model: ``Dense(1)`` with rmsprop on
+mse, batch 8, 100 epochs. Export: ``serving_default`` takes ``features`` float32 [-1, 2] and returns
+``prediction`` float32 [-1, 1].
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from python_trainer import export, golden, report
+from python_trainer.seeding import make_deterministic
+
+NAME = "linear"
+DEFAULT_EPOCHS = 100
+DEFAULT_SEED = 42
+N_SAMPLES = 800
+TRUE_W = np.array([[2.0], [-1.0]], dtype=np.float32)
+TRUE_B = 3.0
+NOISE_STDDEV = 2.0
+BOOK_EXAMPLES = np.array([[1, 2], [3, 5], [6, 7], [8, 3]], dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    export_dir: Path
+    report: dict
+
+
+def make_data(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The book's synthetic regression data, from a seeded NumPy generator."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-10.0, 10.0, size=(N_SAMPLES, 2)).astype(np.float32)
+    noise = rng.normal(0.0, NOISE_STDDEV, size=(N_SAMPLES, 1)).astype(np.float32)
+    y = x @ TRUE_W + TRUE_B + noise
+    return x, y
+
+
+def build_model() -> tf.keras.Model:
+    inputs = tf.keras.Input(shape=(2,), name="features")
+    outputs = tf.keras.layers.Dense(1, name="prediction")(inputs)
+    return tf.keras.Model(inputs=inputs, outputs=outputs, name="linear")
+
+
+class LinearServing(export.ServingModule):
+    """The exported module: one ``serving_default`` signature with chosen tensor keys."""
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 2], tf.float32, name="features")])
+    def serve(self, features):
+        return {"prediction": self.model(features, training=False)}
+
+
+def golden_cases(seed: int) -> list[golden.GoldenCase]:
+    """Generated inputs that cover the edges: zeros, ±1e6, tiny and subnormal values, one row."""
+    rng = np.random.default_rng(seed + 1)
+    f32 = np.float32
+    cases = {
+        "book_examples": BOOK_EXAMPLES,
+        "batch_of_one": np.array([[0.5, -0.25]], dtype=f32),
+        "zeros": np.zeros((2, 2), dtype=f32),
+        "plus_minus_1e6": np.array([[1e6, -1e6], [-1e6, 1e6], [1e6, 1e6]], dtype=f32),
+        "tiny": np.array([[1e-30, -1e-30], [1.4e-45, -1.4e-45], [1e-7, 1e-7]], dtype=f32),
+        "uniform_random": rng.uniform(-10.0, 10.0, size=(16, 2)).astype(f32),
+    }
+    return [golden.GoldenCase(name, "serving_default", {"features": x}) for name, x in cases.items()]
+
+
+def train(
+    *,
+    out_root: Path,
+    version: int = 1,
+    epochs: int = DEFAULT_EPOCHS,
+    seed: int = DEFAULT_SEED,
+    data_dir: Path | None = None,
+    verbose: int = 2,
+) -> TrainResult:
+    """Trains, exports ``<out_root>/linear/<version>/`` and writes golden vectors and the report.
+
+    ``data_dir`` is accepted for a uniform CLI; this workflow generates its data.
+    """
+    del data_dir
+    make_deterministic(seed)
+    x, y = make_data(seed)
+    model = build_model()
+    model.compile(optimizer="rmsprop", loss="mse", metrics=["mae"])
+    history = model.fit(x, y, batch_size=8, epochs=epochs, verbose=verbose, shuffle=True)
+
+    kernel, bias = (v.numpy() for v in model.layers[-1].weights)
+    final = _save(model, out_root, version)
+    golden.write_golden(final, model=NAME, version=version, cases=golden_cases(seed), atol=1e-5, rtol=1e-6)
+    rep = {
+        "model": NAME,
+        "version": version,
+        "epochs": epochs,
+        "seed": seed,
+        "tensorflow": tf.__version__,
+        "data": f"synthetic: n={N_SAMPLES}, X~U[-10,10]^2, Y = X@[2,-1] + 3 + N(0,{NOISE_STDDEV})",
+        "final_loss_mse": float(history.history["loss"][-1]),
+        "final_mae": float(history.history["mae"][-1]),
+        "learned_w": kernel.reshape(-1).tolist(),
+        "learned_b": float(bias.reshape(-1)[0]),
+        "true_w": TRUE_W.reshape(-1).tolist(),
+        "true_b": TRUE_B,
+    }
+    report.write_report(final, rep)
+    report.plot_history(final, history.history, ["loss", "mae"])
+    return TrainResult(final, rep)
+
+
+def _save(model: tf.keras.Model, out_root: Path, version: int) -> Path:
+    module = LinearServing(model)
+    return export.save_module(
+        module, {"serving_default": module.serve}, out_root=out_root, name=NAME, version=version
+    )

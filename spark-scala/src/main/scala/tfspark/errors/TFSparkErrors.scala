@@ -1,0 +1,100 @@
+package tfspark.errors
+
+/**
+ * The error catalog: every user-facing error class, its message template and SQLSTATE, and one
+ * factory method per class. Templates name their parameters as `<param>`; each factory fills all
+ * of them. See Spark's `error-conditions.json` and Delta's `DeltaErrors.scala`.
+ */
+object TFSparkErrors {
+
+  private final case class Condition(template: String, sqlState: String)
+
+  private val conditions: Map[String, Condition] = Map(
+    "MODEL_NOT_FOUND" -> Condition(
+      "Model <model> was not found in repository <repository>: <path> does not exist. Available models: <available>.",
+      "42704"),
+    "MODEL_VERSION_NOT_FOUND" -> Condition(
+      "Model <model> has no version <version> in <path>. Available versions: <available>.",
+      "42704"),
+    "MODEL_LOAD_FAILED" -> Condition(
+      "Model <model> at <path> could not be loaded as a SavedModel with tag 'serve': <reason>.",
+      "58030"),
+    "SIGNATURE_NOT_FOUND" -> Condition(
+      "Model <model> has no signature <signature>. Available signatures: <available>.",
+      "42704"),
+    "UNSUPPORTED_SIGNATURE" -> Condition(
+      "Signature <signature> of model <model> is not supported: <reason>. Expected <expected>.",
+      "0A000"),
+    "INPUT_TYPE_MISMATCH" -> Condition(
+      "Input <input> of model <model> expects <expected>, but the argument is <got>.",
+      "42K09"),
+    "INPUT_SHAPE_MISMATCH" -> Condition(
+      "Input <input> of model <model> expects <expected> values per row, but <row> has <got>.",
+      "22000"),
+    "NULL_INPUT" -> Condition(
+      "Input <input> of model <model> is null at <row>; expected <expected>. " +
+        "Filter or fill nulls, or set spark.tfpredict.nullPolicy=null to return null for such rows.",
+      "22004"),
+    "DEFAULT_MODEL_NOT_SET" -> Condition(
+      "tfpredict(<args>) names no model and <key> is not set. Set <key>, or call tfpredict('<example>', ...).",
+      "42601"),
+    "INVALID_CONFIG" -> Condition("Configuration <key> is <got>; expected <expected>.", "42616"),
+    "INVALID_ARGUMENT" -> Condition("<what> is <got>; expected <expected>.", "22023")
+  )
+
+  /** Every error class in the catalog. */
+  def errorClasses: Set[String] = conditions.keySet
+
+  private[errors] def sqlState(errorClass: String): String =
+    conditions.get(errorClass).map(_.sqlState).orNull
+
+  /** Renders the template of `errorClass` with `params`; every `<name>` must be given. */
+  def message(errorClass: String, params: Map[String, String]): String = {
+    val template = conditions.getOrElse(errorClass, throw new IllegalArgumentException(s"unknown error class $errorClass")).template
+    val missing = "<([a-zA-Z]+)>".r.findAllMatchIn(template).map(_.group(1)).filterNot(params.contains).toList
+    require(missing.isEmpty, s"$errorClass: parameters ${missing.mkString(", ")} are not given")
+    s"[$errorClass] " + params.foldLeft(template) { case (t, (k, v)) => t.replace(s"<$k>", v) }
+  }
+
+  private def error(errorClass: String, params: (String, Any)*)(cause: Throwable = null): TFSparkException = {
+    val p = params.map { case (k, v) => k -> String.valueOf(v) }.toMap
+    new TFSparkException(errorClass, p, message(errorClass, p), cause)
+  }
+
+  private def listed(items: Iterable[Any]): String = if (items.isEmpty) "none" else items.mkString(", ")
+
+  def modelNotFound(model: String, repository: String, path: String, available: Iterable[String]): TFSparkException =
+    error("MODEL_NOT_FOUND", "model" -> model, "repository" -> repository, "path" -> path, "available" -> listed(available))()
+
+  def modelVersionNotFound(model: String, version: Long, path: String, available: Iterable[Long]): TFSparkException =
+    error("MODEL_VERSION_NOT_FOUND", "model" -> model, "version" -> version, "path" -> path, "available" -> listed(available))()
+
+  def modelLoadFailed(model: String, path: String, cause: Throwable): TFSparkException = {
+    val reason = Option(cause.getMessage).map(_.linesIterator.take(2).mkString(" ")).getOrElse(cause.getClass.getName)
+    error("MODEL_LOAD_FAILED", "model" -> model, "path" -> path, "reason" -> reason)(cause)
+  }
+
+  def signatureNotFound(model: String, signature: String, available: Iterable[String]): TFSparkException =
+    error("SIGNATURE_NOT_FOUND", "model" -> model, "signature" -> signature, "available" -> listed(available))()
+
+  def unsupportedSignature(model: String, signature: String, reason: String, expected: String): TFSparkException =
+    error("UNSUPPORTED_SIGNATURE", "model" -> model, "signature" -> signature, "reason" -> reason, "expected" -> expected)()
+
+  def inputTypeMismatch(model: String, input: String, expected: String, got: String): TFSparkException =
+    error("INPUT_TYPE_MISMATCH", "model" -> model, "input" -> input, "expected" -> expected, "got" -> got)()
+
+  def inputShapeMismatch(model: String, input: String, expected: Long, got: Long, row: String): TFSparkException =
+    error("INPUT_SHAPE_MISMATCH", "model" -> model, "input" -> input, "expected" -> expected, "got" -> got, "row" -> row)()
+
+  def nullInput(model: String, input: String, expected: String, row: String): TFSparkException =
+    error("NULL_INPUT", "model" -> model, "input" -> input, "expected" -> expected, "row" -> row)()
+
+  def defaultModelNotSet(key: String, args: String): TFSparkException =
+    error("DEFAULT_MODEL_NOT_SET", "key" -> key, "args" -> args, "example" -> "linear")()
+
+  def invalidConfig(key: String, got: String, expected: String): TFSparkException =
+    error("INVALID_CONFIG", "key" -> key, "got" -> got, "expected" -> expected)()
+
+  def invalidArgument(what: String, got: String, expected: String): TFSparkException =
+    error("INVALID_ARGUMENT", "what" -> what, "got" -> got, "expected" -> expected)()
+}

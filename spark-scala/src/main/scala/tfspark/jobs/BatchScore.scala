@@ -1,0 +1,175 @@
+package tfspark.jobs
+
+import java.util.UUID
+
+import org.apache.hadoop.fs.Path
+import org.apache.spark.sql.{DataFrame, SparkSession}
+import org.apache.spark.sql.types.NumericType
+
+import tfspark.errors.{TFSparkErrors, TFSparkException}
+import tfspark.sql.{TFSparkConf, TFSparkSQL}
+
+/**
+ * The `spark-submit` batch-scoring job: reads a table of features, adds the model's prediction
+ * column through Spark SQL's `tfpredict`, writes the result, and prints one summary line.
+ *
+ * Output is written to a hidden sibling directory and renamed into place only when complete, so
+ * a failed run never leaves output that looks finished. Exit status: 0 on success, 1 when the job
+ * fails (one line on stderr), 2 for a usage error.
+ */
+object BatchScore {
+
+  val Usage: String =
+    """Usage: spark-submit --class tfspark.jobs.BatchScore tfspark-assembly.jar [options]
+      |
+      |Scores a table with a TensorFlow SavedModel from the model repository and writes it with a
+      |`prediction` column added.
+      |
+      |Options:
+      |  --model NAME[:SIGNATURE]  model in the repository, latest version (default: linear)
+      |  --repository DIR          model repository root, <DIR>/<name>/<version>/ (default: models,
+      |                            or spark.tfpredict.repository)
+      |  --input PATH              input data (required)
+      |  --input-format FMT        any Spark source: csv (header, inferSchema), json, parquet, ...
+      |                            (default: from the file extension, else csv)
+      |  --features COLS           comma-separated numeric feature columns, in the model's order
+      |                            (default: every numeric column of the input)
+      |  --output PATH             output directory (required); must not exist unless --overwrite
+      |  --output-format FMT       parquet, csv or json (default: parquet)
+      |  --prediction-col NAME     name of the added column (default: prediction)
+      |  --batch-size N            rows per TF call where batching applies (default: 1024)
+      |  --overwrite               replace an existing output directory
+      |  --help                    print this text
+      |""".stripMargin
+
+  private val ValueKeys = Set(
+    "model", "repository", "input", "input-format", "features", "output", "output-format", "prediction-col", "batch-size")
+  private val FlagKeys = Set("help", "overwrite")
+
+  /** The job's options, validated before Spark starts. */
+  final case class Options(
+      model: String,
+      repository: Option[String],
+      input: String,
+      inputFormat: String,
+      features: Option[Seq[String]],
+      output: String,
+      outputFormat: String,
+      predictionCol: String,
+      batchSize: Int,
+      overwrite: Boolean)
+
+  object Options {
+
+    /** @throws tfspark.errors.TFSparkException INVALID_ARGUMENT */
+    def parse(args: Seq[String]): Options = from(JobArguments.parse(args, ValueKeys, FlagKeys))
+
+    /** @throws tfspark.errors.TFSparkException INVALID_ARGUMENT */
+    def from(args: JobArguments): Options = {
+      val input = args.required("input")
+      Options(
+        model = args.getOrElse("model", "linear"),
+        repository = args.get("repository"),
+        input = input,
+        inputFormat = args.getOrElse("input-format", inferFormat(input)),
+        features = args.get("features").map(_.split(",").map(_.trim).filter(_.nonEmpty).toSeq),
+        output = args.required("output"),
+        outputFormat = args.getOrElse("output-format", "parquet"),
+        predictionCol = args.getOrElse("prediction-col", "prediction"),
+        batchSize = args.positiveInt("batch-size", 1024),
+        overwrite = args.flag("overwrite")
+      )
+    }
+
+    private def inferFormat(path: String): String =
+      Seq("parquet", "json", "csv", "orc").find(ext => path.toLowerCase.endsWith("." + ext)).getOrElse("csv")
+  }
+
+  /** The outcome of a successful run. */
+  final case class Summary(rows: Long, seconds: Double, model: String, output: String, format: String) {
+    def line: String = {
+      val rate = if (seconds > 0) rows / seconds else 0.0
+      f"BatchScore: scored $rows%d rows in $seconds%.2f s ($rate%.0f rows/s) with $model -> $output ($format)"
+    }
+  }
+
+  def main(args: Array[String]): Unit = {
+    val code = exitCode(args)
+    if (code != 0) sys.exit(code)
+  }
+
+  /** Runs the job as `main` does and returns its exit status instead of exiting. */
+  def exitCode(args: Array[String]): Int = {
+    val options =
+      try {
+        val parsed = JobArguments.parse(args.toSeq, ValueKeys, FlagKeys)
+        if (parsed.flag("help")) { println(Usage); return 0 }
+        Options.from(parsed)
+      } catch {
+        case e: TFSparkException =>
+          System.err.println(s"BatchScore: ${e.getMessage}\nRun with --help for usage.")
+          return 2
+      }
+    try {
+      val spark = SparkSession.builder().appName("tfspark BatchScore").getOrCreate()
+      println(run(spark, options).line)
+      0
+    } catch {
+      case e: Throwable =>
+        val cause = TFSparkException.find(e).getOrElse(e)
+        System.err.println(s"BatchScore failed: ${Option(cause.getMessage).getOrElse(cause.toString).linesIterator.next()}")
+        1
+    }
+  }
+
+  /**
+   * Scores `options.input` into `options.output` in `spark`; returns the summary.
+   *
+   * @throws tfspark.errors.TFSparkException for bad arguments, models or inputs (at analysis,
+   *   before anything is written) and for bad rows (as the cause of the job failure)
+   */
+  def run(spark: SparkSession, options: Options): Summary = {
+    val started = System.nanoTime()
+    options.repository.foreach(spark.conf.set(TFSparkConf.Repository, _))
+    spark.conf.set(TFSparkConf.BatchSize, options.batchSize.toLong)
+    TFSparkSQL.register(spark)
+
+    val df = read(spark, options.input, options.inputFormat)
+    val features = options.features.getOrElse(df.schema.fields.filter(_.dataType.isInstanceOf[NumericType]).map(_.name).toSeq)
+    if (features.isEmpty) throw TFSparkErrors.invalidArgument("feature columns", "none", "--features or numeric input columns")
+    features.filterNot(df.columns.contains).foreach { c =>
+      throw TFSparkErrors.invalidArgument("feature column", s"'$c'", s"one of the input's columns: ${df.columns.mkString(", ")}")
+    }
+    val featureSql = features.map(quote).mkString(", ")
+    val modelSql = options.model.replace("\\", "\\\\").replace("'", "\\'")
+    // Analysis happens here: unknown models, signatures and feature types fail before any write.
+    val scored = df.selectExpr("*", s"tfpredict('$modelSql', array($featureSql)) AS ${quote(options.predictionCol)}")
+    val rows = writeAtomically(scored, options)
+    Summary(rows, (System.nanoTime() - started) / 1e9, options.model, options.output, options.outputFormat)
+  }
+
+  private def quote(column: String): String = s"`${column.replace("`", "``")}`"
+
+  private def read(spark: SparkSession, path: String, format: String): DataFrame = {
+    val reader = spark.read.format(format)
+    if (format == "csv") reader.option("header", "true").option("inferSchema", "true").load(path) else reader.load(path)
+  }
+
+  /** Writes to a staging directory beside the output, then renames it; returns the rows written. */
+  private def writeAtomically(df: DataFrame, options: Options): Long = {
+    val spark = df.sparkSession
+    val target = new Path(options.output)
+    val fs = target.getFileSystem(spark.sparkContext.hadoopConfiguration)
+    if (fs.exists(target) && !options.overwrite) {
+      throw TFSparkErrors.invalidArgument("--output", s"'${options.output}' (it exists)", "a new path, or --overwrite")
+    }
+    val staging = new Path(target.getParent, s".${target.getName}.staging-${UUID.randomUUID()}")
+    try {
+      df.write.format(options.outputFormat).option("header", "true").save(staging.toString)
+      val rows = spark.read.format(options.outputFormat).option("header", "true").load(staging.toString).count()
+      if (fs.exists(target)) fs.delete(target, true)
+      if (!fs.rename(staging, target)) throw new java.io.IOException(s"could not rename $staging to $target")
+      rows
+    } finally if (fs.exists(staging)) fs.delete(staging, true)
+  }
+}

@@ -1,0 +1,84 @@
+package tfspark.model
+
+import java.util.concurrent.atomic.AtomicBoolean
+
+import scala.jdk.CollectionConverters._
+
+import org.tensorflow.{Result, SavedModelBundle, SessionFunction, Signature, Tensor}
+
+import tfspark.errors.TFSparkErrors
+
+/**
+ * A loaded SavedModel and its signatures, read from the SignatureDefs. No tensor name is ever
+ * hard-coded: callers address inputs and outputs by their signature keys.
+ *
+ * Thread-safe: `Session.run` is, and the handle holds no other mutable state. The handle owns the
+ * native `SavedModelBundle`; whoever created it (normally [[ModelCache]]) calls [[close]].
+ */
+final class SavedModelHandle private (val location: ModelLocation, bundle: SavedModelBundle) extends AutoCloseable {
+
+  private val closed = new AtomicBoolean(false)
+
+  private val functions: Map[String, SessionFunction] =
+    bundle.signatures().asScala.map(s => s.key() -> bundle.function(s.key())).toMap
+
+  /** Every callable signature (TF's internal `__saved_model_init_op` is left out), by key. */
+  val signatures: Map[String, SignatureSpec] =
+    bundle.signatures().asScala.iterator.filterNot(_.key().startsWith("__")).map(SavedModelHandle.toSpec).map(s => s.key -> s).toMap
+
+  /** @throws tfspark.errors.TFSparkException SIGNATURE_NOT_FOUND */
+  def signature(key: String): SignatureSpec =
+    signatures.getOrElse(key, throw TFSparkErrors.signatureNotFound(location.name, key, signatures.keys.toSeq.sorted))
+
+  /**
+   * Runs signature `key` on `inputs` (signature input key → tensor).
+   *
+   * The caller keeps ownership of `inputs` and must close them, and is responsible for closing
+   * the returned [[Result]], which owns every output tensor.
+   *
+   * @throws tfspark.errors.TFSparkException SIGNATURE_NOT_FOUND
+   * @throws IllegalStateException if the handle is closed
+   */
+  def run(key: String, inputs: Map[String, Tensor]): Result = {
+    if (closed.get) throw new IllegalStateException(s"model ${location.name} is closed")
+    signature(key)
+    functions(key).call(inputs.asJava)
+  }
+
+  def isClosed: Boolean = closed.get
+
+  override def close(): Unit = if (closed.compareAndSet(false, true)) bundle.close()
+}
+
+object SavedModelHandle {
+
+  val ServeTag: String = SavedModelBundle.DEFAULT_TAG
+
+  /**
+   * Loads the SavedModel at `location` with tag `serve`. The caller owns and closes the handle.
+   *
+   * @throws tfspark.errors.TFSparkException MODEL_LOAD_FAILED when the directory is not a
+   *   readable SavedModel (missing or corrupt `saved_model.pb`, unreadable variables)
+   */
+  def load(location: ModelLocation): SavedModelHandle = {
+    NativeLibrary.ensureConfigured()
+    val bundle =
+      try SavedModelBundle.load(location.directory.getAbsolutePath, ServeTag)
+      catch { case e: Exception => throw TFSparkErrors.modelLoadFailed(location.name, location.directory.getPath, e) }
+    try new SavedModelHandle(location, bundle)
+    catch {
+      case e: Exception =>
+        bundle.close()
+        throw TFSparkErrors.modelLoadFailed(location.name, location.directory.getPath, e)
+    }
+  }
+
+  private def toSpec(s: Signature): SignatureSpec = {
+    def specs(m: java.util.Map[String, Signature.TensorDescription]): Seq[TensorSpec] =
+      m.asScala.toSeq.sortBy(_._1).map { case (k, d) =>
+        val shape = if (d.shape.isUnknown) None else Some(d.shape.asArray().toSeq)
+        TensorSpec(k, TFDType.fromProto(d.dataType), shape)
+      }
+    SignatureSpec(s.key(), specs(s.getInputs), specs(s.getOutputs))
+  }
+}

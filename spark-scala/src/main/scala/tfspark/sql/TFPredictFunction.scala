@@ -1,0 +1,66 @@
+package tfspark.sql
+
+import org.apache.spark.sql.SparkSession
+import org.apache.spark.sql.catalyst.FunctionIdentifier
+import org.apache.spark.sql.catalyst.expressions.{Expression, ExpressionInfo}
+import org.apache.spark.sql.types.{ArrayType, DoubleType, FloatType, IntegerType, LongType, StringType}
+
+import tfspark.errors.TFSparkErrors
+import tfspark.model.{ModelRepository, ShippedModel}
+import tfspark.tensor.DenseFloatBinding
+
+/**
+ * Builds [[TFPredict]] from SQL arguments at analysis time:
+ *  - `tfpredict(features)` uses `spark.tfpredict.defaultModel`;
+ *  - `tfpredict('name', features)` and `tfpredict('name:signature', features)` name the model.
+ * Models come only from the configured repository (`spark.tfpredict.repository`), by name.
+ */
+object TFPredictFunction {
+  val Name = "tfpredict"
+  val DefaultSignature = "serving_default"
+
+  val info: ExpressionInfo = new ExpressionInfo(
+    classOf[TFPredict].getName,
+    null,
+    Name,
+    "_FUNC_([model[:signature],] features) - Runs a TensorFlow SavedModel signature on `features` " +
+      "(array of numbers) and returns its prediction, typed from the signature.",
+    "", // arguments
+    "", // examples
+    "", // note
+    "misc_funcs",
+    "0.1.0",
+    "", // deprecated
+    "scala_udf")
+
+  val identifier: FunctionIdentifier = FunctionIdentifier(Name)
+
+  /**
+   * @throws tfspark.errors.TFSparkException DEFAULT_MODEL_NOT_SET, INVALID_ARGUMENT,
+   *   MODEL_NOT_FOUND, MODEL_VERSION_NOT_FOUND, MODEL_LOAD_FAILED, SIGNATURE_NOT_FOUND,
+   *   UNSUPPORTED_SIGNATURE, INPUT_TYPE_MISMATCH, INVALID_CONFIG
+   */
+  def build(args: Seq[Expression]): Expression = {
+    val (spec, features) = args match {
+      case Seq(f) =>
+        (TFSparkConf.defaultModel().getOrElse(throw TFSparkErrors.defaultModelNotSet(TFSparkConf.DefaultModel, f.sql)), f)
+      case Seq(m, f) if m.foldable && m.dataType == StringType && m.eval() != null => (m.eval().toString, f)
+      case Seq(m, _) => throw TFSparkErrors.invalidArgument(s"the first argument of $Name", m.sql, "a string literal naming a model")
+      case _         => throw TFSparkErrors.invalidArgument(s"the arguments of $Name", s"${args.size} arguments", "(features) or ('model', features)")
+    }
+    val (name, signature) = spec.split(":", 2).toList match {
+      case n :: s :: Nil => (n, s)
+      case _             => (spec, DefaultSignature)
+    }
+    val location = ModelRepository(TFSparkConf.repository()).resolve(name)
+    val shipped = ShippedModel.ship(SparkSession.active.sparkContext, location)
+    val sig = shipped.signatures.getOrElse(signature, throw TFSparkErrors.signatureNotFound(name, signature, shipped.signatures.keys.toSeq.sorted))
+    val binding = DenseFloatBinding.bind(name, sig)
+    features.dataType match {
+      case ArrayType(FloatType | DoubleType | IntegerType | LongType, _) =>
+      case other =>
+        throw TFSparkErrors.inputTypeMismatch(name, binding.inputKey, s"array<float> of length ${binding.width}", other.simpleString)
+    }
+    TFPredict(features, shipped, binding, nullIsError = TFSparkConf.nullPolicy() == TFSparkConf.NullIsError)
+  }
+}

@@ -1,0 +1,123 @@
+package tfspark
+
+import java.io.File
+import java.nio.file.Files
+
+import org.apache.spark.sql.Row
+import org.scalatest.funsuite.AnyFunSuite
+
+import tfspark.model.ModelRepository
+import tfspark.sql.TFSparkConf
+
+/** Bad input gives a clear error class naming what was expected and what came, never a TF trace. */
+class BadInputSuite extends AnyFunSuite with SparkSessionFixture with ErrorChecks {
+
+  private def repository = ModelRepository(TestModels.modelsDir.getPath)
+  private def linear = TFInference.ship(spark.sparkContext, repository.resolve("linear"))
+
+  test("RDD path: a row of the wrong length names the expected width, the got width and the row") {
+    val rows = spark.sparkContext.parallelize(Seq(Array(1f, 2f), Array(1f, 2f, 3f)), 1)
+    checkError("INPUT_SHAPE_MISMATCH", Map("model" -> "linear", "input" -> "features", "expected" -> "2", "got" -> "3", "row" -> "row 1 of partition 0")) {
+      TFInference.predictRDD(rows, linear).collect()
+    }
+  }
+
+  test("SQL path: an array of the wrong length fails the query with INPUT_SHAPE_MISMATCH") {
+    checkError("INPUT_SHAPE_MISMATCH", Map("expected" -> "2", "got" -> "1")) {
+      spark.sql("SELECT tfpredict(array(1.0f)) FROM range(1)").collect()
+    }
+  }
+
+  test("RDD path: a null row gives NULL_INPUT") {
+    val rows = spark.sparkContext.parallelize(Seq(Array(1f, 2f), null), 1)
+    checkError("NULL_INPUT", Map("input" -> "features", "row" -> "row 1 of partition 0")) {
+      TFInference.predictRDD(rows, linear).collect()
+    }
+  }
+
+  test("SQL path: null features give NULL_INPUT by default, and null with nullPolicy=null") {
+    val session = spark
+    import session.implicits._
+    Seq((1, Some(Seq(1f, 2f))), (2, None)).toDF("id", "features").createOrReplaceTempView("with_nulls")
+    checkError("NULL_INPUT", Map("model" -> "linear", "input" -> "features")) {
+      spark.sql("SELECT tfpredict(features) FROM with_nulls").collect()
+    }
+    spark.conf.set(TFSparkConf.NullPolicy, "null")
+    try {
+      val got = spark.sql("SELECT id, tfpredict(features) FROM with_nulls ORDER BY id").collect().toSeq
+      assert(got(1) === Row(2, null))
+      assert(!got(0).isNullAt(1))
+    } finally spark.conf.unset(TFSparkConf.NullPolicy)
+  }
+
+  test("SQL path: a null element inside the array gives NULL_INPUT naming the element") {
+    val e = checkError("NULL_INPUT") {
+      spark.sql("SELECT tfpredict(array(1.0f, CAST(NULL AS FLOAT))) FROM range(1)").collect()
+    }
+    assert(e.messageParameters("row").endsWith("element 1"))
+  }
+
+  test("a non-numeric argument fails at analysis with INPUT_TYPE_MISMATCH") {
+    checkError("INPUT_TYPE_MISMATCH", Map("expected" -> "array<float> of length 2", "got" -> "string")) {
+      spark.sql("SELECT tfpredict('linear', 'not a vector')")
+    }
+  }
+
+  test("an unknown model fails at analysis with MODEL_NOT_FOUND, listing the available ones") {
+    val e = checkError("MODEL_NOT_FOUND", Map("model" -> "no_such_model")) {
+      spark.sql("SELECT tfpredict('no_such_model', array(1.0f, 2.0f))")
+    }
+    assert(e.messageParameters("available").contains("linear"))
+  }
+
+  test("a missing repository directory gives MODEL_NOT_FOUND naming the path") {
+    val missing = new File(TestModels.tempDir("tfspark-empty"), "nowhere")
+    checkError("MODEL_NOT_FOUND", Map("model" -> "linear", "path" -> new File(missing, "linear").getPath)) {
+      ModelRepository(missing.getPath).resolve("linear")
+    }
+  }
+
+  test("an unknown version gives MODEL_VERSION_NOT_FOUND with the versions that exist") {
+    checkError("MODEL_VERSION_NOT_FOUND", Map("version" -> "99", "available" -> "1")) {
+      repository.resolve("linear", Some(99L))
+    }
+  }
+
+  test("a path in place of a model name is rejected") {
+    checkError("INVALID_ARGUMENT", Map("what" -> "model name")) {
+      spark.sql("SELECT tfpredict('../models/linear', array(1.0f, 2.0f))")
+    }
+  }
+
+  test("an unknown signature gives SIGNATURE_NOT_FOUND listing the real ones") {
+    checkError("SIGNATURE_NOT_FOUND", Map("signature" -> "nope", "available" -> "serving_default")) {
+      spark.sql("SELECT tfpredict('linear:nope', array(1.0f, 2.0f))")
+    }
+  }
+
+  test("a corrupt SavedModel gives MODEL_LOAD_FAILED, not a TF stack trace") {
+    val root = TestModels.tempDir("tfspark-corrupt")
+    val dir = new File(root, "broken/1")
+    dir.mkdirs()
+    Files.write(new File(dir, "saved_model.pb").toPath, "this is not a protobuf".getBytes("UTF-8"))
+    val e = checkError("MODEL_LOAD_FAILED", Map("model" -> "broken", "path" -> dir.getPath)) {
+      TFInference.predictLocal(ModelRepository(root.getPath).resolve("broken"), Seq(Array(1f, 2f)))
+    }
+    assert(!e.getMessage.contains("\n\tat "))
+  }
+
+  test("tfpredict(features) without spark.tfpredict.defaultModel gives DEFAULT_MODEL_NOT_SET") {
+    spark.conf.unset(TFSparkConf.DefaultModel)
+    try {
+      checkError("DEFAULT_MODEL_NOT_SET", Map("key" -> TFSparkConf.DefaultModel)) {
+        spark.sql("SELECT tfpredict(array(1.0f, 2.0f))")
+      }
+    } finally spark.conf.set(TFSparkConf.DefaultModel, "linear")
+  }
+
+  test("a batch size below 1 is rejected") {
+    checkError("INVALID_ARGUMENT", Map("what" -> "batchSize", "got" -> "0")) {
+      TFInference.predictRDD(spark.sparkContext.parallelize(Seq(Array(1f, 2f))), linear, batchSize = 0)
+    }
+  }
+}

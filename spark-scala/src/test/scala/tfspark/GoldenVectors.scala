@@ -1,0 +1,44 @@
+package tfspark
+
+
+import scala.jdk.CollectionConverters._
+
+import com.fasterxml.jackson.core.json.JsonReadFeature
+import com.fasterxml.jackson.databind.JsonNode
+import com.fasterxml.jackson.databind.json.JsonMapper
+
+/**
+ * Reads `assets.extra/golden.json` (written by `python_trainer.golden`): generated inputs and
+ * the outputs Python TF computed for them, with the tolerance both halves must meet.
+ */
+object GoldenVectors {
+
+  final case class Tensor(dtype: String, shape: Seq[Int], data: Seq[JsonNode]) {
+    def floats: Array[Float] = data.map(_.asDouble().toFloat).toArray
+    def rows: Seq[Array[Float]] = {
+      val width = if (shape.size > 1) shape.tail.product else 1
+      floats.grouped(width).toSeq.take(shape.head)
+    }
+  }
+
+  final case class Case(name: String, signature: String, inputs: Map[String, Tensor], outputs: Map[String, Tensor])
+
+  final case class File(model: String, version: Long, atol: Double, rtol: Double, cases: Seq[Case]) {
+    def withinTolerance(expected: Float, got: Float): Boolean =
+      (expected.isNaN && got.isNaN) || math.abs(expected.toDouble - got) <= atol + rtol * math.abs(expected.toDouble)
+  }
+
+  private val mapper = JsonMapper.builder().enable(JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS).build()
+
+  def read(exportDir: java.io.File): File = {
+    val root = mapper.readTree(new java.io.File(exportDir, "assets.extra/golden.json"))
+    def tensor(n: JsonNode) =
+      Tensor(n.get("dtype").asText(), n.get("shape").elements().asScala.map(_.asInt()).toSeq, n.get("data").elements().asScala.toSeq)
+    def tensors(n: JsonNode) = n.properties().asScala.map(e => e.getKey -> tensor(e.getValue)).toMap
+    val cases = root.get("cases").elements().asScala.map { c =>
+      Case(c.get("name").asText(), c.get("signature").asText(), tensors(c.get("inputs")), tensors(c.get("outputs")))
+    }.toSeq
+    val tol = root.get("tolerance")
+    File(root.get("model").asText(), root.get("version").asLong(), tol.get("atol").asDouble(), tol.get("rtol").asDouble(), cases)
+  }
+}

@@ -1,0 +1,77 @@
+package tfspark
+
+import org.apache.spark.sql.types.{ArrayType, FloatType}
+import org.scalatest.funsuite.AnyFunSuite
+
+import tfspark.model.ModelRepository
+
+/** The RDD and SQL paths agree with the driver on the book's rows, whatever the batching. */
+class InferencePathsSuite extends AnyFunSuite with SparkSessionFixture {
+
+  private def location = ModelRepository(TestModels.modelsDir.getPath).resolve("linear")
+  private val rows = (0 until 103).map(i => Array(i * 0.5f - 20f, 7f - i * 0.25f))
+
+  private def expected: Seq[Float] = TFInference.predictLocal(location, rows).map(_.head)
+
+  /** Batches of different sizes may round differently in the last bit (oneDNN); allow 1e-6 relative. */
+  private def assertClose(got: Seq[Float], want: Seq[Float], clue: String = ""): Unit = {
+    assert(got.length === want.length, clue)
+    got.zip(want).zipWithIndex.foreach { case ((g, w), i) =>
+      assert(math.abs(g - w) <= 1e-5 + 1e-6 * math.abs(w), s"$clue row $i: got $g, expected $w")
+    }
+  }
+
+  test("RDD predictions keep row order for every batch size, including ones that do not divide the rows") {
+    val shipped = TFInference.ship(spark.sparkContext, location)
+    for (batchSize <- Seq(1, 7, 64, 1024)) {
+      val got = TFInference.predictRDD(spark.sparkContext.parallelize(rows, 4), shipped, batchSize).map(_.head).collect().toSeq
+      assertClose(got, expected, s"batch size $batchSize")
+    }
+  }
+
+  test("RDD path handles empty partitions and an empty RDD") {
+    val shipped = TFInference.ship(spark.sparkContext, location)
+    assert(TFInference.predictRDD(spark.sparkContext.parallelize(rows.take(2), 8), shipped).count() === 2)
+    assert(TFInference.predictRDD(spark.sparkContext.emptyRDD[Array[Float]], shipped).count() === 0)
+  }
+
+  test("RDD path tolerates an upstream iterator that reuses one array for every row") {
+    val shipped = TFInference.ship(spark.sparkContext, location)
+    val local = rows
+    val reused = spark.sparkContext.parallelize(0 until local.length, 2).mapPartitions { ids =>
+      val buffer = new Array[Float](2)
+      ids.map { i => System.arraycopy(local(i), 0, buffer, 0, 2); buffer }
+    }
+    assertClose(TFInference.predictRDD(reused, shipped, batchSize = 16).map(_.head).collect().toSeq, expected)
+  }
+
+  test("tfpredict(features) uses the session's default model and is typed from the signature") {
+    val session = spark
+    import session.implicits._
+    rows.zipWithIndex.map { case (r, i) => (i, r.toSeq) }.toDF("id", "features").createOrReplaceTempView("features_table")
+    val df = spark.sql("SELECT id, tfpredict(features) AS prediction FROM features_table ORDER BY id")
+    assert(df.schema("prediction").dataType === FloatType)
+    assertClose(df.collect().map(_.getFloat(1)).toSeq, expected)
+  }
+
+  test("double and integer arrays are narrowed to float32 as the signature expects") {
+    val fromDoubles = spark.sql("SELECT tfpredict(array(1.0D, 2.0D))").head().getFloat(0)
+    val fromInts = spark.sql("SELECT tfpredict('linear', array(1, 2))").head().getFloat(0)
+    val reference = TFInference.predictLocal(location, Seq(Array(1f, 2f))).head.head
+    assert(fromDoubles === reference)
+    assert(fromInts === reference)
+  }
+
+  test("tfpredict works in filters, aggregates and with LIMIT") {
+    val session = spark
+    import session.implicits._
+    rows.zipWithIndex.map { case (r, i) => (i, r.toSeq) }.toDF("id", "features").createOrReplaceTempView("features_table")
+    val positives = spark.sql("SELECT count(*) FROM features_table WHERE tfpredict(features) > 0").head().getLong(0)
+    assert(positives === expected.count(_ > 0).toLong)
+    val sum = spark.sql("SELECT sum(tfpredict(features)) FROM features_table").head().getDouble(0)
+    assert(math.abs(sum - expected.map(_.toDouble).sum) < 1e-2)
+    assert(spark.sql("SELECT tfpredict(features) FROM features_table LIMIT 3").count() === 3)
+    assert(spark.sql("SELECT tfpredict(features) FROM features_table").schema.head.dataType.isInstanceOf[FloatType.type])
+    assert(!spark.sql("SELECT tfpredict(features) FROM features_table").schema.head.dataType.isInstanceOf[ArrayType])
+  }
+}

@@ -1,0 +1,54 @@
+package tfspark
+
+import org.apache.spark.SparkEnv
+
+import tfspark.model.{ModelCache, ModelRepository}
+
+/**
+ * The same golden checks on `local-cluster[2,1,1024]`: two separate executor JVMs started from
+ * SPARK_HOME (pyspark's package directory), which see the model only through what tfspark ships.
+ * Also proves that each executor JVM loads a model at most once.
+ */
+class LocalClusterSuite extends GoldenAgreementBehaviour {
+
+  override protected def master: String = "local-cluster[2,1,1024]"
+
+  override protected def extraConf: Map[String, String] = {
+    val classpath = sys.props.getOrElse("tfspark.test.executorClasspath", fail("sbt did not pass -Dtfspark.test.executorClasspath"))
+    val nativeCache = sys.props.get("org.bytedeco.javacpp.cachedir").map(d => s"-Dorg.bytedeco.javacpp.cachedir=$d").getOrElse("")
+    Map(
+      "spark.executor.extraClassPath" -> classpath,
+      "spark.executor.extraJavaOptions" -> nativeCache,
+      "spark.executor.memory" -> "768m"
+    )
+  }
+
+  override def beforeAll(): Unit = {
+    assert(sys.env.contains("SPARK_HOME"), "local-cluster needs SPARK_HOME (pyspark's package directory); bin/test sets it")
+    super.beforeAll()
+  }
+
+  override protected def onSessionStarted(): Unit = {
+    val deadline = System.nanoTime() + 120L * 1000 * 1000 * 1000
+    while (spark.sparkContext.getExecutorMemoryStatus.size < 3 && System.nanoTime() < deadline) Thread.sleep(200)
+    assert(spark.sparkContext.getExecutorMemoryStatus.size === 3, "expected the driver and 2 executors")
+  }
+
+  test("each executor JVM loads a model at most once, however many tasks and threads use it") {
+    val shipped = TFInference.ship(spark.sparkContext, ModelRepository(TestModels.modelsDir.getPath).resolve("linear"))
+    val rows = spark.sparkContext.parallelize((0 until 4000).map(i => Array(i.toFloat, -i.toFloat)), 16)
+    // Two jobs of 16 tasks each: every task acquires the model from its JVM's cache.
+    assert(TFInference.predictRDD(rows, shipped, batchSize = 64).count() === 4000)
+    assert(TFInference.predictRDD(rows, shipped, batchSize = 100).count() === 4000)
+    val sha = shipped.sha256
+    val reports = spark.sparkContext.parallelize(0 until 16, 16).mapPartitions { _ =>
+      ModelCache.acquire(shipped)
+      Iterator((SparkEnv.get.executorId, ProcessHandle.current().pid(), ModelCache.loadCount(sha)))
+    }.collect().distinct.sortBy(_._1)
+    reports.foreach { case (id, pid, loads) => info(s"executor $id (JVM pid $pid): model ${shipped.name} loaded $loads time(s)") }
+    val driverPid = ProcessHandle.current().pid()
+    assert(reports.map(_._2).distinct.length === 2, s"expected 2 executor JVMs, saw $reports")
+    assert(!reports.map(_._2).contains(driverPid), "tasks must run outside the driver JVM")
+    assert(reports.forall(_._3 == 1), s"a model was loaded more than once in one JVM: $reports")
+  }
+}

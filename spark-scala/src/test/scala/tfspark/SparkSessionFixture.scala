@@ -1,0 +1,54 @@
+package tfspark
+
+import org.apache.spark.sql.SparkSession
+import org.scalatest.{BeforeAndAfterAll, Suite}
+
+import tfspark.sql.TFSparkConf
+
+/**
+ * A small local SparkSession per suite, with tfspark's SQL extension and the committed model
+ * repository. Suites override [[master]] for `local-cluster`.
+ */
+trait SparkSessionFixture extends BeforeAndAfterAll { self: Suite =>
+
+  protected def master: String = "local[2]"
+  protected def extraConf: Map[String, String] = Map.empty
+
+  @transient private var _spark: SparkSession = _
+  protected def spark: SparkSession = _spark
+
+  override def beforeAll(): Unit = {
+    super.beforeAll()
+    val builder = SparkSession.builder()
+      .master(master)
+      .appName(suiteName)
+      .config("spark.ui.enabled", "false")
+      .config("spark.ui.showConsoleProgress", "false")
+      .config("spark.sql.shuffle.partitions", "5")
+      .config("spark.sql.extensions", "tfspark.sql.TFSparkExtensions")
+      .config(TFSparkConf.Repository, TestModels.modelsDir.getPath)
+      .config(TFSparkConf.DefaultModel, "linear")
+    extraConf.foreach { case (k, v) => builder.config(k, v) }
+    _spark = builder.getOrCreate()
+    _spark.sparkContext.setLogLevel("WARN")
+    // ScalaTest skips afterAll when beforeAll fails: stop the session here, or the next suite
+    // would get this (stopped) one back from getOrCreate.
+    try onSessionStarted()
+    catch { case e: Throwable => stopSession(); throw e }
+  }
+
+  /** Runs after the session starts; a failure stops the session and aborts the suite. */
+  protected def onSessionStarted(): Unit = ()
+
+  private def stopSession(): Unit =
+    try if (_spark != null) _spark.stop()
+    finally {
+      _spark = null
+      SparkSession.clearActiveSession()
+      SparkSession.clearDefaultSession()
+    }
+
+  override def afterAll(): Unit =
+    try stopSession()
+    finally super.afterAll()
+}

@@ -1,0 +1,24 @@
+package tfspark
+
+import java.io.File
+import java.nio.file.Files
+
+/** Where the tests find the repository's committed models and scratch space. */
+object TestModels {
+
+  /** The repository root, passed by sbt (`-Dtfspark.repo.root`); the working directory otherwise. */
+  val repoRoot: File = new File(sys.props.getOrElse("tfspark.repo.root", ".")).getCanonicalFile
+
+  val modelsDir: File = new File(repoRoot, "models")
+
+  /** Every committed `models/<name>/<version>/` that carries golden vectors, sorted. */
+  def withGoldenVectors: Seq[(String, Long, File)] =
+    Option(modelsDir.listFiles()).toSeq.flatten.sortBy(_.getName).flatMap { m =>
+      Option(m.listFiles()).toSeq.flatten
+        .filter(v => v.getName.matches("[0-9]+") && new File(v, "assets.extra/golden.json").isFile)
+        .map(v => (m.getName, v.getName.toLong, v))
+        .sortBy(_._2)
+    }
+
+  def tempDir(prefix: String): File = Files.createTempDirectory(prefix).toFile
+}

@@ -1,0 +1,48 @@
+package tfspark.errors
+
+import org.scalatest.funsuite.AnyFunSuite
+
+/** Every error class renders its template with all of its parameters, under a stable name. */
+class ErrorCatalogSuite extends AnyFunSuite {
+
+  private val samples: Seq[TFSparkException] = Seq(
+    TFSparkErrors.modelNotFound("m", "/repo", "/repo/m", Seq("a", "b")),
+    TFSparkErrors.modelVersionNotFound("m", 3, "/repo/m/3", Seq(1L, 2L)),
+    TFSparkErrors.modelLoadFailed("m", "/repo/m/1", new RuntimeException("bad proto")),
+    TFSparkErrors.signatureNotFound("m", "s", Seq("serving_default")),
+    TFSparkErrors.unsupportedSignature("m", "s", "why", "what"),
+    TFSparkErrors.inputTypeMismatch("m", "features", "array<float>", "string"),
+    TFSparkErrors.inputShapeMismatch("m", "features", 2, 3, "row 4"),
+    TFSparkErrors.nullInput("m", "features", "an array", "row 5"),
+    TFSparkErrors.defaultModelNotSet("spark.tfpredict.defaultModel", "x"),
+    TFSparkErrors.invalidConfig("k", "v", "e"),
+    TFSparkErrors.invalidArgument("w", "g", "e")
+  )
+
+  test("every catalog class has a factory, and every factory fills its template") {
+    assert(samples.map(_.errorClass).toSet === TFSparkErrors.errorClasses)
+    samples.foreach { e =>
+      assert(e.getMessage.startsWith(s"[${e.errorClass}] "))
+      assert(!"<(model|input|expected|got|row|path|key)>".r.findFirstIn(e.getMessage).isDefined, e.getMessage)
+      assert(e.getCondition === e.errorClass)
+      assert(e.getSqlState != null && e.getSqlState.length == 5)
+      e.messageParameters.values.foreach(v => assert(e.getMessage.contains(v), s"${e.errorClass} hides $v"))
+    }
+  }
+
+  test("INPUT_SHAPE_MISMATCH names expected, got and the row") {
+    val e = TFSparkErrors.inputShapeMismatch("linear", "features", 2, 3, "row 7 of partition 1")
+    assert(e.getMessage === "[INPUT_SHAPE_MISMATCH] Input features of model linear expects 2 values per row, but row 7 of partition 1 has 3.")
+    assert(e.messageParameters === Map("model" -> "linear", "input" -> "features", "expected" -> "2", "got" -> "3", "row" -> "row 7 of partition 1"))
+  }
+
+  test("a template with a parameter left out is a programming error") {
+    intercept[IllegalArgumentException](TFSparkErrors.message("INVALID_CONFIG", Map("key" -> "k")))
+  }
+
+  test("TFSparkException.find digs through wrapping exceptions") {
+    val inner = TFSparkErrors.invalidConfig("k", "v", "e")
+    assert(TFSparkException.find(new RuntimeException(new IllegalStateException(inner))).contains(inner))
+    assert(TFSparkException.find(new RuntimeException("plain")).isEmpty)
+  }
+}
