@@ -1,12 +1,12 @@
 // tfspark build. Versions are pinned here, in one place (see ../shared/DESIGN.md §3).
-val scala213Version   = "2.13.18"
-val sparkVersion      = "4.2.0"
+val scala213Version = "2.13.18"
+val sparkVersion = "4.2.0"
 val tensorflowVersion = "1.1.0"
-val scalatestVersion  = "3.2.19"
-val nativeClassifier  = "linux-x86_64"
+val scalatestVersion = "3.2.19"
+val nativeClassifier = "linux-x86_64"
 
 ThisBuild / organization := "io.tfspark"
-ThisBuild / version      := "0.1.0-SNAPSHOT"
+ThisBuild / version := "0.1.0-SNAPSHOT"
 ThisBuild / scalaVersion := scala213Version
 
 /** The --add-opens flags that Spark's launcher passes on Java 17 (JavaModuleOptions.java). */
@@ -42,7 +42,7 @@ lazy val commonSettings = Seq(
 lazy val root = (project in file("."))
   .aggregate(sparkScala)
   .settings(
-    name           := "tfspark-root",
+    name := "tfspark-root",
     publish / skip := true
   )
 
@@ -51,18 +51,18 @@ lazy val sparkScala = (project in file("spark-scala"))
   .settings(
     name := "tfspark",
     libraryDependencies ++= Seq(
-      "org.apache.spark" %% "spark-sql"              % sparkVersion % Provided,
-      "org.apache.spark" %% "spark-mllib"            % sparkVersion % Provided,
-      "org.tensorflow"    % "tensorflow-core-api"    % tensorflowVersion,
-      "org.tensorflow"    % "tensorflow-core-native" % tensorflowVersion classifier nativeClassifier,
-      "org.scalatest"    %% "scalatest"              % scalatestVersion % Test
+      "org.apache.spark" %% "spark-sql" % sparkVersion % Provided,
+      "org.apache.spark" %% "spark-mllib" % sparkVersion % Provided,
+      "org.tensorflow" % "tensorflow-core-api" % tensorflowVersion,
+      "org.tensorflow" % "tensorflow-core-native" % tensorflowVersion classifier nativeClassifier,
+      "org.scalatest" %% "scalatest" % scalatestVersion % Test
     ),
     javacppCacheDir := (ThisBuild / baseDirectory).value / ".cache" / "javacpp",
     // TF natives load once per JVM, and Spark needs the module flags: tests run forked.
-    Test / fork              := true,
+    Test / fork := true,
     Test / parallelExecution := false,
     Test / testForkedParallel := false,
-    Test / baseDirectory     := (ThisBuild / baseDirectory).value,
+    Test / baseDirectory := (ThisBuild / baseDirectory).value,
     Test / javaOptions ++= sparkJavaModuleOptions ++ Seq(
       "-Xmx3g",
       s"-Dorg.bytedeco.javacpp.cachedir=${javacppCacheDir.value}",
@@ -86,18 +86,18 @@ lazy val sparkScala = (project in file("spark-scala"))
     // The fat jar holds tfspark and TF Java's classes; the ~160 MB native classifier jar stays
     // out of it and travels beside it (spark-submit --jars), so assembly stays fast.
     assembly / assemblyJarName := s"tfspark-assembly-${version.value}.jar",
-    assembly / test            := {},
+    assembly / test := {},
     assembly / assemblyExcludedJars := (assembly / fullClasspath).value.filter { f =>
       f.data.getName.contains(s"-$nativeClassifier.jar")
     },
     assembly / assemblyMergeStrategy := {
-      case PathList("META-INF", "versions", _ @_*)                  => MergeStrategy.first
-      case PathList("META-INF", "MANIFEST.MF")                     => MergeStrategy.discard
+      case PathList("META-INF", "versions", _ @_*) => MergeStrategy.first
+      case PathList("META-INF", "MANIFEST.MF") => MergeStrategy.discard
       case PathList("META-INF", xs @ _*) if xs.lastOption.exists(n => n.endsWith(".SF") || n.endsWith(".DSA") || n.endsWith(".RSA")) =>
         MergeStrategy.discard
-      case "module-info.class"                                     => MergeStrategy.discard
-      case x if x.endsWith("/module-info.class")                   => MergeStrategy.discard
-      case x                                                       =>
+      case "module-info.class" => MergeStrategy.discard
+      case x if x.endsWith("/module-info.class") => MergeStrategy.discard
+      case x =>
         val old = (assembly / assemblyMergeStrategy).value
         old(x)
     }
@@ -106,8 +106,8 @@ lazy val sparkScala = (project in file("spark-scala"))
 /** Copies the assembled jar and the native classifier jar to target/dist, the layout that bin/ and tests use. */
 lazy val dist = taskKey[File]("Assemble tfspark and stage it with the TF native jar in spark-scala/target/dist")
 sparkScala / dist := {
-  val jar     = (sparkScala / assembly).value
-  val outDir  = (sparkScala / target).value / "dist"
+  val jar = (sparkScala / assembly).value
+  val outDir = (sparkScala / target).value / "dist"
   val natives = (sparkScala / Compile / dependencyClasspath).value.files.filter(_.getName.contains(s"-$nativeClassifier.jar"))
   IO.createDirectory(outDir)
   IO.copyFile(jar, outDir / "tfspark-assembly.jar")

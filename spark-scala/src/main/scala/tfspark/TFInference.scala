@@ -37,7 +37,8 @@ object TFInference {
       rdd: RDD[Array[Float]],
       model: ShippedModel,
       batchSize: Int = DefaultBatchSize,
-      signature: String = DefaultSignature): RDD[Array[Float]] = {
+      signature: String = DefaultSignature
+  ): RDD[Array[Float]] = {
     checkBatchSize(batchSize)
     val spec = model.signatures.getOrElse(signature, throw TFSparkErrors.signatureNotFound(model.name, signature, model.signatures.keys))
     val binding = DenseFloatBinding.bind(model.name, spec)
@@ -59,7 +60,8 @@ object TFInference {
       location: ModelLocation,
       rows: Seq[Array[Float]],
       batchSize: Int = DefaultBatchSize,
-      signature: String = DefaultSignature): Seq[Array[Float]] = {
+      signature: String = DefaultSignature
+  ): Seq[Array[Float]] = {
     checkBatchSize(batchSize)
     val handle: SavedModelHandle = ModelCache.acquire(ModelArchive.pack(location.directory)._2, location)
     val runner = new FloatBatchRunner(handle, DenseFloatBinding.bind(location.name, handle.signature(signature)))

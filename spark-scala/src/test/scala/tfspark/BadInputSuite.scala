@@ -17,7 +17,10 @@ class BadInputSuite extends AnyFunSuite with SparkSessionFixture with ErrorCheck
 
   test("RDD path: a row of the wrong length names the expected width, the got width and the row") {
     val rows = spark.sparkContext.parallelize(Seq(Array(1f, 2f), Array(1f, 2f, 3f)), 1)
-    checkError("INPUT_SHAPE_MISMATCH", Map("model" -> "linear", "input" -> "features", "expected" -> "2", "got" -> "3", "row" -> "row 1 of partition 0")) {
+    checkError(
+      "INPUT_SHAPE_MISMATCH",
+      Map("model" -> "linear", "input" -> "features", "expected" -> "2", "got" -> "3", "row" -> "row 1 of partition 0")
+    ) {
       TFInference.predictRDD(rows, linear).collect()
     }
   }

@@ -51,7 +51,8 @@ abstract class GoldenAgreementBehaviour extends AnyFunSuite with SparkSessionFix
       var worst = 0.0
       for ((c, binding) <- cases) {
         val rows = c.inputs(binding.inputKey).rows
-        val got = TFInference.predictRDD(spark.sparkContext.parallelize(rows, 3), shipped, batchSize = 4, signature = c.signature).collect().toSeq
+        val got =
+          TFInference.predictRDD(spark.sparkContext.parallelize(rows, 3), shipped, batchSize = 4, signature = c.signature).collect().toSeq
         worst = worst max compare(golden, c, binding.outputKey, got)
       }
       info(s"max |diff| = $worst over ${golden.cases.size} cases")

@@ -1,6 +1,5 @@
 package tfspark
 
-
 import scala.jdk.CollectionConverters._
 
 import com.fasterxml.jackson.core.json.JsonReadFeature
@@ -35,9 +34,14 @@ object GoldenVectors {
     def tensor(n: JsonNode) =
       Tensor(n.get("dtype").asText(), n.get("shape").elements().asScala.map(_.asInt()).toSeq, n.get("data").elements().asScala.toSeq)
     def tensors(n: JsonNode) = n.properties().asScala.map(e => e.getKey -> tensor(e.getValue)).toMap
-    val cases = root.get("cases").elements().asScala.map { c =>
-      Case(c.get("name").asText(), c.get("signature").asText(), tensors(c.get("inputs")), tensors(c.get("outputs")))
-    }.toSeq
+    val cases = root
+      .get("cases")
+      .elements()
+      .asScala
+      .map { c =>
+        Case(c.get("name").asText(), c.get("signature").asText(), tensors(c.get("inputs")), tensors(c.get("outputs")))
+      }
+      .toSeq
     val tol = root.get("tolerance")
     File(root.get("model").asText(), root.get("version").asLong(), tol.get("atol").asDouble(), tol.get("rtol").asDouble(), cases)
   }

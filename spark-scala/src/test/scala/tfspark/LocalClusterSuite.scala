@@ -41,10 +41,15 @@ class LocalClusterSuite extends GoldenAgreementBehaviour {
     assert(TFInference.predictRDD(rows, shipped, batchSize = 64).count() === 4000)
     assert(TFInference.predictRDD(rows, shipped, batchSize = 100).count() === 4000)
     val sha = shipped.sha256
-    val reports = spark.sparkContext.parallelize(0 until 16, 16).mapPartitions { _ =>
-      ModelCache.acquire(shipped)
-      Iterator((SparkEnv.get.executorId, ProcessHandle.current().pid(), ModelCache.loadCount(sha)))
-    }.collect().distinct.sortBy(_._1)
+    val reports = spark.sparkContext
+      .parallelize(0 until 16, 16)
+      .mapPartitions { _ =>
+        ModelCache.acquire(shipped)
+        Iterator((SparkEnv.get.executorId, ProcessHandle.current().pid(), ModelCache.loadCount(sha)))
+      }
+      .collect()
+      .distinct
+      .sortBy(_._1)
     reports.foreach { case (id, pid, loads) => info(s"executor $id (JVM pid $pid): model ${shipped.name} loaded $loads time(s)") }
     val driverPid = ProcessHandle.current().pid()
     assert(reports.map(_._2).distinct.length === 2, s"expected 2 executor JVMs, saw $reports")

@@ -19,7 +19,8 @@ trait SparkSessionFixture extends BeforeAndAfterAll { self: Suite =>
 
   override def beforeAll(): Unit = {
     super.beforeAll()
-    val builder = SparkSession.builder()
+    val builder = SparkSession
+      .builder()
       .master(master)
       .appName(suiteName)
       .config("spark.ui.enabled", "false")

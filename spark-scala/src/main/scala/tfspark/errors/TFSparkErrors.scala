@@ -12,32 +12,26 @@ object TFSparkErrors {
   private val conditions: Map[String, Condition] = Map(
     "MODEL_NOT_FOUND" -> Condition(
       "Model <model> was not found in repository <repository>: <path> does not exist. Available models: <available>.",
-      "42704"),
-    "MODEL_VERSION_NOT_FOUND" -> Condition(
-      "Model <model> has no version <version> in <path>. Available versions: <available>.",
-      "42704"),
-    "MODEL_LOAD_FAILED" -> Condition(
-      "Model <model> at <path> could not be loaded as a SavedModel with tag 'serve': <reason>.",
-      "58030"),
-    "SIGNATURE_NOT_FOUND" -> Condition(
-      "Model <model> has no signature <signature>. Available signatures: <available>.",
-      "42704"),
+      "42704"
+    ),
+    "MODEL_VERSION_NOT_FOUND" -> Condition("Model <model> has no version <version> in <path>. Available versions: <available>.", "42704"),
+    "MODEL_LOAD_FAILED" -> Condition("Model <model> at <path> could not be loaded as a SavedModel with tag 'serve': <reason>.", "58030"),
+    "SIGNATURE_NOT_FOUND" -> Condition("Model <model> has no signature <signature>. Available signatures: <available>.", "42704"),
     "UNSUPPORTED_SIGNATURE" -> Condition(
       "Signature <signature> of model <model> is not supported: <reason>. Expected <expected>.",
-      "0A000"),
-    "INPUT_TYPE_MISMATCH" -> Condition(
-      "Input <input> of model <model> expects <expected>, but the argument is <got>.",
-      "42K09"),
-    "INPUT_SHAPE_MISMATCH" -> Condition(
-      "Input <input> of model <model> expects <expected> values per row, but <row> has <got>.",
-      "22000"),
+      "0A000"
+    ),
+    "INPUT_TYPE_MISMATCH" -> Condition("Input <input> of model <model> expects <expected>, but the argument is <got>.", "42K09"),
+    "INPUT_SHAPE_MISMATCH" -> Condition("Input <input> of model <model> expects <expected> values per row, but <row> has <got>.", "22000"),
     "NULL_INPUT" -> Condition(
       "Input <input> of model <model> is null at <row>; expected <expected>. " +
         "Filter or fill nulls, or set spark.tfpredict.nullPolicy=null to return null for such rows.",
-      "22004"),
+      "22004"
+    ),
     "DEFAULT_MODEL_NOT_SET" -> Condition(
       "tfpredict(<args>) names no model and <key> is not set. Set <key>, or call tfpredict('<example>', ...).",
-      "42601"),
+      "42601"
+    ),
     "INVALID_CONFIG" -> Condition("Configuration <key> is <got>; expected <expected>.", "42616"),
     "INVALID_ARGUMENT" -> Condition("<what> is <got>; expected <expected>.", "22023")
   )

@@ -16,8 +16,8 @@ final class TFSparkException private[errors] (
     val errorClass: String,
     val messageParameters: Map[String, String],
     message: String,
-    cause: Throwable)
-    extends RuntimeException(message, cause)
+    cause: Throwable
+) extends RuntimeException(message, cause)
     with SparkThrowable {
 
   override def getCondition: String = errorClass

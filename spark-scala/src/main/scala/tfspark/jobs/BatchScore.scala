@@ -42,8 +42,8 @@ object BatchScore {
       |  --help                    print this text
       |""".stripMargin
 
-  private val ValueKeys = Set(
-    "model", "repository", "input", "input-format", "features", "output", "output-format", "prediction-col", "batch-size")
+  private val ValueKeys =
+    Set("model", "repository", "input", "input-format", "features", "output", "output-format", "prediction-col", "batch-size")
   private val FlagKeys = Set("help", "overwrite")
 
   /** The job's options, validated before Spark starts. */
@@ -57,7 +57,8 @@ object BatchScore {
       outputFormat: String,
       predictionCol: String,
       batchSize: Int,
-      overwrite: Boolean)
+      overwrite: Boolean
+  )
 
   object Options {
 

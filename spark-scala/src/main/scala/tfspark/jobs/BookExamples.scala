@@ -25,7 +25,8 @@ object BookExamples {
         if (parsed.flag("help")) println("Usage: BookExamples [--repository DIR] [--model NAME]")
         else {
           val spark = SparkSession.builder().appName("tfspark BookExamples").getOrCreate()
-          try run(spark, parsed.getOrElse("repository", TFSparkConf.DefaultRepository), parsed.getOrElse("model", "linear")).foreach(println)
+          try
+            run(spark, parsed.getOrElse("repository", TFSparkConf.DefaultRepository), parsed.getOrElse("model", "linear")).foreach(println)
           finally spark.stop()
         }
         0

@@ -17,7 +17,7 @@ final class JobArguments(values: Map[String, String]) {
 
   /** @throws tfspark.errors.TFSparkException INVALID_ARGUMENT */
   def positiveInt(key: String, default: Int): Int = values.get(key) match {
-    case None    => default
+    case None => default
     case Some(v) => v.toIntOption.filter(_ > 0).getOrElse(throw TFSparkErrors.invalidArgument(s"--$key", v, "a positive integer"))
   }
 }

@@ -16,7 +16,11 @@ object ModelArchive {
   def pack(dir: File): (Array[Byte], String) = {
     val root = dir.toPath
     val files = Files.walk(root).iterator()
-    val paths = Iterator.continually(files).takeWhile(_.hasNext).map(_.next()).toSeq
+    val paths = Iterator
+      .continually(files)
+      .takeWhile(_.hasNext)
+      .map(_.next())
+      .toSeq
       .filter(p => Files.isRegularFile(p))
       .map(p => root.relativize(p).toString.replace(File.separatorChar, '/'))
       .filterNot(_.startsWith("assets.extra/"))
@@ -61,8 +65,7 @@ object ModelArchive {
     } finally zin.close()
     try Files.move(staging.toPath, target.toPath, StandardCopyOption.ATOMIC_MOVE)
     catch {
-      case _: java.nio.file.FileAlreadyExistsException | _: java.nio.file.DirectoryNotEmptyException |
-          _: AtomicMoveNotSupportedException =>
+      case _: java.nio.file.FileAlreadyExistsException | _: java.nio.file.DirectoryNotEmptyException | _: AtomicMoveNotSupportedException =>
         deleteRecursively(staging)
     }
     target

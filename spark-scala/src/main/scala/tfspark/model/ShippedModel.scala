@@ -20,7 +20,8 @@ final case class ShippedModel(
     sha256: String,
     signatures: Map[String, SignatureSpec],
     driverDirectory: String,
-    archive: Broadcast[Array[Byte]]) {
+    archive: Broadcast[Array[Byte]]
+) {
 
   /** The directory to load from in this JVM: the original on the driver, an unpacked copy elsewhere. */
   def localDirectory(): File = {
@@ -28,7 +29,11 @@ final case class ShippedModel(
     val onDriver = env == null || env.executorId == "driver"
     val original = new File(driverDirectory)
     if (onDriver && original.isDirectory) original
-    else ModelArchive.unpackOnce(archive.value, new File(new File(SparkFiles.getRootDirectory(), "tfspark-models"), s"$name-$version-${sha256.take(16)}"))
+    else
+      ModelArchive.unpackOnce(
+        archive.value,
+        new File(new File(SparkFiles.getRootDirectory(), "tfspark-models"), s"$name-$version-${sha256.take(16)}")
+      )
   }
 
   def location: ModelLocation = ModelLocation(name, version, localDirectory())

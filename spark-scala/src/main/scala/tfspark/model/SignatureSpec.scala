@@ -15,13 +15,13 @@ object TFDType {
 
   /** Maps a SignatureDef dtype (`DT_FLOAT`, ...) to its TF name. */
   def fromProto(dt: org.tensorflow.proto.DataType): TFDType = dt match {
-    case org.tensorflow.proto.DataType.DT_FLOAT  => Float32
+    case org.tensorflow.proto.DataType.DT_FLOAT => Float32
     case org.tensorflow.proto.DataType.DT_DOUBLE => Float64
-    case org.tensorflow.proto.DataType.DT_INT32  => Int32
-    case org.tensorflow.proto.DataType.DT_INT64  => Int64
-    case org.tensorflow.proto.DataType.DT_BOOL   => Bool
+    case org.tensorflow.proto.DataType.DT_INT32 => Int32
+    case org.tensorflow.proto.DataType.DT_INT64 => Int64
+    case org.tensorflow.proto.DataType.DT_BOOL => Bool
     case org.tensorflow.proto.DataType.DT_STRING => String
-    case other                                   => TFDType(other.name().stripPrefix("DT_").toLowerCase)
+    case other => TFDType(other.name().stripPrefix("DT_").toLowerCase)
   }
 }
 

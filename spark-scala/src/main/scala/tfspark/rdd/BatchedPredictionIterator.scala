@@ -12,11 +12,7 @@ import tfspark.tensor.{FloatBatchRunner, FloatMatrixBatcher}
  *
  * @param label names the partition in error messages, e.g. "partition 3"
  */
-final class BatchedPredictionIterator(
-    input: Iterator[Array[Float]],
-    runner: FloatBatchRunner,
-    batchSize: Int,
-    label: String)
+final class BatchedPredictionIterator(input: Iterator[Array[Float]], runner: FloatBatchRunner, batchSize: Int, label: String)
     extends Iterator[Array[Float]] {
 
   private val batcher = new FloatMatrixBatcher(runner.binding, batchSize)

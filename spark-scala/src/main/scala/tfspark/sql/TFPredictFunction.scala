@@ -31,7 +31,8 @@ object TFPredictFunction {
     "misc_funcs",
     "0.1.0",
     "", // deprecated
-    "scala_udf")
+    "scala_udf"
+  )
 
   val identifier: FunctionIdentifier = FunctionIdentifier(Name)
 
@@ -46,15 +47,17 @@ object TFPredictFunction {
         (TFSparkConf.defaultModel().getOrElse(throw TFSparkErrors.defaultModelNotSet(TFSparkConf.DefaultModel, f.sql)), f)
       case Seq(m, f) if m.foldable && m.dataType == StringType && m.eval() != null => (m.eval().toString, f)
       case Seq(m, _) => throw TFSparkErrors.invalidArgument(s"the first argument of $Name", m.sql, "a string literal naming a model")
-      case _         => throw TFSparkErrors.invalidArgument(s"the arguments of $Name", s"${args.size} arguments", "(features) or ('model', features)")
+      case _ =>
+        throw TFSparkErrors.invalidArgument(s"the arguments of $Name", s"${args.size} arguments", "(features) or ('model', features)")
     }
     val (name, signature) = spec.split(":", 2).toList match {
       case n :: s :: Nil => (n, s)
-      case _             => (spec, DefaultSignature)
+      case _ => (spec, DefaultSignature)
     }
     val location = ModelRepository(TFSparkConf.repository()).resolve(name)
     val shipped = ShippedModel.ship(SparkSession.active.sparkContext, location)
-    val sig = shipped.signatures.getOrElse(signature, throw TFSparkErrors.signatureNotFound(name, signature, shipped.signatures.keys.toSeq.sorted))
+    val sig =
+      shipped.signatures.getOrElse(signature, throw TFSparkErrors.signatureNotFound(name, signature, shipped.signatures.keys.toSeq.sorted))
     val binding = DenseFloatBinding.bind(name, sig)
     features.dataType match {
       case ArrayType(FloatType | DoubleType | IntegerType | LongType, _) =>

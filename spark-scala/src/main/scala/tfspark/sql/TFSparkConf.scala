@@ -17,8 +17,10 @@ object TFSparkConf {
   val DefaultRepository = "models"
 
   sealed trait NullPolicyValue
+
   /** A null input row fails the query with NULL_INPUT (the default: nothing is dropped silently). */
   case object NullIsError extends NullPolicyValue
+
   /** A null input row gives a null prediction, as most SQL functions do. */
   case object NullGivesNull extends NullPolicyValue
 
@@ -37,7 +39,7 @@ object TFSparkConf {
   def nullPolicy(conf: SQLConf = SQLConf.get): NullPolicyValue =
     conf.getConfString(NullPolicy, "error").trim.toLowerCase match {
       case "error" => NullIsError
-      case "null"  => NullGivesNull
-      case other   => throw TFSparkErrors.invalidConfig(NullPolicy, other, "'error' or 'null'")
+      case "null" => NullGivesNull
+      case other => throw TFSparkErrors.invalidConfig(NullPolicy, other, "'error' or 'null'")
     }
 }

@@ -18,9 +18,16 @@ class TFSparkExtensions extends (SparkSessionExtensions => Unit) {
  */
 object TFSparkSQL {
   private val builtinIdentifier =
-    FunctionIdentifier(TFPredictFunction.Name, Some("builtin"), Some("system")) // CatalogManager.{BUILTIN_NAMESPACE,SYSTEM_CATALOG_NAME} are private[sql]
+    FunctionIdentifier(
+      TFPredictFunction.Name,
+      Some("builtin"),
+      Some("system")
+    ) // CatalogManager.{BUILTIN_NAMESPACE,SYSTEM_CATALOG_NAME} are private[sql]
 
   def register(spark: SparkSession): Unit =
-    spark.asInstanceOf[org.apache.spark.sql.classic.SparkSession].sessionState.functionRegistry
+    spark
+      .asInstanceOf[org.apache.spark.sql.classic.SparkSession]
+      .sessionState
+      .functionRegistry
       .registerFunction(builtinIdentifier, TFPredictFunction.info, TFPredictFunction.build _)
 }

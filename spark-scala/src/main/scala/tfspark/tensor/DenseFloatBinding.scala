@@ -8,13 +8,7 @@ import tfspark.model.{SignatureSpec, TFDType}
  * output is fed and read. This is the shape of the book's chapter 6-7 model; other signatures are
  * rejected with UNSUPPORTED_SIGNATURE, naming what they have and what is expected.
  */
-final case class DenseFloatBinding(
-    model: String,
-    signature: String,
-    inputKey: String,
-    width: Int,
-    outputKey: String,
-    outputWidth: Int) {
+final case class DenseFloatBinding(model: String, signature: String, inputKey: String, width: Int, outputKey: String, outputWidth: Int) {
 
   /** The per-row output is a scalar when the output shape is `[-1, 1]`. */
   def scalarOutput: Boolean = outputWidth == 1

@@ -54,11 +54,11 @@ final class FloatMatrixBatcher(binding: DenseFloatBinding, val capacity: Int) {
         throw TFSparkErrors.nullInput(binding.model, binding.inputKey, "no null elements", s"$row, element $i")
       }
       buffer(base + i) = elementType match {
-        case FloatType   => values.getFloat(i)
-        case DoubleType  => values.getDouble(i).toFloat
+        case FloatType => values.getFloat(i)
+        case DoubleType => values.getDouble(i).toFloat
         case IntegerType => values.getInt(i).toFloat
-        case LongType    => values.getLong(i).toFloat
-        case other       => throw new IllegalArgumentException(s"unsupported element type $other")
+        case LongType => values.getLong(i).toFloat
+        case other => throw new IllegalArgumentException(s"unsupported element type $other")
       }
       i += 1
     }

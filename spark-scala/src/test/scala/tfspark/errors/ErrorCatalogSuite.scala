@@ -32,8 +32,18 @@ class ErrorCatalogSuite extends AnyFunSuite {
 
   test("INPUT_SHAPE_MISMATCH names expected, got and the row") {
     val e = TFSparkErrors.inputShapeMismatch("linear", "features", 2, 3, "row 7 of partition 1")
-    assert(e.getMessage === "[INPUT_SHAPE_MISMATCH] Input features of model linear expects 2 values per row, but row 7 of partition 1 has 3.")
-    assert(e.messageParameters === Map("model" -> "linear", "input" -> "features", "expected" -> "2", "got" -> "3", "row" -> "row 7 of partition 1"))
+    assert(
+      e.getMessage === "[INPUT_SHAPE_MISMATCH] Input features of model linear expects 2 values per row, but row 7 of partition 1 has 3."
+    )
+    assert(
+      e.messageParameters === Map(
+        "model" -> "linear",
+        "input" -> "features",
+        "expected" -> "2",
+        "got" -> "3",
+        "row" -> "row 7 of partition 1"
+      )
+    )
   }
 
   test("a template with a parameter left out is a programming error") {

@@ -22,14 +22,27 @@ class BatchScoreSuite extends AnyFunSuite with SparkSessionFixture with ErrorChe
     val dir = TestModels.tempDir("batchscore")
     val input = writeCsv(dir, Seq("id,x1,x2") ++ (1 to 50).map(i => s"$i,${i * 0.5},${-i * 0.25}"))
     val out = new File(dir, "scored")
-    val summary = BatchScore.run(spark, options(
-      "--repository", TestModels.modelsDir.getPath, "--input", input.getPath, "--features", "x1,x2",
-      "--output", out.getPath, "--output-format", "csv"))
+    val summary = BatchScore.run(
+      spark,
+      options(
+        "--repository",
+        TestModels.modelsDir.getPath,
+        "--input",
+        input.getPath,
+        "--features",
+        "x1,x2",
+        "--output",
+        out.getPath,
+        "--output-format",
+        "csv"
+      )
+    )
     assert(summary.rows === 50)
     assert(summary.line.startsWith("BatchScore: scored 50 rows in "))
     val scored = spark.read.option("header", "true").option("inferSchema", "true").csv(out.getPath).orderBy("id").collect()
-    val expected = TFInference.predictLocal(ModelRepository(TestModels.modelsDir.getPath).resolve("linear"),
-      (1 to 50).map(i => Array(i * 0.5f, -i * 0.25f))).map(_.head)
+    val expected = TFInference
+      .predictLocal(ModelRepository(TestModels.modelsDir.getPath).resolve("linear"), (1 to 50).map(i => Array(i * 0.5f, -i * 0.25f)))
+      .map(_.head)
     assert(scored.map(_.getAs[Double]("prediction").toFloat).toSeq.zip(expected).forall { case (a, b) => math.abs(a - b) < 1e-4 })
     assert(!dir.list().exists(_.contains("staging")), "no staging directory is left behind")
   }
@@ -50,8 +63,11 @@ class BatchScoreSuite extends AnyFunSuite with SparkSessionFixture with ErrorChe
     assert(BatchScore.exitCode(Array("--bogus", "x")) === 2)
     assert(BatchScore.exitCode(Array("--input", "x.csv")) === 2)
     val dir = TestModels.tempDir("batchscore-exit")
-    assert(BatchScore.exitCode(Array("--repository", dir.getPath, "--input", writeCsv(dir, Seq("a,b", "1,2")).getPath,
-      "--output", new File(dir, "o").getPath)) === 1)
+    assert(
+      BatchScore.exitCode(
+        Array("--repository", dir.getPath, "--input", writeCsv(dir, Seq("a,b", "1,2")).getPath, "--output", new File(dir, "o").getPath)
+      ) === 1
+    )
   }
 
   test("an existing output is not overwritten without --overwrite") {
