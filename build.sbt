@@ -88,8 +88,9 @@ lazy val sparkScala = (project in file("spark-scala"))
     assembly / assemblyJarName := s"tfspark-assembly-${version.value}.jar",
     assembly / test := {},
     assembly / assemblyExcludedJars := (assembly / fullClasspath).value.filter { f =>
-      f.data.getName.contains(s"-$nativeClassifier.jar")
+      f.data.getName.startsWith("tensorflow-core-native") && f.data.getName.endsWith(s"-$nativeClassifier.jar")
     },
+    assembly / assemblyOption ~= (_.withIncludeScala(false)), // Spark ships the Scala library
     assembly / assemblyMergeStrategy := {
       case PathList("META-INF", "versions", _ @_*) => MergeStrategy.first
       case PathList("META-INF", "MANIFEST.MF") => MergeStrategy.discard
@@ -108,7 +109,9 @@ lazy val dist = taskKey[File]("Assemble tfspark and stage it with the TF native 
 sparkScala / dist := {
   val jar = (sparkScala / assembly).value
   val outDir = (sparkScala / target).value / "dist"
-  val natives = (sparkScala / Compile / dependencyClasspath).value.files.filter(_.getName.contains(s"-$nativeClassifier.jar"))
+  val natives = (sparkScala / Compile / dependencyClasspath).value.files
+    .filter(f => f.getName.startsWith("tensorflow-core-native") && f.getName.endsWith(s"-$nativeClassifier.jar"))
+  IO.delete(outDir)
   IO.createDirectory(outDir)
   IO.copyFile(jar, outDir / "tfspark-assembly.jar")
   natives.foreach(n => IO.copyFile(n, outDir / n.getName, preserveLastModified = true))

@@ -6,13 +6,13 @@ Examples
     python -m python_trainer train linear --epochs 5 --out /tmp/models --version 2
     python -m python_trainer verify models/linear/1
     python -m python_trainer signatures models/linear/1
+    python -m python_trainer sample linear --rows 1000 --out data/linear_features.csv
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -41,6 +41,11 @@ def _parser() -> argparse.ArgumentParser:
     v = sub.add_parser("verify", help="replay an export's golden vectors through Python TF")
     v.add_argument("export_dir", help="a models/<name>/<version> directory")
 
+    f = sub.add_parser("sample", help="write a CSV of generated feature rows for batch scoring")
+    f.add_argument("name", choices=["linear"], help="the workflow whose features to generate")
+    f.add_argument("--rows", type=int, default=100_000, help="number of rows (default: %(default)s)")
+    f.add_argument("--out", required=True, help="the CSV file to write")
+
     s = sub.add_parser("signatures", help="print an export's signatures as JSON")
     s.add_argument("export_dir", help="a models/<name>/<version> directory")
     return p
@@ -56,6 +61,12 @@ def main(argv: list[str] | None = None) -> int:
 
             worst = verify_golden(Path(args.export_dir))
             print(f"golden vectors of {args.export_dir} reproduce; max |diff| = {worst:.3g}")
+            return 0
+        if args.command == "sample":
+            from python_trainer.workflows import get_workflow
+
+            path = get_workflow(args.name).write_sample_features(Path(args.out), rows=args.rows)
+            print(f"wrote {args.rows} rows of features to {path}")
             return 0
         if args.command == "signatures":
             from python_trainer.export import read_signatures

@@ -80,9 +80,7 @@ def read_signatures(path: Path) -> dict[str, dict[str, list[TensorInfo]]]:
     out = {}
     for key, fn in loaded.signatures.items():
         _, kwargs = fn.structured_input_signature
-        inputs = [
-            TensorInfo(k, spec.dtype.name, tuple(spec.shape.as_list())) for k, spec in sorted(kwargs.items())
-        ]
+        inputs = [TensorInfo(k, spec.dtype.name, tuple(spec.shape.as_list())) for k, spec in sorted(kwargs.items())]
         outputs = [
             TensorInfo(k, spec.dtype.name, tuple(spec.shape.as_list()))
             for k, spec in sorted(fn.structured_outputs.items())

@@ -16,9 +16,9 @@ extensions ``NaN``/``Infinity``; strings as UTF-8 text.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 import tensorflow as tf
@@ -126,14 +126,11 @@ def verify_golden(export_dir: Path) -> float:
             actual = got[key]
             if expected.dtype == object:
                 if actual.reshape(-1).tolist() != expected.reshape(-1).tolist():
-                    raise GoldenMismatchError(
-                        f"case '{case.name}' output '{key}' differs", case=case.name, output=key
-                    )
+                    raise GoldenMismatchError(f"case '{case.name}' output '{key}' differs", case=case.name, output=key)
                 continue
             if actual.shape != expected.shape:
                 raise GoldenMismatchError(
-                    f"case '{case.name}' output '{key}': expected shape {expected.shape}, "
-                    f"got {actual.shape}",
+                    f"case '{case.name}' output '{key}': expected shape {expected.shape}, got {actual.shape}",
                     case=case.name,
                     output=key,
                     expected=expected.shape,

@@ -22,7 +22,7 @@ def write_report(export_dir: Path, report: dict) -> Path:
 def plot_history(export_dir: Path, history: dict[str, list[float]], metrics: list[str]) -> Path:
     """Plots each metric (and its ``val_`` twin when present) per epoch; returns the PNG path."""
     fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.5), squeeze=False)
-    for ax, metric in zip(axes[0], metrics):
+    for ax, metric in zip(axes[0], metrics, strict=True):
         epochs = range(1, len(history[metric]) + 1)
         ax.plot(epochs, history[metric], "b-", label=f"train {metric}")
         if f"val_{metric}" in history:

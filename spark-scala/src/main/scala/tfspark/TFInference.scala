@@ -2,10 +2,12 @@ package tfspark
 
 import org.apache.spark.TaskContext
 import org.apache.spark.rdd.RDD
+import org.apache.spark.sql.DataFrame
+import org.apache.spark.sql.types.{ArrayType, FloatType, NumericType, StructField}
 
 import tfspark.errors.TFSparkErrors
 import tfspark.model.{ModelArchive, ModelCache, ModelLocation, ModelRepository, SavedModelHandle, ShippedModel}
-import tfspark.rdd.BatchedPredictionIterator
+import tfspark.rdd.{BatchedPredictionIterator, BatchedRowPredictionIterator}
 import tfspark.tensor.{DenseFloatBinding, FloatBatchRunner}
 
 /**
@@ -46,6 +48,58 @@ object TFInference {
       val runner = new FloatBatchRunner(ModelCache.acquire(model), binding)
       new BatchedPredictionIterator(rows, runner, batchSize, s"partition ${TaskContext.getPartitionId()}")
     }
+  }
+
+  /**
+   * Appends `outputCol` with `model`'s prediction from the numeric `featureCols` (in the order the
+   * signature expects them) to every row of `df`, `batchSize` rows per `Session.run`. The new
+   * column is `float` for a `[-1,1]` output, else `array<float>`. Null features fail the job.
+   *
+   * @throws tfspark.errors.TFSparkException INVALID_ARGUMENT for an unknown column,
+   *   INPUT_TYPE_MISMATCH for a non-numeric one, INPUT_SHAPE_MISMATCH for the wrong number of
+   *   columns, and the errors of [[predictRDD]]
+   */
+  def predictDataFrame(
+      df: DataFrame,
+      model: ShippedModel,
+      featureCols: Seq[String],
+      outputCol: String = "prediction",
+      batchSize: Int = DefaultBatchSize,
+      signature: String = DefaultSignature
+  ): DataFrame = {
+    checkBatchSize(batchSize)
+    val spec = model.signatures.getOrElse(signature, throw TFSparkErrors.signatureNotFound(model.name, signature, model.signatures.keys))
+    val binding = DenseFloatBinding.bind(model.name, spec)
+    val schema = df.schema
+    val caseSensitive = df.sparkSession.conf.get("spark.sql.caseSensitive", "false").toBoolean
+    val indices: Array[Int] = featureCols.map { c =>
+      val i = schema.fieldNames.indexWhere(f => if (caseSensitive) f == c else f.equalsIgnoreCase(c))
+      if (i < 0) throw TFSparkErrors.invalidArgument("feature column", s"'$c'", s"one of ${schema.fieldNames.mkString(", ")}")
+      if (!schema(i).dataType.isInstanceOf[NumericType]) {
+        throw TFSparkErrors.inputTypeMismatch(
+          model.name,
+          binding.inputKey,
+          "numeric feature columns",
+          s"$c ${schema(i).dataType.simpleString}"
+        )
+      }
+      i
+    }.toArray
+    if (indices.length != binding.width) {
+      throw TFSparkErrors.inputShapeMismatch(
+        model.name,
+        binding.inputKey,
+        binding.width.toLong,
+        indices.length.toLong,
+        "the feature columns"
+      )
+    }
+    val outType = if (binding.scalarOutput) FloatType else ArrayType(FloatType, containsNull = false)
+    val rows = df.rdd.mapPartitions { it =>
+      val runner = new FloatBatchRunner(ModelCache.acquire(model), binding)
+      new BatchedRowPredictionIterator(it, indices, runner, batchSize, s"partition ${TaskContext.getPartitionId()}")
+    }
+    df.sparkSession.createDataFrame(rows, schema.add(StructField(outputCol, outType, nullable = false)))
   }
 
   /** Resolves `name` in `repository`, ships it, and predicts `rdd` (see the other overload). */

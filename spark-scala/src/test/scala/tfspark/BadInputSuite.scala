@@ -118,6 +118,21 @@ class BadInputSuite extends AnyFunSuite with SparkSessionFixture with ErrorCheck
     } finally spark.conf.set(TFSparkConf.DefaultModel, "linear")
   }
 
+  test("predictDataFrame rejects a string feature column and the wrong number of columns before running") {
+    val session = spark
+    import session.implicits._
+    val df = Seq((1.0, "a", 2.0)).toDF("x1", "s", "x2")
+    checkError("INPUT_TYPE_MISMATCH", Map("got" -> "s string")) {
+      TFInference.predictDataFrame(df, linear, Seq("x1", "s"))
+    }
+    checkError("INPUT_SHAPE_MISMATCH", Map("expected" -> "2", "got" -> "1")) {
+      TFInference.predictDataFrame(df, linear, Seq("x1"))
+    }
+    checkError("INVALID_ARGUMENT", Map("what" -> "feature column", "got" -> "'nope'")) {
+      TFInference.predictDataFrame(df, linear, Seq("x1", "nope"))
+    }
+  }
+
   test("a batch size below 1 is rejected") {
     checkError("INVALID_ARGUMENT", Map("what" -> "batchSize", "got" -> "0")) {
       TFInference.predictRDD(spark.sparkContext.parallelize(Seq(Array(1f, 2f))), linear, batchSize = 0)

@@ -45,6 +45,19 @@ class InferencePathsSuite extends AnyFunSuite with SparkSessionFixture {
     assertClose(TFInference.predictRDD(reused, shipped, batchSize = 16).map(_.head).collect().toSeq, expected)
   }
 
+  test("predictDataFrame appends a float prediction column and keeps every input column") {
+    val session = spark
+    import session.implicits._
+    val df = rows.zipWithIndex.map { case (r, i) => (i, s"row$i", r(0).toDouble, r(1)) }.toDF("id", "name", "X1", "x2").repartition(3)
+    val shipped = TFInference.ship(spark.sparkContext, location)
+    val scored = TFInference.predictDataFrame(df, shipped, Seq("x1", "x2"), batchSize = 10)
+    assert(scored.columns.toSeq === Seq("id", "name", "X1", "x2", "prediction"))
+    assert(scored.schema("prediction").dataType === FloatType)
+    val got = scored.orderBy("id").collect()
+    assert(got.map(_.getString(1)).toSeq === rows.indices.map(i => s"row$i"))
+    assertClose(got.map(_.getFloat(4)).toSeq, expected)
+  }
+
   test("tfpredict(features) uses the session's default model and is typed from the signature") {
     val session = spark
     import session.implicits._

@@ -6,12 +6,15 @@ import org.apache.hadoop.fs.Path
 import org.apache.spark.sql.{DataFrame, SparkSession}
 import org.apache.spark.sql.types.NumericType
 
+import tfspark.TFInference
 import tfspark.errors.{TFSparkErrors, TFSparkException}
-import tfspark.sql.{TFSparkConf, TFSparkSQL}
+import tfspark.model.ModelRepository
+import tfspark.sql.TFSparkConf
 
 /**
  * The `spark-submit` batch-scoring job: reads a table of features, adds the model's prediction
- * column through Spark SQL's `tfpredict`, writes the result, and prints one summary line.
+ * column through the batched path ([[TFInference.predictDataFrame]]), writes the result, and
+ * prints one summary line.
  *
  * Output is written to a hidden sibling directory and renamed into place only when complete, so
  * a failed run never leaves output that looks finished. Exit status: 0 on success, 1 when the job
@@ -37,7 +40,7 @@ object BatchScore {
       |  --output PATH             output directory (required); must not exist unless --overwrite
       |  --output-format FMT       parquet, csv or json (default: parquet)
       |  --prediction-col NAME     name of the added column (default: prediction)
-      |  --batch-size N            rows per TF call where batching applies (default: 1024)
+      |  --batch-size N            rows per TF call (default: 1024)
       |  --overwrite               replace an existing output directory
       |  --help                    print this text
       |""".stripMargin
@@ -131,25 +134,21 @@ object BatchScore {
    */
   def run(spark: SparkSession, options: Options): Summary = {
     val started = System.nanoTime()
-    options.repository.foreach(spark.conf.set(TFSparkConf.Repository, _))
-    spark.conf.set(TFSparkConf.BatchSize, options.batchSize.toLong)
-    TFSparkSQL.register(spark)
+    val repository = ModelRepository(options.repository.getOrElse(spark.conf.get(TFSparkConf.Repository, TFSparkConf.DefaultRepository)))
+    val (name, signature) = options.model.split(":", 2).toList match {
+      case n :: s :: Nil => (n, s)
+      case _ => (options.model, TFInference.DefaultSignature)
+    }
+    val model = TFInference.ship(spark.sparkContext, repository.resolve(name))
 
     val df = read(spark, options.input, options.inputFormat)
     val features = options.features.getOrElse(df.schema.fields.filter(_.dataType.isInstanceOf[NumericType]).map(_.name).toSeq)
     if (features.isEmpty) throw TFSparkErrors.invalidArgument("feature columns", "none", "--features or numeric input columns")
-    features.filterNot(df.columns.contains).foreach { c =>
-      throw TFSparkErrors.invalidArgument("feature column", s"'$c'", s"one of the input's columns: ${df.columns.mkString(", ")}")
-    }
-    val featureSql = features.map(quote).mkString(", ")
-    val modelSql = options.model.replace("\\", "\\\\").replace("'", "\\'")
-    // Analysis happens here: unknown models, signatures and feature types fail before any write.
-    val scored = df.selectExpr("*", s"tfpredict('$modelSql', array($featureSql)) AS ${quote(options.predictionCol)}")
+    // Column, type and width errors surface here, before anything is written.
+    val scored = TFInference.predictDataFrame(df, model, features, options.predictionCol, options.batchSize, signature)
     val rows = writeAtomically(scored, options)
-    Summary(rows, (System.nanoTime() - started) / 1e9, options.model, options.output, options.outputFormat)
+    Summary(rows, (System.nanoTime() - started) / 1e9, s"$name/${model.version}", options.output, options.outputFormat)
   }
-
-  private def quote(column: String): String = s"`${column.replace("`", "``")}`"
 
   private def read(spark: SparkSession, path: String, format: String): DataFrame = {
     val reader = spark.read.format(format)
@@ -164,7 +163,8 @@ object BatchScore {
     if (fs.exists(target) && !options.overwrite) {
       throw TFSparkErrors.invalidArgument("--output", s"'${options.output}' (it exists)", "a new path, or --overwrite")
     }
-    val staging = new Path(target.getParent, s".${target.getName}.staging-${UUID.randomUUID()}")
+    // Not hidden: Spark's readers skip paths that start with '.' or '_'.
+    val staging = new Path(target.getParent, s"${target.getName}.tfspark-staging-${UUID.randomUUID()}")
     try {
       df.write.format(options.outputFormat).option("header", "true").save(staging.toString)
       val rows = spark.read.format(options.outputFormat).option("header", "true").load(staging.toString).count()

@@ -65,6 +65,32 @@ final class FloatMatrixBatcher(binding: DenseFloatBinding, val capacity: Int) {
     rows += 1
   }
 
+  /**
+   * Copies one row from the numeric fields `fields` of an external Spark `Row` (one field per
+   * feature, in the model's order).
+   *
+   * @throws tfspark.errors.TFSparkException NULL_INPUT naming the field, INPUT_SHAPE_MISMATCH
+   */
+  def add(values: org.apache.spark.sql.Row, fields: Array[Int], row: => String): Unit = {
+    checkLength(fields.length, row)
+    val base = rows * width
+    var i = 0
+    while (i < width) {
+      val v = values.get(fields(i))
+      if (v == null) {
+        throw TFSparkErrors.nullInput(
+          binding.model,
+          binding.inputKey,
+          "no null feature",
+          s"$row, column ${values.schema.fieldNames(fields(i))}"
+        )
+      }
+      buffer(base + i) = v.asInstanceOf[Number].floatValue()
+      i += 1
+    }
+    rows += 1
+  }
+
   /** A `[size, width]` float32 tensor of the buffered rows. The caller owns and closes it. */
   def toTensor(): TFloat32 =
     TFloat32.tensorOf(Shape.of(rows.toLong, width.toLong), DataBuffers.of(buffer, true, false).narrow(rows.toLong * width))

@@ -58,6 +58,16 @@ class BatchScoreSuite extends AnyFunSuite with SparkSessionFixture with ErrorChe
     assert(dir.list().toSet === Set("features.csv"))
   }
 
+  test("a row that fails mid-job (a null feature) leaves no output and no staging directory") {
+    val dir = TestModels.tempDir("batchscore-null")
+    val input = writeCsv(dir, Seq("x1,x2") ++ (1 to 20).map(i => s"$i,$i") :+ ",3")
+    val out = new File(dir, "scored")
+    checkError("NULL_INPUT", Map("model" -> "linear", "input" -> "features")) {
+      BatchScore.run(spark, options("--repository", TestModels.modelsDir.getPath, "--input", input.getPath, "--output", out.getPath))
+    }
+    assert(dir.list().toSet === Set("features.csv"))
+  }
+
   test("usage errors exit 2, job errors exit 1, --help exits 0") {
     assert(BatchScore.exitCode(Array("--help")) === 0)
     assert(BatchScore.exitCode(Array("--bogus", "x")) === 2)
