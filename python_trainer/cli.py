@@ -1,9 +1,11 @@
-"""Command line: ``python -m python_trainer {train,verify,signatures} ...``.
+"""Command line: ``python -m python_trainer {train,evaluate,verify,signatures,sample} ...``.
 
 Examples
 --------
     python -m python_trainer train linear
-    python -m python_trainer train linear --epochs 5 --out /tmp/models --version 2
+    python -m python_trainer train --all
+    python -m python_trainer train titanic --epochs 5 --out /tmp/models --version 2
+    python -m python_trainer evaluate imdb
     python -m python_trainer verify models/linear/1
     python -m python_trainer signatures models/linear/1
     python -m python_trainer sample linear --rows 1000 --out data/linear_features.csv
@@ -30,13 +32,20 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train a workflow and export models/<name>/<version>/")
-    t.add_argument("name", choices=sorted(WORKFLOWS), help="the workflow to train")
+    t.add_argument("name", nargs="?", choices=sorted(WORKFLOWS), help="the workflow to train")
+    t.add_argument("--all", action="store_true", help="train every workflow, one after another")
+    t.add_argument("--smoke", action="store_true", help="a few steps on a tiny subset (for tests)")
     t.add_argument("--epochs", type=int, default=None, help="epochs (default: the workflow's own)")
     t.add_argument("--seed", type=int, default=None, help="random seed (default: the workflow's own)")
     t.add_argument("--data-dir", default=None, help=f"data directory (default: ${ENV_VAR}, then ../shared/data)")
     t.add_argument("--out", default=str(DEFAULT_OUT), help="model repository root (default: %(default)s)")
     t.add_argument("--version", type=int, default=1, help="export version, a positive integer (default: 1)")
     t.add_argument("--quiet", action="store_true", help="no Keras progress output")
+
+    e = sub.add_parser("evaluate", help="measure an export on its workflow's held-out data")
+    e.add_argument("name", choices=sorted(WORKFLOWS), help="the workflow")
+    e.add_argument("--model-dir", default=None, help="an export (default: the latest in models/<name>/)")
+    e.add_argument("--data-dir", default=None, help=f"data directory (default: ${ENV_VAR}, then ../shared/data)")
 
     v = sub.add_parser("verify", help="replay an export's golden vectors through Python TF")
     v.add_argument("export_dir", help="a models/<name>/<version> directory")
@@ -56,6 +65,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "train":
             return _train(args)
+        if args.command == "evaluate":
+            from python_trainer.workflows import get_workflow
+
+            model_dir = Path(args.model_dir) if args.model_dir else _latest(DEFAULT_OUT / args.name)
+            print(json.dumps(get_workflow(args.name).evaluate(model_dir, args.data_dir)))
+            return 0
         if args.command == "verify":
             from python_trainer.golden import verify_golden
 
@@ -80,21 +95,31 @@ def main(argv: list[str] | None = None) -> int:
     return 1
 
 
-def _train(args: argparse.Namespace) -> int:
-    from python_trainer.workflows import get_workflow
+def _latest(model_root: Path) -> Path:
+    versions = sorted((int(p.name) for p in model_root.glob("[0-9]*") if p.name.isdigit()), reverse=True)
+    if not versions:
+        raise TrainerError(f"no exported versions in {model_root}; train it first", looked_at=str(model_root))
+    return model_root / str(versions[0])
 
-    wf = get_workflow(args.name)
-    started = time.monotonic()
-    result = wf.train(
-        out_root=Path(args.out),
-        version=args.version,
-        epochs=args.epochs or wf.DEFAULT_EPOCHS,
-        seed=wf.DEFAULT_SEED if args.seed is None else args.seed,
-        data_dir=args.data_dir,
-        verbose=0 if args.quiet else 2,
-    )
-    seconds = time.monotonic() - started
-    print(f"exported {result.export_dir} in {seconds:.1f} s")
-    for key, value in result.report.items():
-        print(f"  {key}: {value}")
+
+def _train(args: argparse.Namespace) -> int:
+    from python_trainer.workflows import WORKFLOWS, get_workflow
+
+    if args.all == bool(args.name):
+        raise TrainerError("train takes a workflow name or --all, not both", expected=sorted(WORKFLOWS))
+    for name in sorted(WORKFLOWS) if args.all else [args.name]:
+        wf = get_workflow(name)
+        started = time.monotonic()
+        result = wf.train(
+            out_root=Path(args.out),
+            version=args.version,
+            epochs=args.epochs or (1 if args.smoke else wf.DEFAULT_EPOCHS),
+            seed=wf.DEFAULT_SEED if args.seed is None else args.seed,
+            data_dir=args.data_dir,
+            verbose=0 if args.quiet else 2,
+            smoke=args.smoke,
+        )
+        print(f"exported {result.export_dir} in {time.monotonic() - started:.1f} s")
+        for key, value in result.metrics.items():
+            print(f"  {key}: {value}")
     return 0

@@ -28,18 +28,31 @@ class TensorInfo:
     shape: tuple[int | None, ...]
 
 
-class ServingModule(tf.Module):
-    """Base of every exported module: holds the Keras model and its variables.
+class _Untracked:
+    """Holds an object without making it part of a ``tf.Module``'s saved object graph."""
 
-    Keras 3 variables reachable only through the model are restored by Python's object-graph loader
-    but *not* by the C++ SavedModel loader that TF Java and TF Serving use ("Could not find variable
-    prediction/kernel"). Keeping the underlying ``tf.Variable`` objects on the module fixes that.
+    def __init__(self, value) -> None:
+        self.value = value
+
+
+class ServingModule(tf.Module):
+    """Base of every exported module: the Keras model to call, and the variables to save.
+
+    Only the model's variables are tracked, not the Keras model object itself. Tracking the model
+    would save its optimizer's slots (3x the weights for Adam) and a second copy of each weight.
+    Tracking the underlying ``tf.Variable`` objects is also what the C++ SavedModel loader (TF Java,
+    TF Serving) needs: Keras 3 variables reachable only through the model load in Python but fail
+    there with "Could not find variable prediction/kernel".
     """
 
     def __init__(self, model: tf.keras.Model) -> None:
         super().__init__()
-        self.model = model
+        self._keras_model = _Untracked(model)
         self.model_variables = [getattr(v, "value", v) for v in model.variables]
+
+    @property
+    def model(self) -> tf.keras.Model:
+        return self._keras_model.value
 
 
 def export_dir(out_root: Path, name: str, version: int) -> Path:

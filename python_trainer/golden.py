@@ -10,11 +10,13 @@ through Python TF, and ScalaTest through TF Java, within the recorded tolerance.
                 "outputs": {"prediction": {"dtype": "float32", "shape": [4, 1], "data": [...]}}}]}
 
 ``data`` is the tensor flattened in row-major order. Non-finite floats are written as the JSON
-extensions ``NaN``/``Infinity``; strings as UTF-8 text.
+extensions ``NaN``/``Infinity``. String tensors carry ``"encoding"``: ``"utf-8"`` (text) when every
+element is valid UTF-8, else ``"base64"`` (encoded images).
 """
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -42,8 +44,12 @@ class GoldenCase:
 def _encode(array: np.ndarray) -> dict:
     array = np.asarray(array)
     if array.dtype.kind in ("S", "O", "U"):
-        data = [v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in array.reshape(-1)]
-        dtype = "string"
+        raw = [v if isinstance(v, bytes) else str(v).encode("utf-8") for v in array.reshape(-1)]
+        try:
+            data, encoding = [b.decode("utf-8") for b in raw], "utf-8"
+        except UnicodeDecodeError:
+            data, encoding = [base64.b64encode(b).decode("ascii") for b in raw], "base64"
+        return {"dtype": "string", "encoding": encoding, "shape": list(array.shape), "data": data}
     else:
         data = array.reshape(-1).tolist()
         dtype = array.dtype.name
@@ -52,7 +58,8 @@ def _encode(array: np.ndarray) -> dict:
 
 def _decode(entry: Mapping) -> np.ndarray:
     if entry["dtype"] == "string":
-        flat = np.array([s.encode("utf-8") for s in entry["data"]], dtype=object)
+        decode = base64.b64decode if entry.get("encoding") == "base64" else (lambda s: s.encode("utf-8"))
+        flat = np.array([decode(s) for s in entry["data"]], dtype=object)
     else:
         flat = np.array(entry["data"], dtype=entry["dtype"])
     return flat.reshape(entry["shape"])
@@ -136,6 +143,14 @@ def verify_golden(export_dir: Path) -> float:
                     expected=expected.shape,
                     got=actual.shape,
                 )
+            if expected.dtype.kind in "iub":
+                if not np.array_equal(actual, expected):
+                    raise GoldenMismatchError(
+                        f"case '{case.name}' output '{key}': expected {expected.tolist()}, got {actual.tolist()}",
+                        case=case.name,
+                        output=key,
+                    )
+                continue
             diff = np.abs(actual.astype(np.float64) - expected.astype(np.float64))
             bound = atol + rtol * np.abs(expected.astype(np.float64))
             bad = np.argwhere(~(diff <= bound) & ~(np.isnan(actual) & np.isnan(expected)))

@@ -25,7 +25,7 @@ def test_unknown_workflow_is_a_usage_error():
 def test_get_workflow_names_the_known_ones():
     with pytest.raises(UnknownWorkflowError) as info:
         get_workflow("nope")
-    assert info.value.params == {"expected": ["linear"], "got": "nope"}
+    assert info.value.params == {"expected": ["cifar2", "covid", "imdb", "linear", "titanic"], "got": "nope"}
 
 
 def test_missing_data_file_lists_every_place_looked_at(tmp_path, monkeypatch):

@@ -5,9 +5,9 @@ from __future__ import annotations
 from types import ModuleType
 
 from python_trainer.errors import UnknownWorkflowError
-from python_trainer.workflows import linear
+from python_trainer.workflows import cifar2, covid, imdb, linear, titanic
 
-WORKFLOWS: dict[str, ModuleType] = {linear.NAME: linear}
+WORKFLOWS: dict[str, ModuleType] = {m.NAME: m for m in (linear, titanic, cifar2, imdb, covid)}
 
 
 def get_workflow(name: str) -> ModuleType:

@@ -7,14 +7,14 @@ mse, batch 8, 100 epochs. Export: ``serving_default`` takes ``features`` float32
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 
-from python_trainer import export, golden, report
+from python_trainer import export, golden
 from python_trainer.seeding import make_deterministic
+from python_trainer.workflows.common import Stopwatch, TrainResult, finish_export
 
 NAME = "linear"
 DEFAULT_EPOCHS = 100
@@ -24,12 +24,6 @@ TRUE_W = np.array([[2.0], [-1.0]], dtype=np.float32)
 TRUE_B = 3.0
 NOISE_STDDEV = 2.0
 BOOK_EXAMPLES = np.array([[1, 2], [3, 5], [6, 7], [8, 3]], dtype=np.float32)
-
-
-@dataclass(frozen=True)
-class TrainResult:
-    export_dir: Path
-    report: dict
 
 
 def make_data(seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -88,12 +82,15 @@ def train(
     seed: int = DEFAULT_SEED,
     data_dir: Path | None = None,
     verbose: int = 2,
+    smoke: bool = False,
 ) -> TrainResult:
     """Trains, exports ``<out_root>/linear/<version>/`` and writes golden vectors and the report.
 
-    ``data_dir`` is accepted for a uniform CLI; this workflow generates its data.
+    ``data_dir`` is accepted for a uniform CLI; this workflow generates its data. ``smoke`` changes
+    nothing here: the full training takes seconds.
     """
     del data_dir
+    clock = Stopwatch()
     make_deterministic(seed)
     x, y = make_data(seed)
     model = build_model()
@@ -101,15 +98,7 @@ def train(
     history = model.fit(x, y, batch_size=8, epochs=epochs, verbose=verbose, shuffle=True)
 
     kernel, bias = (v.numpy() for v in model.layers[-1].weights)
-    final = _save(model, out_root, version)
-    golden.write_golden(final, model=NAME, version=version, cases=golden_cases(seed), atol=1e-5, rtol=1e-6)
-    rep = {
-        "model": NAME,
-        "version": version,
-        "epochs": epochs,
-        "seed": seed,
-        "tensorflow": tf.__version__,
-        "data": f"synthetic: n={N_SAMPLES}, X~U[-10,10]^2, Y = X@[2,-1] + 3 + N(0,{NOISE_STDDEV})",
+    metrics = {
         "final_loss_mse": float(history.history["loss"][-1]),
         "final_mae": float(history.history["mae"][-1]),
         "learned_w": kernel.reshape(-1).tolist(),
@@ -117,11 +106,33 @@ def train(
         "true_w": TRUE_W.reshape(-1).tolist(),
         "true_b": TRUE_B,
     }
-    report.write_report(final, rep)
-    report.plot_history(final, history.history, ["loss", "mae"])
-    return TrainResult(final, rep)
-
-
-def _save(model: tf.keras.Model, out_root: Path, version: int) -> Path:
     module = LinearServing(model)
-    return export.save_module(module, {"serving_default": module.serve}, out_root=out_root, name=NAME, version=version)
+    return finish_export(
+        module,
+        {"serving_default": module.serve},
+        name=NAME,
+        version=version,
+        out_root=out_root,
+        cases=golden_cases(seed),
+        atol=1e-5,
+        rtol=1e-6,
+        history=history.history,
+        curves=["loss", "mae"],
+        metrics=metrics,
+        card={
+            "description": __doc__.strip().split("\n")[0],
+            "data": f"synthetic: n={N_SAMPLES}, X~U[-10,10]^2, Y = X@[2,-1] + 3 + N(0,{NOISE_STDDEV})",
+            "split": "none: the book's chapter 6-7 fits all rows and reports w and b",
+            "epochs": epochs,
+            "seed": seed,
+            "training_seconds": clock.seconds(),
+        },
+    )
+
+
+def evaluate(export_dir: Path, data_dir=None) -> dict:
+    """MSE of an export on freshly generated data (seed 7), through ``serving_default``."""
+    del data_dir
+    fn = tf.saved_model.load(str(export_dir)).signatures["serving_default"]
+    x, y = make_data(7)
+    return {"mse_on_fresh_data": round(float(np.mean((fn(features=tf.constant(x))["prediction"].numpy() - y) ** 2)), 4)}

@@ -25,10 +25,20 @@ abstract class GoldenAgreementBehaviour extends AnyFunSuite with SparkSessionFix
     expected.indices.map(i => math.abs(expected(i).toDouble - flat(i))).filterNot(_.isNaN).maxOption.getOrElse(0.0)
   }
 
-  /** The model shipped to this suite's session, and the binding of each case's signature. */
+  /**
+   * The model shipped to this suite's session, and the cases whose signature the Spark paths can
+   * feed today (one float32 [-1,k] input). Others are covered by GoldenSignaturesSuite through TF
+   * Java directly; when a model has none, the test is canceled with the reason, not passed.
+   */
   private def shipAndBind(name: String, version: Long, golden: GoldenVectors.File) = {
     val shipped = TFInference.ship(spark.sparkContext, repository.resolve(name, Some(version)))
-    (shipped, golden.cases.map(c => c -> DenseFloatBinding.bind(name, shipped.signatures(c.signature))))
+    val bound = golden.cases.flatMap { c =>
+      scala.util.Try(DenseFloatBinding.bind(name, shipped.signatures(c.signature))).toOption.map(c -> _)
+    }
+    val unbound = golden.cases.map(_.signature).distinct.filterNot(bound.map(_._1.signature).contains)
+    if (bound.isEmpty) cancel(s"$name: no signature the Spark paths can feed yet (${unbound.mkString(", ")}); see GoldenSignaturesSuite")
+    if (unbound.nonEmpty) info(s"signatures checked through TF Java only: ${unbound.mkString(", ")}")
+    (shipped, bound)
   }
 
   assert(TestModels.withGoldenVectors.nonEmpty, s"no committed models with golden vectors under ${TestModels.modelsDir}")
@@ -43,7 +53,7 @@ abstract class GoldenAgreementBehaviour extends AnyFunSuite with SparkSessionFix
         val got = TFInference.predictLocal(location, c.inputs(binding.inputKey).rows, batchSize = 3, signature = c.signature)
         worst = worst max compare(golden, c, binding.outputKey, got)
       }
-      info(s"max |diff| = $worst over ${golden.cases.size} cases")
+      info(s"max |diff| = $worst")
     }
 
     test(s"$name/$version: golden vectors reproduce through the batched RDD path") {
@@ -55,7 +65,7 @@ abstract class GoldenAgreementBehaviour extends AnyFunSuite with SparkSessionFix
           TFInference.predictRDD(spark.sparkContext.parallelize(rows, 3), shipped, batchSize = 4, signature = c.signature).collect().toSeq
         worst = worst max compare(golden, c, binding.outputKey, got)
       }
-      info(s"max |diff| = $worst over ${golden.cases.size} cases")
+      info(s"max |diff| = $worst")
     }
 
     test(s"$name/$version: golden vectors reproduce through SQL tfpredict") {
@@ -71,7 +81,7 @@ abstract class GoldenAgreementBehaviour extends AnyFunSuite with SparkSessionFix
         }
         worst = worst max compare(golden, c, binding.outputKey, got)
       }
-      info(s"max |diff| = $worst over ${golden.cases.size} cases")
+      info(s"max |diff| = $worst")
     }
   }
 }

@@ -12,7 +12,14 @@ import com.fasterxml.jackson.databind.json.JsonMapper
  */
 object GoldenVectors {
 
-  final case class Tensor(dtype: String, shape: Seq[Int], data: Seq[JsonNode]) {
+  final case class Tensor(dtype: String, shape: Seq[Int], data: Seq[JsonNode], encoding: String = "utf-8") {
+    def longs: Array[Long] = data.map(_.asLong()).toArray
+    def doubles: Array[Double] = data.map(_.asDouble()).toArray
+    def booleans: Array[Boolean] = data.map(_.asBoolean()).toArray
+    def bytes: Array[Array[Byte]] = data.map { n =>
+      if (encoding == "base64") java.util.Base64.getDecoder.decode(n.asText()) else n.asText().getBytes("UTF-8")
+    }.toArray
+
     def floats: Array[Float] = data.map(_.asDouble().toFloat).toArray
     def rows: Seq[Array[Float]] = {
       val width = if (shape.size > 1) shape.tail.product else 1
@@ -32,7 +39,12 @@ object GoldenVectors {
   def read(exportDir: java.io.File): File = {
     val root = mapper.readTree(new java.io.File(exportDir, "assets.extra/golden.json"))
     def tensor(n: JsonNode) =
-      Tensor(n.get("dtype").asText(), n.get("shape").elements().asScala.map(_.asInt()).toSeq, n.get("data").elements().asScala.toSeq)
+      Tensor(
+        n.get("dtype").asText(),
+        n.get("shape").elements().asScala.map(_.asInt()).toSeq,
+        n.get("data").elements().asScala.toSeq,
+        Option(n.get("encoding")).map(_.asText()).getOrElse("utf-8")
+      )
     def tensors(n: JsonNode) = n.properties().asScala.map(e => e.getKey -> tensor(e.getValue)).toMap
     val cases = root
       .get("cases")

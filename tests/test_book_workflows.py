@@ -1,0 +1,180 @@
+"""The four book workflows: signature contract, golden vectors, reports and quality bars, both for
+the committed exports and for a fresh smoke training of each trainer."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from python_trainer import export, golden
+
+T = export.TensorInfo
+CONTRACT = {
+    "titanic": {
+        "serving_default": {
+            "inputs": [
+                T("age", "float32", (None,)),
+                T("cabin", "string", (None,)),
+                T("embarked", "string", (None,)),
+                T("fare", "float32", (None,)),
+                T("parch", "int64", (None,)),
+                T("pclass", "int64", (None,)),
+                T("sex", "string", (None,)),
+                T("sibsp", "int64", (None,)),
+            ],
+            "outputs": [T("probability", "float32", (None, 1)), T("survived", "int64", (None,))],
+        },
+        "features": {
+            "inputs": [T("features", "float32", (None, 15))],
+            "outputs": [T("probability", "float32", (None, 1))],
+        },
+    },
+    "cifar2": {
+        "serving_default": {
+            "inputs": [T("image_bytes", "string", (None,))],
+            "outputs": [T("label", "string", (None,)), T("probability", "float32", (None, 1))],
+        },
+        "pixels": {
+            "inputs": [T("pixels", "float32", (None, 32, 32, 3))],
+            "outputs": [T("probability", "float32", (None, 1))],
+        },
+    },
+    "imdb": {
+        "serving_default": {
+            "inputs": [T("review", "string", (None,))],
+            "outputs": [T("probability", "float32", (None, 1))],
+        }
+    },
+    "covid": {
+        "serving_default": {
+            "inputs": [T("window", "float32", (None, None, 3))],
+            "outputs": [T("next_day", "float32", (None, 3))],
+        }
+    },
+}
+EDGE_CASES = {
+    "titanic": {"missing_age_cabin_embarked", "unseen_categories", "extreme_fares", "pclass_outside_1_to_3"},
+    "cifar2": {"mixed_formats_and_sizes", "batch_of_one_png"},
+    "imdb": {"empty_and_blank", "ten_thousand_words", "non_ascii", "html_breaks"},
+    "covid": {"window_1_day", "window_5_days", "window_8_days", "window_20_days"},
+}
+BOOK = sorted(CONTRACT)
+
+
+@pytest.fixture(scope="session")
+def smoke_root(tmp_path_factory):
+    """Every trainer, smoke-trained (a few steps on a tiny subset) through the CLI into a temp dir."""
+    out = tmp_path_factory.mktemp("smoke_models")
+    result = subprocess.run(
+        [sys.executable, "-m", "python_trainer", "train", "--all", "--smoke", "--quiet", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out
+
+
+def run_with_c_api_loader(export_dir, case: golden.GoldenCase) -> dict[str, np.ndarray]:
+    """Runs a case through the C++ SavedModel loader that TF Java and TF Serving use."""
+    with tf.Graph().as_default(), tf.compat.v1.Session() as sess:
+        meta = tf.compat.v1.saved_model.loader.load(sess, ["serve"], str(export_dir))
+        sig = meta.signature_def[case.signature]
+        feed = {sig.inputs[k].name: v for k, v in case.inputs.items()}
+        keys = sorted(sig.outputs)
+        values = sess.run([sig.outputs[k].name for k in keys], feed_dict=feed)
+        return dict(zip(keys, values, strict=True))
+
+
+def check_export(export_dir, name: str) -> None:
+    sigs = export.read_signatures(export_dir)
+    assert sigs == CONTRACT[name]
+    assert golden.verify_golden(export_dir) <= 1e-3
+    doc, cases = golden.load_golden(export_dir)
+    names = {c.name for c in cases}
+    assert EDGE_CASES[name] <= names
+    assert any(c.name.endswith("empty_batch") for c in cases), "an empty batch must be a golden case"
+    assert {c.signature for c in cases} == set(CONTRACT[name]), "every signature has golden vectors"
+    for case in cases:
+        got = run_with_c_api_loader(export_dir, case)
+        for key, want in case.outputs.items():
+            if want.dtype == object:
+                assert got[key].tolist() == want.tolist()
+            else:
+                np.testing.assert_allclose(got[key], want, rtol=doc["tolerance"]["rtol"], atol=doc["tolerance"]["atol"])
+    extra = export_dir / "assets.extra"
+    assert (extra / "training_curves.png").stat().st_size > 1000
+    card = (extra / "model_card.md").read_text()
+    assert "## Signatures" in card and "seed" in card and tf.__version__ in card
+    assert json.loads((extra / "metrics.json").read_text())
+
+
+@pytest.mark.parametrize("name", BOOK)
+def test_committed_export_meets_the_contract(name, models_dir):
+    check_export(models_dir / name / "1", name)
+
+
+@pytest.mark.parametrize("name", BOOK)
+def test_committed_export_meets_its_quality_bar(name, models_dir):
+    metrics = json.loads((models_dir / name / "1" / "assets.extra" / "metrics.json").read_text())
+    report = json.loads((models_dir / name / "1" / "assets.extra" / "training_report.json").read_text())
+    assert report["smoke"] is False
+    if name == "covid":
+        assert metrics["holdout_mae"] < metrics["naive_persistence_mae"]
+    else:
+        key = "test_auc" if name == "titanic" else "test_accuracy"
+        assert metrics[key] >= metrics["bar"], metrics
+
+
+@pytest.mark.parametrize("name", BOOK)
+def test_smoke_training_exports_the_same_contract(name, smoke_root):
+    check_export(smoke_root / name / "1", name)
+    report = json.loads((smoke_root / name / "1" / "assets.extra" / "training_report.json").read_text())
+    assert report["smoke"] is True
+
+
+def test_cifar2_undecodable_bytes_fail_with_a_decode_error(models_dir):
+    fn = tf.saved_model.load(str(models_dir / "cifar2" / "1")).signatures["serving_default"]
+    with pytest.raises(tf.errors.InvalidArgumentError, match="(?i)unknown image file format|decode"):
+        fn(image_bytes=tf.constant([b"definitely not an image"]))
+
+
+def test_titanic_unseen_categories_equal_all_zero_one_hots(models_dir):
+    """'X' for sex and embarked and pclass 7 behave exactly like all-zero one-hot columns."""
+    loaded = tf.saved_model.load(str(models_dir / "titanic" / "1"))
+    raw = loaded.signatures["serving_default"](
+        pclass=tf.constant([7], tf.int64),
+        sex=tf.constant(["X"]),
+        age=tf.constant([30.0]),
+        sibsp=tf.constant([0], tf.int64),
+        parch=tf.constant([0], tf.int64),
+        fare=tf.constant([10.0]),
+        cabin=tf.constant(["C1"]),
+        embarked=tf.constant(["X"]),
+    )["probability"]
+    features = np.zeros((1, 15), np.float32)
+    features[0, 5], features[0, 9] = 30.0, 10.0
+    direct = loaded.signatures["features"](features=tf.constant(features))["probability"]
+    np.testing.assert_allclose(raw.numpy(), direct.numpy(), rtol=1e-6)
+
+
+def test_evaluate_command_recomputes_the_recorded_metric(models_dir):
+    result = subprocess.run(
+        [sys.executable, "-m", "python_trainer", "evaluate", "titanic"], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    recorded = json.loads((models_dir / "titanic" / "1" / "assets.extra" / "metrics.json").read_text())
+    assert json.loads(result.stdout.strip().splitlines()[-1])["test_auc"] == recorded["test_auc"]
+
+
+def test_train_needs_a_name_or_all():
+    result = subprocess.run(
+        [sys.executable, "-m", "python_trainer", "train"], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 2
+    assert "a workflow name or --all" in result.stderr
