@@ -54,18 +54,19 @@ def test_export_runs_through_the_c_api_loader_that_tf_java_uses(models_dir):
 
 
 def test_training_learns_the_book_coefficients(models_dir):
-    report = json.loads((models_dir / "linear" / "1" / "assets.extra" / "training_report.json").read_text())
-    np.testing.assert_allclose(report["learned_w"], [2.0, -1.0], atol=0.1)
-    assert abs(report["learned_b"] - 3.0) < 0.3
-    assert report["epochs"] == 100
+    extra = models_dir / "linear" / "1" / "assets.extra"
+    metrics = json.loads((extra / "metrics.json").read_text())
+    np.testing.assert_allclose(metrics["learned_w"], [2.0, -1.0], atol=0.1)
+    assert abs(metrics["learned_b"] - 3.0) < 0.3
+    assert json.loads((extra / "training_report.json").read_text())["epochs"] == 100
     assert (models_dir / "linear" / "1" / "assets.extra" / "training_curves.png").stat().st_size > 1000
 
 
 def test_two_trainings_give_equal_predictions(tmp_path):
     a = linear.train(out_root=tmp_path / "a", epochs=3, verbose=0)
     b = linear.train(out_root=tmp_path / "b", epochs=3, verbose=0)
-    assert a.report["learned_w"] == b.report["learned_w"]
-    assert a.report["learned_b"] == b.report["learned_b"]
+    assert a.metrics["learned_w"] == b.metrics["learned_w"]
+    assert a.metrics["learned_b"] == b.metrics["learned_b"]
     _, cases_a = golden.load_golden(a.export_dir)
     _, cases_b = golden.load_golden(b.export_dir)
     for ca, cb in zip(cases_a, cases_b, strict=True):
