@@ -104,21 +104,23 @@ def _latest(model_root: Path) -> Path:
 
 def _train(args: argparse.Namespace) -> int:
     from python_trainer.workflows import WORKFLOWS, get_workflow
+    from python_trainer.workflows.common import TrainConfig
 
     if args.all == bool(args.name):
         raise TrainerError("train takes a workflow name or --all, not both", expected=sorted(WORKFLOWS))
     for name in sorted(WORKFLOWS) if args.all else [args.name]:
         wf = get_workflow(name)
         started = time.monotonic()
-        result = wf.train(
+        config = TrainConfig(
             out_root=Path(args.out),
             version=args.version,
-            epochs=args.epochs or (1 if args.smoke else wf.DEFAULT_EPOCHS),
-            seed=wf.DEFAULT_SEED if args.seed is None else args.seed,
+            epochs=args.epochs or (1 if args.smoke else None),
+            seed=args.seed,
             data_dir=args.data_dir,
             verbose=0 if args.quiet else 2,
             smoke=args.smoke,
         )
+        result = wf.train(config)
         print(f"exported {result.export_dir} in {time.monotonic() - started:.1f} s")
         for key, value in result.metrics.items():
             print(f"  {key}: {value}")

@@ -13,6 +13,7 @@ import tensorflow as tf
 from python_trainer import export, golden
 from python_trainer.errors import ExportError, GoldenMismatchError
 from python_trainer.workflows import linear
+from python_trainer.workflows.common import TrainConfig
 
 
 def test_committed_export_has_the_named_signature(models_dir):
@@ -63,8 +64,8 @@ def test_training_learns_the_book_coefficients(models_dir):
 
 
 def test_two_trainings_give_equal_predictions(tmp_path):
-    a = linear.train(out_root=tmp_path / "a", epochs=3, verbose=0)
-    b = linear.train(out_root=tmp_path / "b", epochs=3, verbose=0)
+    a = linear.train(TrainConfig(out_root=tmp_path / "a", epochs=3, verbose=0))
+    b = linear.train(TrainConfig(out_root=tmp_path / "b", epochs=3, verbose=0))
     assert a.metrics["learned_w"] == b.metrics["learned_w"]
     assert a.metrics["learned_b"] == b.metrics["learned_b"]
     _, cases_a = golden.load_golden(a.export_dir)

@@ -22,7 +22,7 @@ from python_trainer.data_dir import resolve_data_file
 from python_trainer.errors import DataNotFoundError
 from python_trainer.export import ServingModule
 from python_trainer.seeding import make_deterministic
-from python_trainer.workflows.common import Stopwatch, TrainResult, finish_export
+from python_trainer.workflows.common import Stopwatch, TrainConfig, TrainResult, finish_export
 
 NAME = "cifar2"
 DEFAULT_EPOCHS = 8
@@ -139,33 +139,25 @@ def _accuracy(model, ds) -> float:
     return float(metric.result().numpy())
 
 
-def train(
-    *,
-    out_root: Path,
-    version: int = 1,
-    epochs: int = DEFAULT_EPOCHS,
-    seed: int = DEFAULT_SEED,
-    data_dir=None,
-    verbose: int = 2,
-    smoke: bool = False,
-) -> TrainResult:
+def train(config: TrainConfig) -> TrainResult:
     """Trains on ``cifar2/train``, measures accuracy on ``cifar2/test``, exports ``<out_root>/cifar2/<version>/``."""
+    config = config.resolved(DEFAULT_EPOCHS, DEFAULT_SEED)
     clock = Stopwatch()
-    make_deterministic(seed)
-    train_paths, train_y = list_files("train", data_dir)
-    test_paths, test_y = list_files("test", data_dir)
-    if smoke:
-        pick = np.random.default_rng(seed).permutation(len(train_paths))[:64]
+    make_deterministic(config.seed)
+    train_paths, train_y = list_files("train", config.data_dir)
+    test_paths, test_y = list_files("test", config.data_dir)
+    if config.smoke:
+        pick = np.random.default_rng(config.seed).permutation(len(train_paths))[:64]
         train_paths, train_y = [train_paths[i] for i in pick], train_y[pick]
         test_paths, test_y = test_paths[::50], test_y[::50]
-    train_ds = dataset(train_paths, train_y, batch=64, shuffle_seed=seed)
+    train_ds = dataset(train_paths, train_y, batch=64, shuffle_seed=config.seed)
     test_ds = dataset(test_paths, test_y, batch=256, shuffle_seed=None)
 
     model = build_model()
-    steps = max(1, epochs * int(np.ceil(len(train_paths) / 64)))
+    steps = max(1, config.epochs * int(np.ceil(len(train_paths) / 64)))
     schedule = tf.keras.optimizers.schedules.CosineDecay(1e-3, decay_steps=steps)
     model.compile(optimizer=tf.keras.optimizers.Adam(schedule), loss="binary_crossentropy", metrics=["accuracy"])
-    history = model.fit(train_ds, epochs=epochs, validation_data=test_ds, verbose=verbose)
+    history = model.fit(train_ds, epochs=config.epochs, validation_data=test_ds, verbose=config.verbose)
     accuracy = _accuracy(model, test_ds)
     metrics = {
         "test_accuracy": round(accuracy, 4),
@@ -179,9 +171,9 @@ def train(
         module,
         {"serving_default": module.serve, "pixels": module.serve_pixels},
         name=NAME,
-        version=version,
-        out_root=out_root,
-        cases=golden_cases(seed, sample_bytes),
+        config=config,
+        clock=clock,
+        cases=golden_cases(config.seed, sample_bytes),
         atol=1e-5,
         rtol=1e-4,
         history=history.history,
@@ -191,10 +183,6 @@ def train(
             "description": __doc__.strip().split("\n")[0],
             "data": f"cifar2/train ({len(train_paths)} JPEGs) for training, cifar2/test ({len(test_paths)}) held out",
             "split": "the data set's own train/test folders",
-            "epochs": epochs,
-            "seed": seed,
-            "smoke": smoke,
-            "training_seconds": clock.seconds(),
         },
     )
 

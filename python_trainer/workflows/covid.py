@@ -19,7 +19,7 @@ from python_trainer.data_dir import resolve_data_file
 from python_trainer.errors import TrainerError
 from python_trainer.export import ServingModule
 from python_trainer.seeding import make_deterministic
-from python_trainer.workflows.common import Stopwatch, TrainResult, finish_export
+from python_trainer.workflows.common import Stopwatch, TrainConfig, TrainResult, finish_export
 
 NAME = "covid"
 DEFAULT_EPOCHS = 500
@@ -88,20 +88,12 @@ def holdout_mae(predict, daily: np.ndarray) -> tuple[float, float]:
     return model_mae, naive_mae
 
 
-def train(
-    *,
-    out_root: Path,
-    version: int = 1,
-    epochs: int = DEFAULT_EPOCHS,
-    seed: int = DEFAULT_SEED,
-    data_dir=None,
-    verbose: int = 2,
-    smoke: bool = False,
-) -> TrainResult:
+def train(config: TrainConfig) -> TrainResult:
     """Trains on every window whose target precedes the last 5 days; exports ``covid/<version>``."""
+    config = config.resolved(DEFAULT_EPOCHS, DEFAULT_SEED)
     clock = Stopwatch()
-    make_deterministic(seed)
-    daily = load_daily(data_dir)
+    make_deterministic(config.seed)
+    daily = load_daily(config.data_dir)
     train_x, train_y = windows(daily, range(WINDOW, len(daily) - HOLDOUT_DAYS))
     model = build_model()
     # The book trained on MSPE (relative squared error); judged by MAE on the held-out days, MSPE gave
@@ -112,7 +104,12 @@ def train(
         tf.keras.callbacks.EarlyStopping(monitor="loss", patience=200, restore_best_weights=True),
     ]
     history = model.fit(
-        train_x, train_y, batch_size=len(train_x), epochs=epochs, callbacks=callbacks, verbose=verbose if smoke else 0
+        train_x,
+        train_y,
+        batch_size=len(train_x),
+        epochs=config.epochs,
+        callbacks=callbacks,
+        verbose=config.verbose if config.smoke else 0,
     )
     module = CovidServing(model)
     model_mae, naive_mae = holdout_mae(lambda x: module.serve(tf.constant(x))["next_day"].numpy(), daily)
@@ -127,8 +124,8 @@ def train(
         module,
         {"serving_default": module.serve},
         name=NAME,
-        version=version,
-        out_root=out_root,
+        config=config,
+        clock=clock,
         cases=golden_cases(daily),
         atol=1e-3,
         rtol=1e-5,
@@ -139,10 +136,7 @@ def train(
             "description": __doc__.strip().split("\n")[0],
             "data": f"covid-19.csv: {len(daily)} days of daily new counts (diff of the cumulative columns)",
             "split": f"windows of {WINDOW} days; the last {HOLDOUT_DAYS} days held out, predicted one step ahead",
-            "epochs": len(history.history["loss"]),
-            "seed": seed,
-            "smoke": smoke,
-            "training_seconds": clock.seconds(),
+            "epochs": len(history.history["loss"]),  # early stopping
         },
     )
 

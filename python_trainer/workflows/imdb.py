@@ -20,7 +20,7 @@ from python_trainer.data_dir import resolve_data_file
 from python_trainer.errors import TrainerError
 from python_trainer.export import ServingModule
 from python_trainer.seeding import make_deterministic
-from python_trainer.workflows.common import Stopwatch, TrainResult, finish_export
+from python_trainer.workflows.common import Stopwatch, TrainConfig, TrainResult, finish_export
 
 NAME = "imdb"
 DEFAULT_EPOCHS = 4
@@ -97,40 +97,32 @@ def golden_cases(seed: int) -> list[golden.GoldenCase]:
     ]
 
 
-def train(
-    *,
-    out_root: Path,
-    version: int = 1,
-    epochs: int = DEFAULT_EPOCHS,
-    seed: int = DEFAULT_SEED,
-    data_dir=None,
-    verbose: int = 2,
-    smoke: bool = False,
-) -> TrainResult:
+def train(config: TrainConfig) -> TrainResult:
     """Trains on the 25k train split, measures accuracy on the 25k test split, exports ``imdb/<version>``."""
+    config = config.resolved(DEFAULT_EPOCHS, DEFAULT_SEED)
     clock = Stopwatch()
-    make_deterministic(seed)
-    data = load(data_dir)
+    make_deterministic(config.seed)
+    data = load(config.data_dir)
     train_x, train_y = data["train"]
     test_x, test_y = data["test"]
-    if smoke:
-        pick = np.random.default_rng(seed).permutation(len(train_x))[:256]
-        test_pick = np.random.default_rng(seed).permutation(len(test_x))[:256]
+    if config.smoke:
+        pick = np.random.default_rng(config.seed).permutation(len(train_x))[:256]
+        test_pick = np.random.default_rng(config.seed).permutation(len(test_x))[:256]
         train_x, train_y, test_x, test_y = train_x[pick], train_y[pick], test_x[test_pick], test_y[test_pick]
     vectorizer, model = build_model(train_x, adapt_rows=len(train_x))
 
     def vectorized(x, y, shuffle):
         ds = tf.data.Dataset.from_tensor_slices((x, y))
         if shuffle:
-            ds = ds.shuffle(len(x), seed=seed)
+            ds = ds.shuffle(len(x), seed=config.seed)
         return ds.batch(128).map(lambda t, label: (vectorizer(t), label)).prefetch(tf.data.AUTOTUNE)
 
     model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
     history = model.fit(
         vectorized(train_x, train_y, True),
-        epochs=epochs,
+        epochs=config.epochs,
         validation_data=vectorized(test_x, test_y, False),
-        verbose=verbose,
+        verbose=config.verbose,
     )
     accuracy = float(model.evaluate(vectorized(test_x, test_y, False), verbose=0)[1])
     metrics = {
@@ -144,9 +136,9 @@ def train(
         module,
         {"serving_default": module.serve},
         name=NAME,
-        version=version,
-        out_root=out_root,
-        cases=golden_cases(seed),
+        config=config,
+        clock=clock,
+        cases=golden_cases(config.seed),
         atol=1e-5,
         rtol=1e-4,
         history=history.history,
@@ -156,10 +148,6 @@ def train(
             "description": __doc__.strip().split("\n")[0],
             "data": f"{DATA_FILE}: {len(train_x)} training reviews, {len(test_x)} test reviews (Maas et al., 2011)",
             "split": "the data set's own train/test split",
-            "epochs": epochs,
-            "seed": seed,
-            "smoke": smoke,
-            "training_seconds": clock.seconds(),
         },
     )
 

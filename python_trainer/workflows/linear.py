@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from python_trainer import export, golden
 from python_trainer.seeding import make_deterministic
-from python_trainer.workflows.common import Stopwatch, TrainResult, finish_export
+from python_trainer.workflows.common import Stopwatch, TrainConfig, TrainResult, finish_export
 
 NAME = "linear"
 DEFAULT_EPOCHS = 100
@@ -74,28 +74,19 @@ def golden_cases(seed: int) -> list[golden.GoldenCase]:
     return [golden.GoldenCase(name, "serving_default", {"features": x}) for name, x in cases.items()]
 
 
-def train(
-    *,
-    out_root: Path,
-    version: int = 1,
-    epochs: int = DEFAULT_EPOCHS,
-    seed: int = DEFAULT_SEED,
-    data_dir: Path | None = None,
-    verbose: int = 2,
-    smoke: bool = False,
-) -> TrainResult:
+def train(config: TrainConfig) -> TrainResult:
     """Trains, exports ``<out_root>/linear/<version>/`` and writes golden vectors and the report.
 
-    ``data_dir`` is accepted for a uniform CLI; this workflow generates its data. ``smoke`` changes
+    ``config.data_dir`` is ignored: this workflow generates its data. ``config.smoke`` changes
     nothing here: the full training takes seconds.
     """
-    del data_dir
+    config = config.resolved(DEFAULT_EPOCHS, DEFAULT_SEED)
     clock = Stopwatch()
-    make_deterministic(seed)
-    x, y = make_data(seed)
+    make_deterministic(config.seed)
+    x, y = make_data(config.seed)
     model = build_model()
     model.compile(optimizer="rmsprop", loss="mse", metrics=["mae"])
-    history = model.fit(x, y, batch_size=8, epochs=epochs, verbose=verbose, shuffle=True)
+    history = model.fit(x, y, batch_size=8, epochs=config.epochs, verbose=config.verbose, shuffle=True)
 
     kernel, bias = (v.numpy() for v in model.layers[-1].weights)
     metrics = {
@@ -111,9 +102,9 @@ def train(
         module,
         {"serving_default": module.serve},
         name=NAME,
-        version=version,
-        out_root=out_root,
-        cases=golden_cases(seed),
+        config=config,
+        clock=clock,
+        cases=golden_cases(config.seed),
         atol=1e-5,
         rtol=1e-6,
         history=history.history,
@@ -123,9 +114,6 @@ def train(
             "description": __doc__.strip().split("\n")[0],
             "data": f"synthetic: n={N_SAMPLES}, X~U[-10,10]^2, Y = X@[2,-1] + 3 + N(0,{NOISE_STDDEV})",
             "split": "none: the book's chapter 6-7 fits all rows and reports w and b",
-            "epochs": epochs,
-            "seed": seed,
-            "training_seconds": clock.seconds(),
         },
     )
 

@@ -24,7 +24,7 @@ from python_trainer.data_dir import resolve_data_file
 from python_trainer.errors import TrainerError
 from python_trainer.export import ServingModule
 from python_trainer.seeding import make_deterministic
-from python_trainer.workflows.common import Stopwatch, TrainResult, finish_export
+from python_trainer.workflows.common import Stopwatch, TrainConfig, TrainResult, finish_export
 
 NAME = "titanic"
 DEFAULT_EPOCHS = 60
@@ -157,22 +157,14 @@ def golden_cases() -> list[golden.GoldenCase]:
     return cases
 
 
-def train(
-    *,
-    out_root: Path,
-    version: int = 1,
-    epochs: int = DEFAULT_EPOCHS,
-    seed: int = DEFAULT_SEED,
-    data_dir=None,
-    verbose: int = 2,
-    smoke: bool = False,
-) -> TrainResult:
+def train(config: TrainConfig) -> TrainResult:
     """Trains on ``train.csv``, measures test AUC on ``test.csv``, exports ``<out_root>/titanic/<version>/``."""
+    config = config.resolved(DEFAULT_EPOCHS, DEFAULT_SEED)
     clock = Stopwatch()
-    make_deterministic(seed)
-    train_raw, train_y = load_split("train", data_dir)
-    test_raw, test_y = load_split("test", data_dir)
-    if smoke:
+    make_deterministic(config.seed)
+    train_raw, train_y = load_split("train", config.data_dir)
+    test_raw, test_y = load_split("test", config.data_dir)
+    if config.smoke:
         train_raw, train_y = {k: v[:64] for k, v in train_raw.items()}, train_y[:64]
     train_x = preprocess({k: tf.constant(v) for k, v in train_raw.items()}).numpy()
     test_x = preprocess({k: tf.constant(v) for k, v in test_raw.items()}).numpy()
@@ -180,7 +172,13 @@ def train(
     model = build_model(train_x)
     model.compile(optimizer="adam", loss="binary_crossentropy", metrics=[tf.keras.metrics.AUC(name="auc")])
     history = model.fit(
-        train_x, train_y, batch_size=64, epochs=epochs, validation_data=(test_x, test_y), verbose=verbose, shuffle=True
+        train_x,
+        train_y,
+        batch_size=64,
+        epochs=config.epochs,
+        validation_data=(test_x, test_y),
+        verbose=config.verbose,
+        shuffle=True,
     )
     module = TitanicServing(model)
     test_auc = auc(
@@ -191,8 +189,8 @@ def train(
         module,
         {"serving_default": module.serve, "features": module.serve_features},
         name=NAME,
-        version=version,
-        out_root=out_root,
+        config=config,
+        clock=clock,
         cases=golden_cases(),
         atol=1e-5,
         rtol=1e-5,
@@ -203,10 +201,6 @@ def train(
             "description": __doc__.strip().split("\n")[0],
             "data": "titanic/train.csv (712 rows) for training, titanic/test.csv (179 rows) held out",
             "split": "the data set's own train/test files",
-            "epochs": epochs,
-            "seed": seed,
-            "smoke": smoke,
-            "training_seconds": clock.seconds(),
         },
     )
 
