@@ -61,7 +61,7 @@ class BadInputSuite extends AnyFunSuite with SparkSessionFixture with ErrorCheck
   }
 
   test("a non-numeric argument fails at analysis with INPUT_TYPE_MISMATCH") {
-    checkError("INPUT_TYPE_MISMATCH", Map("expected" -> "array<float> of length 2", "got" -> "string")) {
+    checkError("INPUT_TYPE_MISMATCH", Map("expected" -> "array<float> (float32[-1,2])", "got" -> "string")) {
       spark.sql("SELECT tfpredict('linear', 'not a vector')")
     }
   }
@@ -118,18 +118,25 @@ class BadInputSuite extends AnyFunSuite with SparkSessionFixture with ErrorCheck
     } finally spark.conf.set(TFSparkConf.DefaultModel, "linear")
   }
 
-  test("predictDataFrame rejects a string feature column and the wrong number of columns before running") {
+  test("predictDataFrame checks the column mapping before running") {
     val session = spark
     import session.implicits._
-    val df = Seq((1.0, "a", 2.0)).toDF("x1", "s", "x2")
-    checkError("INPUT_TYPE_MISMATCH", Map("got" -> "s string")) {
-      TFInference.predictDataFrame(df, linear, Seq("x1", "s"))
+    val df = Seq((1.0, "a", Seq(2.0f, 3.0f))).toDF("x1", "s", "feats")
+    checkError("MISSING_INPUT", Map("model" -> "linear", "input" -> "features", "available" -> "x1, s, feats")) {
+      TFInference.predictDataFrame(df, linear)
     }
-    checkError("INPUT_SHAPE_MISMATCH", Map("expected" -> "2", "got" -> "1")) {
-      TFInference.predictDataFrame(df, linear, Seq("x1"))
+    checkError("INPUT_TYPE_MISMATCH", Map("input" -> "features", "got" -> "string")) {
+      TFInference.predictDataFrame(df, linear, inputCols = Map("features" -> "s"))
     }
-    checkError("INVALID_ARGUMENT", Map("what" -> "feature column", "got" -> "'nope'")) {
-      TFInference.predictDataFrame(df, linear, Seq("x1", "nope"))
+    checkError("INVALID_ARGUMENT", Map("what" -> "input column", "got" -> "'nope'")) {
+      TFInference.predictDataFrame(df, linear, inputCols = Map("features" -> "nope"))
+    }
+    checkError("MISSING_INPUT", Map("input" -> "not_an_input")) {
+      TFInference.predictDataFrame(df, linear, inputCols = Map("not_an_input" -> "feats"))
+    }
+    val twice = Seq((Seq(1f, 2f), Seq(1f, 2f))).toDF("features", "FEATURES")
+    checkError("AMBIGUOUS_INPUT", Map("input" -> "features", "matches" -> "features, FEATURES")) {
+      TFInference.predictDataFrame(twice, linear)
     }
   }
 

@@ -1,87 +1,62 @@
 package tfspark
 
+import org.apache.spark.sql.Row
 import org.scalatest.funsuite.AnyFunSuite
 
-import tfspark.model.ModelRepository
-import tfspark.tensor.DenseFloatBinding
+import tfspark.model.{ModelRepository, ShippedModel}
 
 /**
- * Golden agreement of every committed model with the outputs Python TF recorded, through the
- * driver, the batched RDD path and SQL `tfpredict`. Mixed into a local[2] suite and into the
- * local-cluster suite, so the same checks run with and without separate executor JVMs.
+ * Golden agreement of every committed model and signature with the outputs Python TF recorded,
+ * through each Spark entry point: the RDD API (maps of named inputs), the DataFrame API (which the
+ * Transformer and BatchScore use) and SQL `tfpredict` with a struct of the inputs. Mixed into a
+ * local[2] suite and into the local-cluster suite, so the same checks run with and without
+ * separate executor JVMs.
  */
 abstract class GoldenAgreementBehaviour extends AnyFunSuite with SparkSessionFixture {
 
   private def repository = ModelRepository(TestModels.modelsDir.getPath)
 
-  /** Checks `got` (rows of outputs) against a golden output tensor; returns the max |diff|. */
-  private def compare(golden: GoldenVectors.File, c: GoldenVectors.Case, key: String, got: Seq[Array[Float]]): Double = {
-    val expected = c.outputs(key).floats
-    val flat = got.flatten.toArray
-    assert(flat.length === expected.length, s"case ${c.name}: ${flat.length} values, expected ${expected.length}")
-    expected.indices.foreach { i =>
-      assert(golden.withinTolerance(expected(i), flat(i)), s"case ${c.name} output $key[$i]: expected ${expected(i)}, got ${flat(i)}")
-    }
-    expected.indices.map(i => math.abs(expected(i).toDouble - flat(i))).filterNot(_.isNaN).maxOption.getOrElse(0.0)
-  }
-
-  /**
-   * The model shipped to this suite's session, and the cases whose signature the Spark paths can
-   * feed today (one float32 [-1,k] input). Others are covered by GoldenSignaturesSuite through TF
-   * Java directly; when a model has none, the test is canceled with the reason, not passed.
-   */
-  private def shipAndBind(name: String, version: Long, golden: GoldenVectors.File) = {
-    val shipped = TFInference.ship(spark.sparkContext, repository.resolve(name, Some(version)))
-    val bound = golden.cases.flatMap { c =>
-      scala.util.Try(DenseFloatBinding.bind(name, shipped.signatures(c.signature))).toOption.map(c -> _)
-    }
-    val unbound = golden.cases.map(_.signature).distinct.filterNot(bound.map(_._1.signature).contains)
-    if (bound.isEmpty) cancel(s"$name: no signature the Spark paths can feed yet (${unbound.mkString(", ")}); see GoldenSignaturesSuite")
-    if (unbound.nonEmpty) info(s"signatures checked through TF Java only: ${unbound.mkString(", ")}")
-    (shipped, bound)
-  }
-
   assert(TestModels.withGoldenVectors.nonEmpty, s"no committed models with golden vectors under ${TestModels.modelsDir}")
 
-  for ((name, version, dir) <- TestModels.withGoldenVectors) {
-    lazy val golden = GoldenVectors.read(dir)
+  /** Runs `path` over every case and reports the max |diff|. */
+  private def agree(name: String, version: Long)(path: (ShippedModel, GoldenVectors.Case) => Seq[Any]): Unit = {
+    val golden = GoldenVectors.read(repository.resolve(name, Some(version)).directory)
+    val shipped = TFInference.ship(spark.sparkContext, repository.resolve(name, Some(version)))
+    val worst = golden.cases.map(c => GoldenRows.compare(golden, c, path(shipped, c))).max
+    info(s"${golden.cases.size} cases over ${golden.cases.map(_.signature).distinct.sorted.mkString(", ")}; max |diff| = $worst")
+  }
 
-    test(s"$name/$version: golden vectors reproduce on the driver") {
-      val location = repository.resolve(name, Some(version))
-      var worst = 0.0
-      for ((c, binding) <- shipAndBind(name, version, golden)._2) {
-        val got = TFInference.predictLocal(location, c.inputs(binding.inputKey).rows, batchSize = 3, signature = c.signature)
-        worst = worst max compare(golden, c, binding.outputKey, got)
+  for ((name, version, _) <- TestModels.withGoldenVectors) {
+
+    test(s"$name/$version: golden vectors reproduce through the RDD API (maps, batched)") {
+      agree(name, version) { (model, c) =>
+        TFInference
+          .predictMaps(spark.sparkContext.parallelize(GoldenRows.maps(c), 3), model, batchSize = 4, signature = c.signature)
+          .collect()
+          .toSeq
       }
-      info(s"max |diff| = $worst")
     }
 
-    test(s"$name/$version: golden vectors reproduce through the batched RDD path") {
-      val (shipped, cases) = shipAndBind(name, version, golden)
-      var worst = 0.0
-      for ((c, binding) <- cases) {
-        val rows = c.inputs(binding.inputKey).rows
-        val got =
-          TFInference.predictRDD(spark.sparkContext.parallelize(rows, 3), shipped, batchSize = 4, signature = c.signature).collect().toSeq
-        worst = worst max compare(golden, c, binding.outputKey, got)
+    test(s"$name/$version: golden vectors reproduce through the DataFrame API (batched)") {
+      agree(name, version) { (model, c) =>
+        val df = GoldenRows.dataFrame(spark, c, partitions = 3)
+        TFInference
+          .predictDataFrame(df, model, "p", batchSize = 3, signature = c.signature)
+          .orderBy("id")
+          .collect()
+          .toSeq
+          .map(_.getAs[Any]("p"))
       }
-      info(s"max |diff| = $worst")
     }
 
-    test(s"$name/$version: golden vectors reproduce through SQL tfpredict") {
-      val session = spark
-      import session.implicits._
-      var worst = 0.0
-      for ((c, binding) <- shipAndBind(name, version, golden)._2) {
-        val rows = c.inputs(binding.inputKey).rows
-        rows.zipWithIndex.map { case (r, i) => (i, r.toSeq) }.toDF("id", "features").repartition(3).createOrReplaceTempView("golden_input")
-        val result = spark.sql(s"SELECT id, tfpredict('$name:${c.signature}', features) AS p FROM golden_input ORDER BY id").collect()
-        val got = result.toSeq.map { r =>
-          if (binding.scalarOutput) Array(r.getFloat(1)) else r.getSeq[Float](1).toArray
+    test(s"$name/$version: golden vectors reproduce through SQL tfpredict('$name:<signature>', struct(...))") {
+      agree(name, version) { (_, c) =>
+        GoldenRows.dataFrame(spark, c, partitions = 2).createOrReplaceTempView("golden_input")
+        val fields = c.inputs.keys.toSeq.sorted.mkString(", ")
+        spark.sql(s"SELECT id, tfpredict('$name:${c.signature}', struct($fields)) AS p FROM golden_input ORDER BY id").collect().toSeq.map {
+          r => r.get(1) match { case struct: Row => struct; case value => value }
         }
-        worst = worst max compare(golden, c, binding.outputKey, got)
       }
-      info(s"max |diff| = $worst")
     }
   }
 }

@@ -48,14 +48,16 @@ class InferencePathsSuite extends AnyFunSuite with SparkSessionFixture {
   test("predictDataFrame appends a float prediction column and keeps every input column") {
     val session = spark
     import session.implicits._
-    val df = rows.zipWithIndex.map { case (r, i) => (i, s"row$i", r(0).toDouble, r(1)) }.toDF("id", "name", "X1", "x2").repartition(3)
+    val df = rows.zipWithIndex.map { case (r, i) => (i, s"row$i", r.map(_.toDouble).toSeq) }.toDF("id", "name", "xs").repartition(3)
     val shipped = TFInference.ship(spark.sparkContext, location)
-    val scored = TFInference.predictDataFrame(df, shipped, Seq("x1", "x2"), batchSize = 10)
-    assert(scored.columns.toSeq === Seq("id", "name", "X1", "x2", "prediction"))
+    val scored = TFInference.predictDataFrame(df, shipped, inputCols = Map("features" -> "xs"), batchSize = 10)
+    assert(scored.columns.toSeq === Seq("id", "name", "xs", "prediction"))
     assert(scored.schema("prediction").dataType === FloatType)
     val got = scored.orderBy("id").collect()
     assert(got.map(_.getString(1)).toSeq === rows.indices.map(i => s"row$i"))
-    assertClose(got.map(_.getFloat(4)).toSeq, expected)
+    assertClose(got.map(_.getFloat(3)).toSeq, expected)
+    val byName = TFInference.predictDataFrame(df.withColumnRenamed("xs", "Features"), shipped, "p").orderBy("id")
+    assertClose(byName.collect().map(_.getAs[Float]("p")).toSeq, expected)
   }
 
   test("tfpredict(features) uses the session's default model and is typed from the signature") {

@@ -22,12 +22,29 @@ object TFSparkErrors {
       "0A000"
     ),
     "INPUT_TYPE_MISMATCH" -> Condition("Input <input> of model <model> expects <expected>, but the argument is <got>.", "42K09"),
-    "INPUT_SHAPE_MISMATCH" -> Condition("Input <input> of model <model> expects <expected> values per row, but <row> has <got>.", "22000"),
+    "INPUT_SHAPE_MISMATCH" -> Condition(
+      "Input <input> of model <model> expects <expected> values in dimension <dim> of each row, but <row> has <got>.",
+      "22000"
+    ),
     "NULL_INPUT" -> Condition(
       "Input <input> of model <model> is null at <row>; expected <expected>. " +
         "Filter or fill nulls, or set spark.tfpredict.nullPolicy=null to return null for such rows.",
       "22004"
     ),
+    "MISSING_INPUT" -> Condition(
+      "Signature <signature> of model <model> needs input <input>, but no field of the argument matches it. Fields: <available>.",
+      "42703"
+    ),
+    "AMBIGUOUS_INPUT" -> Condition(
+      "Input <input> of model <model> matches several fields of the argument: <matches>. Rename or drop all but one.",
+      "42702"
+    ),
+    "UNEXPECTED_INPUT" -> Condition(
+      "Field <field> feeds no input of signature <signature> of model <model> (inputs: <available>), and " +
+        "spark.tfpredict.strictInputs is on.",
+      "42703"
+    ),
+    "MODEL_EXECUTION_FAILED" -> Condition("Model <model> failed on a batch of <rows> rows (<row>): <reason>.", "22000"),
     "DEFAULT_MODEL_NOT_SET" -> Condition(
       "tfpredict(<args>) names no model and <key> is not set. Set <key>, or call tfpredict('<example>', ...).",
       "42601"
@@ -77,11 +94,26 @@ object TFSparkErrors {
   def inputTypeMismatch(model: String, input: String, expected: String, got: String): TFSparkException =
     error("INPUT_TYPE_MISMATCH", "model" -> model, "input" -> input, "expected" -> expected, "got" -> got)()
 
-  def inputShapeMismatch(model: String, input: String, expected: Long, got: Long, row: String): TFSparkException =
-    error("INPUT_SHAPE_MISMATCH", "model" -> model, "input" -> input, "expected" -> expected, "got" -> got, "row" -> row)()
+  def inputShapeMismatch(model: String, input: String, expected: Long, got: Long, row: String, dim: Int = 1): TFSparkException =
+    error("INPUT_SHAPE_MISMATCH", "model" -> model, "input" -> input, "expected" -> expected, "got" -> got, "row" -> row, "dim" -> dim)()
 
   def nullInput(model: String, input: String, expected: String, row: String): TFSparkException =
     error("NULL_INPUT", "model" -> model, "input" -> input, "expected" -> expected, "row" -> row)()
+
+  def missingInput(model: String, signature: String, input: String, available: Iterable[String]): TFSparkException =
+    error("MISSING_INPUT", "model" -> model, "signature" -> signature, "input" -> input, "available" -> listed(available))()
+
+  def ambiguousInput(model: String, input: String, matches: Iterable[String]): TFSparkException =
+    error("AMBIGUOUS_INPUT", "model" -> model, "input" -> input, "matches" -> listed(matches))()
+
+  def unexpectedInput(model: String, signature: String, field: String, available: Iterable[String]): TFSparkException =
+    error("UNEXPECTED_INPUT", "model" -> model, "signature" -> signature, "field" -> field, "available" -> listed(available))()
+
+  /** TF rejected a batch at run time (undecodable image bytes, an op's precondition): `cause` is TF's error. */
+  def modelExecutionFailed(model: String, rows: Int, row: String, cause: Throwable): TFSparkException = {
+    val reason = Option(cause.getMessage).map(_.linesIterator.next()).getOrElse(cause.getClass.getName)
+    error("MODEL_EXECUTION_FAILED", "model" -> model, "rows" -> rows, "row" -> row, "reason" -> reason)(cause)
+  }
 
   def defaultModelNotSet(key: String, args: String): TFSparkException =
     error("DEFAULT_MODEL_NOT_SET", "key" -> key, "args" -> args, "example" -> "linear")()

@@ -4,12 +4,14 @@ import java.util.UUID
 
 import org.apache.hadoop.fs.Path
 import org.apache.spark.sql.{DataFrame, SparkSession}
-import org.apache.spark.sql.types.NumericType
+import org.apache.spark.sql.functions.{array, col}
+import org.apache.spark.sql.types.{NumericType, StructType}
 
 import tfspark.TFInference
 import tfspark.errors.{TFSparkErrors, TFSparkException}
 import tfspark.model.ModelRepository
 import tfspark.sql.TFSparkConf
+import tfspark.tensor.NullPolicy
 
 /**
  * The `spark-submit` batch-scoring job: reads a table of features, adds the model's prediction
@@ -35,8 +37,13 @@ object BatchScore {
       |  --input PATH              input data (required)
       |  --input-format FMT        any Spark source: csv (header, inferSchema), json, parquet, ...
       |                            (default: from the file extension, else csv)
-      |  --features COLS           comma-separated numeric feature columns, in the model's order
-      |                            (default: every numeric column of the input)
+      |  --input-map IN=COL,...     feed signature input IN from column COL (default: the columns
+      |                            named like the inputs, case-insensitive)
+      |  --features COLS           assemble these numeric columns, in order, into the array of a
+      |                            single-input signature (default for such a signature when no
+      |                            column is named like its input: every numeric column)
+      |  --drop COLS               leave these input columns out of the output (e.g. content)
+      |  --null-policy P           error (default), null (null result) or fill (NaN / "")
       |  --output PATH             output directory (required); must not exist unless --overwrite
       |  --output-format FMT       parquet, csv or json (default: parquet)
       |  --prediction-col NAME     name of the added column (default: prediction)
@@ -46,7 +53,20 @@ object BatchScore {
       |""".stripMargin
 
   private val ValueKeys =
-    Set("model", "repository", "input", "input-format", "features", "output", "output-format", "prediction-col", "batch-size")
+    Set(
+      "model",
+      "repository",
+      "input",
+      "input-format",
+      "features",
+      "output",
+      "output-format",
+      "prediction-col",
+      "batch-size",
+      "input-map",
+      "drop",
+      "null-policy"
+    )
   private val FlagKeys = Set("help", "overwrite")
 
   /** The job's options, validated before Spark starts. */
@@ -56,6 +76,9 @@ object BatchScore {
       input: String,
       inputFormat: String,
       features: Option[Seq[String]],
+      inputMap: Map[String, String],
+      drop: Seq[String],
+      nullPolicy: NullPolicy,
       output: String,
       outputFormat: String,
       predictionCol: String,
@@ -76,7 +99,25 @@ object BatchScore {
         repository = args.get("repository"),
         input = input,
         inputFormat = args.getOrElse("input-format", inferFormat(input)),
-        features = args.get("features").map(_.split(",").map(_.trim).filter(_.nonEmpty).toSeq),
+        features = args.get("features").map(list),
+        inputMap = args
+          .get("input-map")
+          .map(list)
+          .getOrElse(Nil)
+          .map { pair =>
+            pair.split("=", 2) match {
+              case Array(in, col) if in.nonEmpty && col.nonEmpty => in.trim -> col.trim
+              case _ => throw TFSparkErrors.invalidArgument("--input-map entry", s"'$pair'", "INPUT=COLUMN")
+            }
+          }
+          .toMap,
+        drop = args.get("drop").map(list).getOrElse(Nil),
+        nullPolicy = args
+          .get("null-policy")
+          .map { p =>
+            NullPolicy.parse(p).getOrElse(throw TFSparkErrors.invalidArgument("--null-policy", p, "error, null or fill"))
+          }
+          .getOrElse(NullPolicy.Error),
         output = args.required("output"),
         outputFormat = args.getOrElse("output-format", "parquet"),
         predictionCol = args.getOrElse("prediction-col", "prediction"),
@@ -84,6 +125,8 @@ object BatchScore {
         overwrite = args.flag("overwrite")
       )
     }
+
+    private def list(text: String): Seq[String] = text.split(",").map(_.trim).filter(_.nonEmpty).toSeq
 
     private def inferFormat(path: String): String =
       Seq("parquet", "json", "csv", "orc").find(ext => path.toLowerCase.endsWith("." + ext)).getOrElse("csv")
@@ -141,11 +184,42 @@ object BatchScore {
     }
     val model = TFInference.ship(spark.sparkContext, repository.resolve(name))
 
-    val df = read(spark, options.input, options.inputFormat)
-    val features = options.features.getOrElse(df.schema.fields.filter(_.dataType.isInstanceOf[NumericType]).map(_.name).toSeq)
-    if (features.isEmpty) throw TFSparkErrors.invalidArgument("feature columns", "none", "--features or numeric input columns")
+    val input = read(spark, options.input, options.inputFormat)
+    val spec = model.signatures.getOrElse(signature, throw TFSparkErrors.signatureNotFound(name, signature, model.signatures.keys))
+    val single = spec.inputs.map(_.key) match { case Seq(k) => Some(k); case _ => None }
+    // A single-input signature whose input no column is named after takes an array of the
+    // feature columns (--features, or every numeric column).
+    val assembled = (options.features, single) match {
+      case (Some(cols), None) =>
+        throw TFSparkErrors.invalidArgument(
+          "--features",
+          cols.mkString(","),
+          s"a single-input signature; $name:$signature has ${spec.inputs.size} inputs, use --input-map"
+        )
+      case (Some(cols), Some(key)) => Some(key -> cols)
+      case (None, Some(key)) if options.inputMap.isEmpty && !input.columns.exists(_.equalsIgnoreCase(key)) =>
+        Some(key -> input.schema.fields.filter(_.dataType.isInstanceOf[NumericType]).map(_.name).toSeq)
+      case _ => None
+    }
+    val df = assembled.fold(input) { case (key, cols) =>
+      if (cols.isEmpty) throw TFSparkErrors.invalidArgument("feature columns", "none", "--features or numeric input columns")
+      cols.filterNot(input.columns.contains).foreach { c =>
+        throw TFSparkErrors.invalidArgument("feature column", s"'$c'", s"one of the input's columns: ${input.columns.mkString(", ")}")
+      }
+      input.withColumn(key, array(cols.map(col): _*))
+    }
     // Column, type and width errors surface here, before anything is written.
-    val scored = TFInference.predictDataFrame(df, model, features, options.predictionCol, options.batchSize, signature)
+    val predicted =
+      TFInference.predictDataFrame(df, model, options.predictionCol, options.inputMap, options.batchSize, signature, options.nullPolicy)
+    val kept = predicted.drop((options.drop ++ assembled.map(_._1).filterNot(input.columns.contains)): _*)
+    val scored = (kept.schema(options.predictionCol).dataType, options.outputFormat) match {
+      case (struct: StructType, "csv") => // CSV has no structs: one column per output
+        kept.select(
+          kept.columns.filter(_ != options.predictionCol).map(col).toIndexedSeq ++
+            struct.fieldNames.map(f => col(s"${options.predictionCol}.$f").as(s"${options.predictionCol}_$f")).toIndexedSeq: _*
+        )
+      case _ => kept
+    }
     val rows = writeAtomically(scored, options)
     Summary(rows, (System.nanoTime() - started) / 1e9, s"$name/${model.version}", options.output, options.outputFormat)
   }

@@ -3,16 +3,19 @@ package tfspark.sql
 import org.apache.spark.sql.SparkSession
 import org.apache.spark.sql.catalyst.FunctionIdentifier
 import org.apache.spark.sql.catalyst.expressions.{Expression, ExpressionInfo}
-import org.apache.spark.sql.types.{ArrayType, DoubleType, FloatType, IntegerType, LongType, StringType}
+import org.apache.spark.sql.internal.SQLConf
+import org.apache.spark.sql.types.StringType
 
 import tfspark.errors.TFSparkErrors
 import tfspark.model.{ModelRepository, ShippedModel}
-import tfspark.tensor.DenseFloatBinding
+import tfspark.tensor.SignatureBinding
 
 /**
  * Builds [[TFPredict]] from SQL arguments at analysis time:
  *  - `tfpredict(features)` uses `spark.tfpredict.defaultModel`;
- *  - `tfpredict('name', features)` and `tfpredict('name:signature', features)` name the model.
+ *  - `tfpredict('name', features)` and `tfpredict('name:signature', features)` name the model;
+ *  - the argument is a struct whose fields feed the inputs by name (`struct(*)`), or the value of a
+ *    single-input signature.
  * Models come only from the configured repository (`spark.tfpredict.repository`), by name.
  */
 object TFPredictFunction {
@@ -23,8 +26,8 @@ object TFPredictFunction {
     classOf[TFPredict].getName,
     null,
     Name,
-    "_FUNC_([model[:signature],] features) - Runs a TensorFlow SavedModel signature on `features` " +
-      "(array of numbers) and returns its prediction, typed from the signature.",
+    "_FUNC_([model[:signature],] input) - Runs a TensorFlow SavedModel signature on `input` (the value of " +
+      "its single input, or a struct whose fields feed its inputs by name) and returns its output, typed from the signature.",
     "", // arguments
     "", // examples
     "", // note
@@ -58,12 +61,8 @@ object TFPredictFunction {
     val shipped = ShippedModel.ship(SparkSession.active.sparkContext, location)
     val sig =
       shipped.signatures.getOrElse(signature, throw TFSparkErrors.signatureNotFound(name, signature, shipped.signatures.keys.toSeq.sorted))
-    val binding = DenseFloatBinding.bind(name, sig)
-    features.dataType match {
-      case ArrayType(FloatType | DoubleType | IntegerType | LongType, _) =>
-      case other =>
-        throw TFSparkErrors.inputTypeMismatch(name, binding.inputKey, s"array<float> of length ${binding.width}", other.simpleString)
-    }
-    TFPredict(features, shipped, binding, nullIsError = TFSparkConf.nullPolicy() == TFSparkConf.NullIsError)
+    val conf = SQLConf.get
+    val binding = SignatureBinding.bind(name, sig, features.dataType, conf.caseSensitiveAnalysis, TFSparkConf.strictInputs(conf))
+    TFPredict(features, shipped, binding, TFSparkConf.nullPolicy(conf))
   }
 }

@@ -3,6 +3,7 @@ package tfspark.sql
 import org.apache.spark.sql.internal.SQLConf
 
 import tfspark.errors.TFSparkErrors
+import tfspark.tensor.NullPolicy
 
 /**
  * The `spark.tfpredict.*` configuration keys (documented in README.md), read from the session's
@@ -13,16 +14,9 @@ object TFSparkConf {
   val DefaultModel = "spark.tfpredict.defaultModel"
   val BatchSize = "spark.tfpredict.batchSize"
   val NullPolicy = "spark.tfpredict.nullPolicy"
+  val StrictInputs = "spark.tfpredict.strictInputs"
 
   val DefaultRepository = "models"
-
-  sealed trait NullPolicyValue
-
-  /** A null input row fails the query with NULL_INPUT (the default: nothing is dropped silently). */
-  case object NullIsError extends NullPolicyValue
-
-  /** A null input row gives a null prediction, as most SQL functions do. */
-  case object NullGivesNull extends NullPolicyValue
 
   def repository(conf: SQLConf = SQLConf.get): String = conf.getConfString(Repository, DefaultRepository)
 
@@ -36,10 +30,12 @@ object TFSparkConf {
   }
 
   /** @throws tfspark.errors.TFSparkException INVALID_CONFIG */
-  def nullPolicy(conf: SQLConf = SQLConf.get): NullPolicyValue =
-    conf.getConfString(NullPolicy, "error").trim.toLowerCase match {
-      case "error" => NullIsError
-      case "null" => NullGivesNull
-      case other => throw TFSparkErrors.invalidConfig(NullPolicy, other, "'error' or 'null'")
-    }
+  def nullPolicy(conf: SQLConf = SQLConf.get): NullPolicy = {
+    val raw = conf.getConfString(NullPolicy, "error")
+    tfspark.tensor.NullPolicy.parse(raw).getOrElse(throw TFSparkErrors.invalidConfig(NullPolicy, raw, "'error', 'null' or 'fill'"))
+  }
+
+  /** Whether struct fields that feed no input are an error (UNEXPECTED_INPUT). */
+  def strictInputs(conf: SQLConf = SQLConf.get): Boolean =
+    conf.getConfString(StrictInputs, "false").trim.equalsIgnoreCase("true")
 }

@@ -15,6 +15,10 @@ class ErrorCatalogSuite extends AnyFunSuite {
     TFSparkErrors.inputShapeMismatch("m", "features", 2, 3, "row 4"),
     TFSparkErrors.nullInput("m", "features", "an array", "row 5"),
     TFSparkErrors.defaultModelNotSet("spark.tfpredict.defaultModel", "x"),
+    TFSparkErrors.missingInput("m", "s", "age", Seq("Age2", "Sex")),
+    TFSparkErrors.ambiguousInput("m", "age", Seq("age", "AGE")),
+    TFSparkErrors.unexpectedInput("m", "s", "Name", Seq("age")),
+    TFSparkErrors.modelExecutionFailed("m", 3, "row 1 of partition 0", new RuntimeException("Unknown image file format")),
     TFSparkErrors.invalidConfig("k", "v", "e"),
     TFSparkErrors.invalidArgument("w", "g", "e")
   )
@@ -23,7 +27,7 @@ class ErrorCatalogSuite extends AnyFunSuite {
     assert(samples.map(_.errorClass).toSet === TFSparkErrors.errorClasses)
     samples.foreach { e =>
       assert(e.getMessage.startsWith(s"[${e.errorClass}] "))
-      assert(!"<(model|input|expected|got|row|path|key)>".r.findFirstIn(e.getMessage).isDefined, e.getMessage)
+      assert(!"<(model|input|expected|got|row|path|key|dim|field|matches|rows|reason)>".r.findFirstIn(e.getMessage).isDefined, e.getMessage)
       assert(e.getCondition === e.errorClass)
       assert(e.getSqlState != null && e.getSqlState.length == 5)
       e.messageParameters.values.foreach(v => assert(e.getMessage.contains(v), s"${e.errorClass} hides $v"))
@@ -33,7 +37,8 @@ class ErrorCatalogSuite extends AnyFunSuite {
   test("INPUT_SHAPE_MISMATCH names expected, got and the row") {
     val e = TFSparkErrors.inputShapeMismatch("linear", "features", 2, 3, "row 7 of partition 1")
     assert(
-      e.getMessage === "[INPUT_SHAPE_MISMATCH] Input features of model linear expects 2 values per row, but row 7 of partition 1 has 3."
+      e.getMessage ===
+        "[INPUT_SHAPE_MISMATCH] Input features of model linear expects 2 values in dimension 1 of each row, but row 7 of partition 1 has 3."
     )
     assert(
       e.messageParameters === Map(
@@ -41,7 +46,8 @@ class ErrorCatalogSuite extends AnyFunSuite {
         "input" -> "features",
         "expected" -> "2",
         "got" -> "3",
-        "row" -> "row 7 of partition 1"
+        "row" -> "row 7 of partition 1",
+        "dim" -> "1"
       )
     )
   }

@@ -1,0 +1,256 @@
+package tfspark.tensor
+
+import scala.collection.mutable.ArrayBuffer
+
+import org.apache.spark.sql.catalyst.expressions.SpecializedGetters
+import org.apache.spark.sql.catalyst.util.ArrayData
+import org.apache.spark.sql.types._
+import org.apache.spark.unsafe.types.UTF8String
+import org.tensorflow.Tensor
+import org.tensorflow.ndarray.Shape
+import org.tensorflow.ndarray.buffer.DataBuffers
+import org.tensorflow.types.{TBool, TFloat32, TFloat64, TInt32, TInt64, TString}
+
+import tfspark.errors.TFSparkErrors
+import tfspark.model.{TFDType, TensorSpec}
+
+/**
+ * Collects one signature input for a batch of rows, from one Spark value per row in Catalyst's
+ * internal form (`ArrayData` for arrays, `UTF8String` for strings, boxed primitives), into a
+ * primitive buffer, and builds the input tensor from it.
+ *
+ * Shapes: a row's value is nested arrays as deep as the input's per-row rank (`[-1,T,3]` takes
+ * `array<array<float>>`); a scalar also feeds a `[-1,1]` input. Fixed dimensions must match.
+ * A variable dimension (`-1`) takes its size from the batch's first row, and the other rows of
+ * the batch must agree: rows are never padded (pad upstream). Numbers convert to the input's
+ * dtype as TF users expect (double → float32, int → int64). Not thread-safe: one per task.
+ *
+ * @param fillNulls a null scalar becomes NaN (float inputs) or "" (string inputs) instead of failing
+ */
+abstract class InputFeeder(val model: String, val spec: TensorSpec, val sparkType: DataType, fillNulls: Boolean) {
+  import InputFeeder._
+
+  private val sparkDepth = depthOf(sparkType)
+  protected val leafType: DataType = leafOf(sparkType)
+
+  /** Per-row dims from the signature (-1 = variable); a scalar fed to [-1,1] is treated as depth 1. */
+  private val rowDims: Array[Long] = spec.shape.map(_.tail.toArray).getOrElse(Array.fill(sparkDepth)(-1L))
+  private val unitDimScalar = sparkDepth == 0 && rowDims.sameElements(Array(1L))
+  private val batchDims: Array[Long] = rowDims.clone()
+  protected var rows = 0
+
+  def size: Int = rows
+  def clear(): Unit = { rows = 0; System.arraycopy(rowDims, 0, batchDims, 0, rowDims.length); clearValues() }
+
+  /**
+   * Adds one row's value (not null: the caller applies the null policy to whole rows).
+   *
+   * @throws tfspark.errors.TFSparkException INPUT_SHAPE_MISMATCH, NULL_INPUT (a null element)
+   */
+  def add(value: Any, row: => String): Unit = {
+    if (sparkDepth == 0) putScalar(value, row) else walk(value.asInstanceOf[ArrayData], 0, row)
+    rows += 1
+  }
+
+  /** The batch as a `[rows, dims...]` tensor. The caller owns and closes it. */
+  def toTensor(): Tensor = {
+    val dims = if (unitDimScalar) Array(1L) else batchDims.map(d => if (d < 0) 0L else d)
+    build(Shape.of((rows.toLong +: dims.toSeq): _*))
+  }
+
+  private def walk(array: ArrayData, level: Int, row: => String): Unit = {
+    val n = array.numElements()
+    val expected = batchDims(level)
+    if (expected >= 0 && expected != n) {
+      throw TFSparkErrors.inputShapeMismatch(model, spec.key, expected, n.toLong, row, level + 1)
+    }
+    if (expected < 0) {
+      if (rows == 0) batchDims(level) = n
+      else throw TFSparkErrors.inputShapeMismatch(model, spec.key, batchDims(level), n.toLong, row, level + 1)
+    }
+    var i = 0
+    while (i < n) {
+      if (array.isNullAt(i)) throw TFSparkErrors.nullInput(model, spec.key, "no null elements", s"$row, element $i")
+      if (level == sparkDepth - 1) putLeaf(array, i) else walk(array.getArray(i), level + 1, row)
+      i += 1
+    }
+  }
+
+  /** A top-level scalar; `null` only reaches here with `fillNulls`. */
+  private def putScalar(value: Any, row: => String): Unit =
+    if (value == null) {
+      if (fillNulls && canFill) putFill()
+      else throw TFSparkErrors.nullInput(model, spec.key, s"a $leafType value", row)
+    } else putBoxed(value)
+
+  protected def canFill: Boolean
+  protected def putFill(): Unit
+  protected def putBoxed(value: Any): Unit
+  protected def putLeaf(array: SpecializedGetters, ordinal: Int): Unit
+  protected def clearValues(): Unit
+  protected def build(shape: Shape): Tensor
+}
+
+object InputFeeder {
+
+  def depthOf(t: DataType): Int = t match {
+    case ArrayType(e, _) => 1 + depthOf(e)
+    case _ => 0
+  }
+
+  def leafOf(t: DataType): DataType = t match {
+    case ArrayType(e, _) => leafOf(e)
+    case other => other
+  }
+
+  private def isIntegral(t: DataType) = t match {
+    case ByteType | ShortType | IntegerType | LongType => true
+    case _ => false
+  }
+  private def isFloating(t: DataType) = t == FloatType || t == DoubleType
+
+  /** The Spark type that naturally feeds `spec` (used for error messages and external values). */
+  def naturalType(spec: TensorSpec): DataType = {
+    val leaf: DataType = spec.dtype match {
+      case TFDType.Float32 => FloatType
+      case TFDType.Float64 => DoubleType
+      case TFDType.Int32 => IntegerType
+      case TFDType.Int64 => LongType
+      case TFDType.Bool => BooleanType
+      case _ => StringType
+    }
+    val rank = spec.shape.map(_.size - 1).getOrElse(1)
+    val collapsed = if (spec.shape.exists(_.tail == Seq(1L))) 0 else rank
+    (0 until collapsed).foldLeft(leaf)((t, _) => ArrayType(t, containsNull = false))
+  }
+
+  /**
+   * Checks at analysis time that `sparkType` can feed `spec`, then creates the feeder.
+   *
+   * @throws tfspark.errors.TFSparkException INPUT_TYPE_MISMATCH (dtype or rank),
+   *   UNSUPPORTED_SIGNATURE (a dtype tfspark cannot feed)
+   */
+  def create(model: String, signature: String, spec: TensorSpec, sparkType: DataType, fillNulls: Boolean): InputFeeder = {
+    def mismatch() =
+      TFSparkErrors.inputTypeMismatch(
+        model,
+        spec.key,
+        s"${naturalType(spec).simpleString} (${spec.dtype}${spec.shapeString})",
+        sparkType.simpleString
+      )
+    val leaf = leafOf(sparkType)
+    val depth = depthOf(sparkType)
+    spec.shape.foreach { shape =>
+      val rank = shape.size - 1
+      if (depth != rank && !(depth == 0 && shape.tail == Seq(1L))) throw mismatch()
+    }
+    spec.dtype match {
+      case TFDType.Float32 | TFDType.Float64 if isFloating(leaf) || isIntegral(leaf) =>
+        new FloatingFeeder(model, spec, sparkType, fillNulls, double = spec.dtype == TFDType.Float64)
+      case TFDType.Int32 | TFDType.Int64 if isIntegral(leaf) =>
+        new IntegralFeeder(model, spec, sparkType, fillNulls, long = spec.dtype == TFDType.Int64)
+      case TFDType.Bool if leaf == BooleanType => new BoolFeeder(model, spec, sparkType, fillNulls)
+      case TFDType.String if leaf == StringType || leaf == BinaryType => new StringFeeder(model, spec, sparkType, fillNulls)
+      case TFDType.Float32 | TFDType.Float64 | TFDType.Int32 | TFDType.Int64 | TFDType.Bool | TFDType.String => throw mismatch()
+      case other =>
+        throw TFSparkErrors.unsupportedSignature(
+          model,
+          signature,
+          s"input ${spec.key} is $other",
+          "float32/64, int32/64, bool or string inputs"
+        )
+    }
+  }
+
+  private def readDouble(leaf: DataType): (SpecializedGetters, Int) => Double = leaf match {
+    case FloatType => (g, i) => g.getFloat(i).toDouble
+    case DoubleType => (g, i) => g.getDouble(i)
+    case IntegerType => (g, i) => g.getInt(i).toDouble
+    case LongType => (g, i) => g.getLong(i).toDouble
+    case ShortType => (g, i) => g.getShort(i).toDouble
+    case ByteType => (g, i) => g.getByte(i).toDouble
+    case other => throw new IllegalArgumentException(s"not numeric: $other")
+  }
+
+  private def readLong(leaf: DataType): (SpecializedGetters, Int) => Long = leaf match {
+    case IntegerType => (g, i) => g.getInt(i).toLong
+    case LongType => (g, i) => g.getLong(i)
+    case ShortType => (g, i) => g.getShort(i).toLong
+    case ByteType => (g, i) => g.getByte(i).toLong
+    case other => throw new IllegalArgumentException(s"not integral: $other")
+  }
+
+  private final class FloatingFeeder(model: String, spec: TensorSpec, sparkType: DataType, fill: Boolean, double: Boolean)
+      extends InputFeeder(model, spec, sparkType, fill) {
+    private val read = readDouble(leafType)
+    private var values = new Array[Double](1024)
+    private var count = 0
+    private def put(v: Double): Unit = {
+      if (count == values.length) values = java.util.Arrays.copyOf(values, count * 2)
+      values(count) = v
+      count += 1
+    }
+    override protected def canFill = true
+    override protected def putFill(): Unit = put(Double.NaN)
+    override protected def putBoxed(value: Any): Unit = put(value.asInstanceOf[Number].doubleValue())
+    override protected def putLeaf(array: SpecializedGetters, ordinal: Int): Unit = put(read(array, ordinal))
+    override protected def clearValues(): Unit = count = 0
+    override protected def build(shape: Shape): Tensor =
+      if (double) TFloat64.tensorOf(shape, DataBuffers.of(values, true, false).narrow(count.toLong))
+      else {
+        val floats = new Array[Float](count)
+        var i = 0
+        while (i < count) { floats(i) = values(i).toFloat; i += 1 }
+        TFloat32.tensorOf(shape, DataBuffers.of(floats, true, false))
+      }
+  }
+
+  private final class IntegralFeeder(model: String, spec: TensorSpec, sparkType: DataType, fill: Boolean, long: Boolean)
+      extends InputFeeder(model, spec, sparkType, fill) {
+    private val read = readLong(leafType)
+    private var values = new Array[Long](1024)
+    private var count = 0
+    private def put(v: Long): Unit = {
+      if (count == values.length) values = java.util.Arrays.copyOf(values, count * 2)
+      values(count) = v
+      count += 1
+    }
+    override protected def canFill = false
+    override protected def putFill(): Unit = ()
+    override protected def putBoxed(value: Any): Unit = put(value.asInstanceOf[Number].longValue())
+    override protected def putLeaf(array: SpecializedGetters, ordinal: Int): Unit = put(read(array, ordinal))
+    override protected def clearValues(): Unit = count = 0
+    override protected def build(shape: Shape): Tensor =
+      if (long) TInt64.tensorOf(shape, DataBuffers.of(values, true, false).narrow(count.toLong))
+      else TInt32.tensorOf(shape, DataBuffers.of(values.take(count).map(_.toInt), true, false))
+  }
+
+  private final class BoolFeeder(model: String, spec: TensorSpec, sparkType: DataType, fill: Boolean)
+      extends InputFeeder(model, spec, sparkType, fill) {
+    private val values = ArrayBuffer.empty[Boolean]
+    override protected def canFill = false
+    override protected def putFill(): Unit = ()
+    override protected def putBoxed(value: Any): Unit = values += value.asInstanceOf[Boolean]
+    override protected def putLeaf(array: SpecializedGetters, ordinal: Int): Unit = values += array.getBoolean(ordinal)
+    override protected def clearValues(): Unit = values.clear()
+    override protected def build(shape: Shape): Tensor = TBool.tensorOf(shape, DataBuffers.of(values.toArray, true, false))
+  }
+
+  private final class StringFeeder(model: String, spec: TensorSpec, sparkType: DataType, fill: Boolean)
+      extends InputFeeder(model, spec, sparkType, fill) {
+    private val binary = leafType == BinaryType
+    private val values = ArrayBuffer.empty[Array[Byte]]
+    override protected def canFill = true
+    override protected def putFill(): Unit = values += Array.emptyByteArray
+    override protected def putBoxed(value: Any): Unit = values += bytes(value)
+    override protected def putLeaf(array: SpecializedGetters, ordinal: Int): Unit =
+      values += (if (binary) array.getBinary(ordinal) else array.getUTF8String(ordinal).getBytes)
+    override protected def clearValues(): Unit = values.clear()
+    override protected def build(shape: Shape): Tensor = TString.tensorOfBytes(shape, DataBuffers.ofObjects(values.toSeq: _*))
+    private def bytes(value: Any): Array[Byte] = value match {
+      case s: UTF8String => s.getBytes
+      case b: Array[Byte] => b
+      case other => other.toString.getBytes("UTF-8")
+    }
+  }
+}

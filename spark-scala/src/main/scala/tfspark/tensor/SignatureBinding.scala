@@ -1,0 +1,85 @@
+package tfspark.tensor
+
+import org.apache.spark.sql.types.{DataType, StructField, StructType}
+
+import tfspark.errors.TFSparkErrors
+import tfspark.model.{SignatureSpec, TensorSpec}
+
+/**
+ * How one Spark argument value per row feeds a signature, decided at analysis time.
+ *
+ * A struct argument maps its fields to the signature's inputs by name (case-insensitive unless
+ * `caseSensitive`); fields that feed no input are ignored unless `strict`. Any other argument
+ * feeds a single-input signature whole. With `byName` a struct always maps by name (a table's rows). The result is the single output's type, or a struct of
+ * all outputs named by their keys (sorted).
+ *
+ * @param inputs each input's spec, the Spark type that feeds it, and the struct ordinal it comes
+ *   from (`None`: the whole argument)
+ */
+final case class SignatureBinding(
+    model: String,
+    signature: String,
+    argumentType: DataType,
+    inputs: Seq[(TensorSpec, DataType, Option[Int])],
+    outputs: Seq[TensorSpec],
+    unitDimAsArray: Boolean
+) {
+
+  def decoders: Seq[OutputDecoder] = outputs.map(new OutputDecoder(model, signature, _, unitDimAsArray))
+
+  /** The Spark type of one row's result. */
+  def resultType: DataType = decoders match {
+    case Seq(single) => single.sparkType
+    case several => StructType(several.map(d => StructField(d.spec.key, d.sparkType, nullable = false)))
+  }
+
+  def inputKeys: Seq[String] = inputs.map(_._1.key)
+}
+
+object SignatureBinding {
+
+  /**
+   * @throws tfspark.errors.TFSparkException MISSING_INPUT, AMBIGUOUS_INPUT, UNEXPECTED_INPUT,
+   *   INPUT_TYPE_MISMATCH, UNSUPPORTED_SIGNATURE
+   */
+  def bind(
+      model: String,
+      spec: SignatureSpec,
+      argumentType: DataType,
+      caseSensitive: Boolean = false,
+      strict: Boolean = false,
+      unitDimAsArray: Boolean = false,
+      byName: Boolean = false
+  ): SignatureBinding = {
+    def same(a: String, b: String) = if (caseSensitive) a == b else a.equalsIgnoreCase(b)
+    val inputs = argumentType match {
+      case struct: StructType if byName || spec.inputs.size > 1 || spec.inputs.exists(i => struct.fieldNames.exists(same(_, i.key))) =>
+        val mapped = spec.inputs.map { input =>
+          struct.fields.zipWithIndex.filter { case (f, _) => same(f.name, input.key) } match {
+            case Array((field, ordinal)) => (input, field.dataType, Some(ordinal))
+            case Array() => throw TFSparkErrors.missingInput(model, spec.key, input.key, struct.fieldNames)
+            case several => throw TFSparkErrors.ambiguousInput(model, input.key, several.map(_._1.name))
+          }
+        }
+        if (strict) {
+          struct.fieldNames.find(f => !spec.inputs.exists(i => same(f, i.key))).foreach { f =>
+            throw TFSparkErrors.unexpectedInput(model, spec.key, f, spec.inputs.map(_.key))
+          }
+        }
+        mapped
+      case other if spec.inputs.size == 1 => Seq((spec.inputs.head, other, None))
+      case other =>
+        throw TFSparkErrors.inputTypeMismatch(
+          model,
+          spec.inputs.map(_.key).mkString(", "),
+          s"a struct with fields ${spec.inputs.map(_.key).mkString(", ")}",
+          other.simpleString
+        )
+    }
+    // Fail at analysis, not in a task: creating the feeders and decoders checks every type.
+    inputs.foreach { case (s, t, _) => InputFeeder.create(model, spec.key, s, t, fillNulls = false) }
+    val binding = SignatureBinding(model, spec.key, argumentType, inputs, spec.outputs, unitDimAsArray)
+    binding.decoders
+    binding
+  }
+}
