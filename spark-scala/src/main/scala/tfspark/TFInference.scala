@@ -142,24 +142,8 @@ object TFInference {
       nullPolicy: NullPolicy = NullPolicy.Error
   ): DataFrame = {
     checkBatchSize(batchSize)
-    val spec = signatureOf(model, signature)
-    val caseSensitive = df.sparkSession.conf.get("spark.sql.caseSensitive", "false").toBoolean
     val schema = df.schema
-    def column(name: String): Int = {
-      val i = schema.fieldNames.indexWhere(f => if (caseSensitive) f == name else f.equalsIgnoreCase(name))
-      if (i < 0) throw TFSparkErrors.invalidArgument("input column", s"'$name'", s"one of ${schema.fieldNames.mkString(", ")}")
-      i
-    }
-    inputCols.keys.filterNot(k => spec.inputs.exists(_.key == k)).foreach { k =>
-      throw TFSparkErrors.missingInput(model.name, signature, k, spec.inputs.map(_.key))
-    }
-    // The argument: one struct of the mapped columns, named by input key, or the columns by name.
-    val fields: Seq[(String, Int)] =
-      if (inputCols.nonEmpty) inputCols.toSeq.map { case (input, col) => input -> column(col) }
-      else schema.fieldNames.toSeq.zipWithIndex
-    val argumentType = StructType(fields.map { case (name, i) => StructField(name, schema(i).dataType) })
-    val binding = SignatureBinding.bind(model.name, spec, argumentType, caseSensitive, byName = true)
-    val ordinals = fields.map(_._2).toArray
+    val (binding, argumentType, ordinals) = bindColumns(df, model, inputCols, signature)
     val outputSchema = schema.add(StructField(outputCol, binding.resultType, nullable = true))
     val rows = df.rdd.mapPartitions { it =>
       val runner = new BatchRunner(ModelCache.acquire(model), binding, batchSize, nullPolicy.fillNulls)
@@ -175,6 +159,39 @@ object TFInference {
       )
     }
     df.sparkSession.createDataFrame(rows, outputSchema)
+  }
+
+  /**
+   * How [[predictDataFrame]] feeds `model` from `df`'s columns: the binding, the argument struct
+   * type, and the ordinals of its fields in `df`. Also gives the output column's type
+   * (`binding.resultType`) without running anything.
+   *
+   * @throws tfspark.errors.TFSparkException MISSING_INPUT, AMBIGUOUS_INPUT, INPUT_TYPE_MISMATCH,
+   *   INVALID_ARGUMENT, SIGNATURE_NOT_FOUND
+   */
+  def bindColumns(
+      df: DataFrame,
+      model: ShippedModel,
+      inputCols: Map[String, String],
+      signature: String
+  ): (SignatureBinding, StructType, Array[Int]) = {
+    val spec = signatureOf(model, signature)
+    val caseSensitive = df.sparkSession.conf.get("spark.sql.caseSensitive", "false").toBoolean
+    val schema = df.schema
+    def column(name: String): Int = {
+      val i = schema.fieldNames.indexWhere(f => if (caseSensitive) f == name else f.equalsIgnoreCase(name))
+      if (i < 0) throw TFSparkErrors.invalidArgument("input column", s"'$name'", s"one of ${schema.fieldNames.mkString(", ")}")
+      i
+    }
+    inputCols.keys.filterNot(k => spec.inputs.exists(_.key == k)).foreach { k =>
+      throw TFSparkErrors.missingInput(model.name, signature, k, spec.inputs.map(_.key))
+    }
+    // The argument: a struct of the mapped columns named by input key, or of all columns by name.
+    val fields: Seq[(String, Int)] =
+      if (inputCols.nonEmpty) inputCols.toSeq.map { case (input, col) => input -> column(col) }
+      else schema.fieldNames.toSeq.zipWithIndex
+    val argumentType = StructType(fields.map { case (name, i) => StructField(name, schema(i).dataType) })
+    (SignatureBinding.bind(model.name, spec, argumentType, caseSensitive, byName = true), argumentType, fields.map(_._2).toArray)
   }
 
   /** Resolves `name` in `repository`, ships it, and predicts `rdd` (see the other overload). */

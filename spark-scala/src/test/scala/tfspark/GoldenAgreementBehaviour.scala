@@ -7,8 +7,8 @@ import tfspark.model.{ModelRepository, ShippedModel}
 
 /**
  * Golden agreement of every committed model and signature with the outputs Python TF recorded,
- * through each Spark entry point: the RDD API (maps of named inputs), the DataFrame API (which the
- * Transformer and BatchScore use) and SQL `tfpredict` with a struct of the inputs. Mixed into a
+ * through each Spark entry point: the RDD API (maps of named inputs), the DataFrame API (which
+ * BatchScore uses), the ML Transformer and SQL `tfpredict` with a struct of the inputs. Mixed into a
  * local[2] suite and into the local-cluster suite, so the same checks run with and without
  * separate executor JVMs.
  */
@@ -46,6 +46,18 @@ abstract class GoldenAgreementBehaviour extends AnyFunSuite with SparkSessionFix
           .collect()
           .toSeq
           .map(_.getAs[Any]("p"))
+      }
+    }
+
+    test(s"$name/$version: golden vectors reproduce through the ML Transformer") {
+      agree(name, version) { (_, c) =>
+        val scorer = new tfspark.ml.TFModelTransformer()
+          .setModel(name)
+          .setRepository(TestModels.modelsDir.getPath)
+          .setSignature(c.signature)
+          .setOutputCol("p")
+          .setBatchSize(2)
+        scorer.transform(GoldenRows.dataFrame(spark, c, partitions = 2)).orderBy("id").collect().toSeq.map(_.getAs[Any]("p"))
       }
     }
 

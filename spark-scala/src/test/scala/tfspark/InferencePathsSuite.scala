@@ -69,6 +69,22 @@ class InferencePathsSuite extends AnyFunSuite with SparkSessionFixture {
     assertClose(df.collect().map(_.getFloat(1)).toSeq, expected)
   }
 
+  test("tfpredict('titanic', struct(*)) scores the raw CSV as Spark reads it (fill policy for its missing values)") {
+    spark.read
+      .option("header", "true")
+      .option("inferSchema", "true")
+      .csv(new java.io.File(TestModels.dataDir, "titanic/test.csv").getPath)
+      .createOrReplaceTempView("passengers")
+    spark.conf.set(tfspark.sql.TFSparkConf.NullPolicy, "fill")
+    try {
+      val df = spark.sql("SELECT Survived, tfpredict('titanic', struct(*)) AS p FROM passengers")
+      assert(df.schema("p").dataType.simpleString === "struct<probability:float,survived:bigint>")
+      val rows = df.collect()
+      assert(rows.length === 179)
+      assert(rows.count(r => r.getInt(0).toLong == r.getStruct(1).getLong(1)) > 0.75 * 179)
+    } finally spark.conf.unset(tfspark.sql.TFSparkConf.NullPolicy)
+  }
+
   test("double and integer arrays are narrowed to float32 as the signature expects") {
     val fromDoubles = spark.sql("SELECT tfpredict(array(1.0D, 2.0D))").head().getFloat(0)
     val fromInts = spark.sql("SELECT tfpredict('linear', array(1, 2))").head().getFloat(0)

@@ -11,6 +11,13 @@ object TestModels {
 
   val modelsDir: File = new File(repoRoot, "models")
 
+  /** The book's data sets: `$TFSPARK_DATA_DIR`, else `../shared/data` beside the checkout. */
+  val dataDir: File = {
+    val dir = sys.env.get("TFSPARK_DATA_DIR").map(new File(_)).getOrElse(new File(repoRoot.getParentFile, "shared/data"))
+    require(dir.isDirectory, s"data directory $dir is missing: set TFSPARK_DATA_DIR to the folder that holds the book's data sets")
+    dir
+  }
+
   /** Every committed `models/<name>/<version>/` that carries golden vectors, sorted. */
   def withGoldenVectors: Seq[(String, Long, File)] =
     Option(modelsDir.listFiles()).toSeq.flatten.sortBy(_.getName).flatMap { m =>

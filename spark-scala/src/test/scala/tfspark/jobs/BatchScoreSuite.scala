@@ -47,6 +47,60 @@ class BatchScoreSuite extends AnyFunSuite with SparkSessionFixture with ErrorChe
     assert(!dir.list().exists(_.contains("staging")), "no staging directory is left behind")
   }
 
+  test("scores CIFAR2 JPEGs read with Spark's binaryFile source") {
+    val dir = TestModels.tempDir("batchscore-cifar2")
+    val out = new File(dir, "scored")
+    val summary = BatchScore.run(
+      spark,
+      options(
+        "--repository",
+        TestModels.modelsDir.getPath,
+        "--model",
+        "cifar2",
+        "--input-format",
+        "binaryFile",
+        "--input",
+        new File(TestModels.dataDir, "cifar2/test/automobile").getPath,
+        "--input-map",
+        "image_bytes=content",
+        "--drop",
+        "content",
+        "--output",
+        out.getPath
+      )
+    )
+    info(summary.line)
+    assert(summary.rows === 1000)
+    val labels = spark.read.parquet(out.getPath).select("prediction.label").collect().map(_.getString(0))
+    assert(labels.count(_ == "automobile") > 900)
+    assert(!spark.read.parquet(out.getPath).columns.contains("content"))
+  }
+
+  test("scores the Titanic CSV by column name, flattening the outputs for CSV") {
+    val dir = TestModels.tempDir("batchscore-titanic")
+    val out = new File(dir, "scored")
+    BatchScore.run(
+      spark,
+      options(
+        "--repository",
+        TestModels.modelsDir.getPath,
+        "--model",
+        "titanic",
+        "--null-policy",
+        "fill",
+        "--input",
+        new File(TestModels.dataDir, "titanic/test.csv").getPath,
+        "--output",
+        out.getPath,
+        "--output-format",
+        "csv"
+      )
+    )
+    val scored = spark.read.option("header", "true").csv(out.getPath)
+    assert(scored.columns.contains("prediction_probability") && scored.columns.contains("prediction_survived"))
+    assert(scored.count() === 179)
+  }
+
   test("a failing run leaves no output directory") {
     val dir = TestModels.tempDir("batchscore-fail")
     val input = writeCsv(dir, Seq("x1,x2,x3", "1,2,3"))

@@ -1,0 +1,120 @@
+package tfspark.ml
+
+import scala.jdk.CollectionConverters._
+
+import org.apache.spark.ml.Transformer
+import org.apache.spark.ml.param.{IntParam, Param, ParamMap, ParamValidators, StringArrayParam}
+import org.apache.spark.ml.util.{DefaultParamsReadable, DefaultParamsWritable, Identifiable}
+import org.apache.spark.sql.{DataFrame, Dataset}
+import org.apache.spark.sql.types.{StructField, StructType}
+
+import tfspark.TFInference
+import tfspark.errors.TFSparkErrors
+import tfspark.model.{ModelRepository, ShippedModel}
+import tfspark.sql.TFSparkConf
+import tfspark.tensor.NullPolicy
+
+/**
+ * A Spark ML `Transformer` that appends a TensorFlow SavedModel's output to each row, batched
+ * ([[TFInference.predictDataFrame]]).
+ *
+ * {{{
+ * val scorer = new TFModelTransformer().setModel("titanic").setOutputCol("survival")
+ * new Pipeline().setStages(Array(cleaner, scorer)).fit(train).write.save("pipeline")
+ * }}}
+ *
+ * Inputs come from the columns named like the signature's inputs, or from [[setInputCol]] (a
+ * single-input signature) or [[setInputMapping]]. It saves and loads with the pipeline
+ * (`MLWritable`/`MLReadable`): the params are saved, and the model is found again by name in the
+ * repository when the pipeline is loaded.
+ */
+class TFModelTransformer(override val uid: String) extends Transformer with DefaultParamsWritable {
+
+  def this() = this(Identifiable.randomUID("tfModel"))
+
+  final val model: Param[String] = new Param[String](this, "model", "model name in the repository")
+  final val repository: Param[String] =
+    new Param[String](this, "repository", s"model repository root (default: ${TFSparkConf.Repository} or 'models')")
+  final val signature: Param[String] = new Param[String](this, "signature", "signature key")
+  final val inputMapping: StringArrayParam =
+    new StringArrayParam(this, "inputMapping", "entries INPUT=COLUMN: the column that feeds each signature input")
+  final val outputCol: Param[String] = new Param[String](this, "outputCol", "the appended column")
+  final val batchSize: IntParam = new IntParam(this, "batchSize", "rows per Session.run", ParamValidators.gt(0))
+  final val nullPolicy: Param[String] =
+    new Param[String](this, "nullPolicy", "error, null or fill", (v: String) => NullPolicy.parse(v).isDefined)
+
+  setDefault(
+    signature -> TFInference.DefaultSignature,
+    inputMapping -> Array.empty[String],
+    outputCol -> "prediction",
+    batchSize -> TFInference.DefaultBatchSize,
+    nullPolicy -> "error"
+  )
+
+  def setModel(value: String): this.type = set(model, value)
+  def setRepository(value: String): this.type = set(repository, value)
+  def setSignature(value: String): this.type = set(signature, value)
+  def setOutputCol(value: String): this.type = set(outputCol, value)
+  def setBatchSize(value: Int): this.type = set(batchSize, value)
+  def setNullPolicy(value: String): this.type = set(nullPolicy, value)
+
+  /** Feeds the signature's only input from `column`. */
+  def setInputCol(column: String): this.type = set(inputMapping, Array(s"${TFModelTransformer.SingleInput}=$column"))
+
+  /** Feeds each signature input (key) from a column (value). */
+  def setInputMapping(mapping: Map[String, String]): this.type = set(inputMapping, mapping.map { case (k, v) => s"$k=$v" }.toArray.sorted)
+
+  /** Java and py4j friendly [[setInputMapping]]. */
+  def setInputMapping(mapping: java.util.Map[String, String]): this.type = setInputMapping(mapping.asScala.toMap)
+
+  def getInputMapping: Map[String, String] = $(inputMapping).map(_.split("=", 2)).collect { case Array(k, v) => k -> v }.toMap
+
+  private def shipped(dataset: Dataset[_]): ShippedModel = {
+    if (!isDefined(model)) throw TFSparkErrors.invalidArgument("TFModelTransformer.model", "unset", "setModel(name)")
+    val root = get(repository).getOrElse(dataset.sparkSession.conf.get(TFSparkConf.Repository, TFSparkConf.DefaultRepository))
+    TFInference.ship(dataset.sparkSession.sparkContext, ModelRepository(root).resolve($(model)))
+  }
+
+  /** The mapping with the single-input shorthand resolved to the signature's input key. */
+  private def mapping(m: ShippedModel): Map[String, String] = getInputMapping.map {
+    case (TFModelTransformer.SingleInput, col) =>
+      val inputs = m.signatures.get($(signature)).map(_.inputs.map(_.key)).getOrElse(Nil)
+      if (inputs.size != 1) {
+        throw TFSparkErrors.invalidArgument(
+          "setInputCol",
+          col,
+          s"a single-input signature; ${m.name}:${$(signature)} has inputs ${inputs.mkString(", ")}"
+        )
+      }
+      inputs.head -> col
+    case other => other
+  }
+
+  override def transform(dataset: Dataset[_]): DataFrame = {
+    transformSchema(dataset.schema, logging = true)
+    val m = shipped(dataset)
+    TFInference.predictDataFrame(
+      dataset.toDF(),
+      m,
+      $(outputCol),
+      mapping(m),
+      $(batchSize),
+      $(signature),
+      NullPolicy.parse($(nullPolicy)).get
+    )
+  }
+
+  override def transformSchema(schema: StructType): StructType = {
+    val spark = org.apache.spark.sql.SparkSession.active
+    val empty = spark.createDataFrame(spark.sparkContext.emptyRDD[org.apache.spark.sql.Row], schema)
+    val m = shipped(empty)
+    val (binding, _, _) = TFInference.bindColumns(empty, m, mapping(m), $(signature))
+    schema.add(StructField($(outputCol), binding.resultType, nullable = true))
+  }
+
+  override def copy(extra: ParamMap): TFModelTransformer = defaultCopy(extra)
+}
+
+object TFModelTransformer extends DefaultParamsReadable[TFModelTransformer] {
+  private val SingleInput = "*"
+}

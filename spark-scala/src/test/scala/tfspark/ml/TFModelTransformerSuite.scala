@@ -1,0 +1,58 @@
+package tfspark.ml
+
+import java.io.File
+
+import org.apache.spark.ml.{Pipeline, PipelineModel}
+import org.apache.spark.sql.types.{FloatType, LongType, StructType}
+import org.scalatest.funsuite.AnyFunSuite
+
+import tfspark.{ErrorChecks, SparkSessionFixture, TestModels}
+
+class TFModelTransformerSuite extends AnyFunSuite with SparkSessionFixture with ErrorChecks {
+
+  private def passengers =
+    spark.read.option("header", "true").option("inferSchema", "true").csv(new File(TestModels.dataDir, "titanic/test.csv").getPath)
+
+  private def scorer = new TFModelTransformer().setModel("titanic").setRepository(TestModels.modelsDir.getPath).setNullPolicy("fill")
+
+  test("scores the raw Titanic CSV by column name, with a struct of both outputs") {
+    val scored = scorer.setOutputCol("survival").transform(passengers)
+    val outType = scored.schema("survival").dataType.asInstanceOf[StructType]
+    assert(outType.fieldNames.toSeq === Seq("probability", "survived"))
+    assert(outType("probability").dataType === FloatType && outType("survived").dataType === LongType)
+    val rows = scored.select("Survived", "survival.survived").collect()
+    assert(rows.length === 179)
+    val accuracy = rows.count(r => r.getInt(0).toLong == r.getLong(1)).toDouble / rows.length
+    info(f"accuracy of `survived` on titanic/test.csv: $accuracy%.3f")
+    assert(accuracy > 0.75)
+  }
+
+  test("saves and loads inside a Pipeline, and scores the same afterwards") {
+    val dir = new File(TestModels.tempDir("pipeline"), "titanic-pipeline").getPath
+    val fitted = new Pipeline().setStages(Array(scorer)).fit(passengers)
+    fitted.write.overwrite().save(dir)
+    val loaded = PipelineModel.load(dir)
+    val before = fitted.transform(passengers).select("PassengerId", "prediction.probability").orderBy("PassengerId").collect()
+    val after = loaded.transform(passengers).select("PassengerId", "prediction.probability").orderBy("PassengerId").collect()
+    assert(before.toSeq === after.toSeq)
+    assert(loaded.stages.head.asInstanceOf[TFModelTransformer].getInputMapping.isEmpty)
+  }
+
+  test("setInputCol feeds a single-input signature; transformSchema types the output column") {
+    val session = spark
+    import session.implicits._
+    val df = Seq(Seq(1f, 2f), Seq(3f, 5f)).toDF("xs")
+    val linear = new TFModelTransformer().setModel("linear").setRepository(TestModels.modelsDir.getPath).setInputCol("xs")
+    assert(linear.transformSchema(df.schema)("prediction").dataType === FloatType)
+    assert(linear.transform(df).count() === 2)
+  }
+
+  test("an unknown model fails in transformSchema with MODEL_NOT_FOUND; nulls fail without the fill policy") {
+    checkError("MODEL_NOT_FOUND", Map("model" -> "nope")) {
+      new TFModelTransformer().setModel("nope").setRepository(TestModels.modelsDir.getPath).transformSchema(passengers.schema)
+    }
+    checkError("NULL_INPUT", Map("model" -> "titanic")) {
+      scorer.setNullPolicy("error").transform(passengers).collect()
+    }
+  }
+}
