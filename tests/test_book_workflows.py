@@ -4,6 +4,7 @@ the committed exports and for a fresh smoke training of each trainer."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -12,6 +13,7 @@ import pytest
 import tensorflow as tf
 
 from python_trainer import export, golden
+from python_trainer.data_dir import REPO_ROOT as REPO
 
 T = export.TensorInfo
 CONTRACT = {
@@ -178,3 +180,18 @@ def test_train_needs_a_name_or_all():
     )
     assert result.returncode == 2
     assert "a workflow name or --all" in result.stderr
+
+
+def test_test_only_models_regenerate_identically(tmp_path):
+    """The int64-token and scalar float64/bool test model that ScalaTest uses is made by a committed script."""
+    script = "spark-scala/src/test/resources/models/make_test_models.py"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    result = subprocess.run(
+        [sys.executable, str(REPO / script), str(tmp_path)], capture_output=True, text=True, check=False, env=env
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    committed = json.loads(
+        (REPO / "spark-scala/src/test/resources/models/tokens/1/assets.extra/golden.json").read_text()
+    )
+    fresh = json.loads((tmp_path / "tokens" / "1" / "assets.extra" / "golden.json").read_text())
+    assert fresh["cases"] == committed["cases"]

@@ -8,28 +8,27 @@ import tfspark.model.{ModelRepository, ShippedModel}
 /**
  * Golden agreement of every committed model and signature with the outputs Python TF recorded,
  * through each Spark entry point: the RDD API (maps of named inputs), the DataFrame API (which
- * BatchScore uses), the ML Transformer and SQL `tfpredict` with a struct of the inputs. Mixed into a
+ * BatchScore uses), the ML Transformer, the BatchScore job and SQL `tfpredict` with a struct of the inputs. Mixed into a
  * local[2] suite and into the local-cluster suite, so the same checks run with and without
  * separate executor JVMs.
  */
 abstract class GoldenAgreementBehaviour extends AnyFunSuite with SparkSessionFixture {
 
-  private def repository = ModelRepository(TestModels.modelsDir.getPath)
-
   assert(TestModels.withGoldenVectors.nonEmpty, s"no committed models with golden vectors under ${TestModels.modelsDir}")
 
   /** Runs `path` over every case and reports the max |diff|. */
-  private def agree(name: String, version: Long)(path: (ShippedModel, GoldenVectors.Case) => Seq[Any]): Unit = {
+  private def agree(root: java.io.File, name: String, version: Long)(path: (ShippedModel, GoldenVectors.Case) => Seq[Any]): Unit = {
+    val repository = ModelRepository(root.getPath)
     val golden = GoldenVectors.read(repository.resolve(name, Some(version)).directory)
     val shipped = TFInference.ship(spark.sparkContext, repository.resolve(name, Some(version)))
     val worst = golden.cases.map(c => GoldenRows.compare(golden, c, path(shipped, c))).max
     info(s"${golden.cases.size} cases over ${golden.cases.map(_.signature).distinct.sorted.mkString(", ")}; max |diff| = $worst")
   }
 
-  for ((name, version, _) <- TestModels.withGoldenVectors) {
+  for ((root, name, version) <- TestModels.allWithGoldenVectors) {
 
     test(s"$name/$version: golden vectors reproduce through the RDD API (maps, batched)") {
-      agree(name, version) { (model, c) =>
+      agree(root, name, version) { (model, c) =>
         TFInference
           .predictMaps(spark.sparkContext.parallelize(GoldenRows.maps(c), 3), model, batchSize = 4, signature = c.signature)
           .collect()
@@ -38,7 +37,7 @@ abstract class GoldenAgreementBehaviour extends AnyFunSuite with SparkSessionFix
     }
 
     test(s"$name/$version: golden vectors reproduce through the DataFrame API (batched)") {
-      agree(name, version) { (model, c) =>
+      agree(root, name, version) { (model, c) =>
         val df = GoldenRows.dataFrame(spark, c, partitions = 3)
         TFInference
           .predictDataFrame(df, model, "p", batchSize = 3, signature = c.signature)
@@ -50,10 +49,10 @@ abstract class GoldenAgreementBehaviour extends AnyFunSuite with SparkSessionFix
     }
 
     test(s"$name/$version: golden vectors reproduce through the ML Transformer") {
-      agree(name, version) { (_, c) =>
+      agree(root, name, version) { (_, c) =>
         val scorer = new tfspark.ml.TFModelTransformer()
           .setModel(name)
-          .setRepository(TestModels.modelsDir.getPath)
+          .setRepository(root.getPath)
           .setSignature(c.signature)
           .setOutputCol("p")
           .setBatchSize(2)
@@ -61,13 +60,37 @@ abstract class GoldenAgreementBehaviour extends AnyFunSuite with SparkSessionFix
       }
     }
 
+    test(s"$name/$version: golden vectors reproduce through the BatchScore job (Parquet in and out)") {
+      agree(root, name, version) { (_, c) =>
+        val dir = TestModels.tempDir("golden-batchscore")
+        val input = new java.io.File(dir, "in.parquet").getPath
+        val output = new java.io.File(dir, "out").getPath
+        GoldenRows.dataFrame(spark, c, partitions = 2).write.parquet(input)
+        val summary = tfspark.jobs.BatchScore.run(
+          spark,
+          tfspark.jobs.BatchScore.Options.parse(
+            Seq("--repository", root.getPath, "--model", s"$name:${c.signature}", "--input", input, "--output", output)
+          )
+        )
+        assert(summary.rows === GoldenRows.rowCount(c))
+        spark.read.parquet(output).orderBy("id").collect().toSeq.map(_.getAs[Any]("prediction"))
+      }
+    }
+
     test(s"$name/$version: golden vectors reproduce through SQL tfpredict('$name:<signature>', struct(...))") {
-      agree(name, version) { (_, c) =>
+      agree(root, name, version) { (_, c) =>
         GoldenRows.dataFrame(spark, c, partitions = 2).createOrReplaceTempView("golden_input")
         val fields = c.inputs.keys.toSeq.sorted.mkString(", ")
-        spark.sql(s"SELECT id, tfpredict('$name:${c.signature}', struct($fields)) AS p FROM golden_input ORDER BY id").collect().toSeq.map {
-          r => r.get(1) match { case struct: Row => struct; case value => value }
-        }
+        spark.conf.set(tfspark.sql.TFSparkConf.Repository, root.getPath)
+        try
+          spark
+            .sql(s"SELECT id, tfpredict('$name:${c.signature}', struct($fields)) AS p FROM golden_input ORDER BY id")
+            .collect()
+            .toSeq
+            .map { r =>
+              r.get(1) match { case struct: Row => struct; case value => value }
+            }
+        finally spark.conf.set(tfspark.sql.TFSparkConf.Repository, TestModels.modelsDir.getPath)
       }
     }
   }

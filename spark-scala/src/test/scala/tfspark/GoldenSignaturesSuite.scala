@@ -49,6 +49,18 @@ class GoldenSignaturesSuite extends AnyFunSuite {
         got.asRawTensor().data().asLongs().read(values)
         assert(values.toSeq === want.longs.toSeq, s"$caseName/$key")
         0.0
+      case "int32" =>
+        val values = new Array[Int](got.size().toInt)
+        got.asRawTensor().data().asInts().read(values)
+        assert(values.toSeq.map(_.toLong) === want.longs.toSeq, s"$caseName/$key")
+        0.0
+      case "float64" =>
+        val values = new Array[Double](got.size().toInt)
+        got.asRawTensor().data().asDoubles().read(values)
+        want.doubles.indices.foreach(i =>
+          assert(math.abs(values(i) - want.doubles(i)) <= golden.atol + golden.rtol * math.abs(want.doubles(i)), s"$caseName/$key[$i]")
+        )
+        0.0
       case "string" =>
         val values = got.asInstanceOf[TString].asBytes().scalars().asScala.map(s => new String(s.getObject(), "UTF-8")).toSeq
         assert(values === want.bytes.map(new String(_, "UTF-8")).toSeq, s"$caseName/$key")
@@ -57,9 +69,9 @@ class GoldenSignaturesSuite extends AnyFunSuite {
     }
   }
 
-  for ((name, version, _) <- TestModels.withGoldenVectors) {
+  for ((root, name, version) <- TestModels.allWithGoldenVectors) {
     test(s"$name/$version: every signature's golden vectors reproduce through TF Java") {
-      val location = ModelRepository(TestModels.modelsDir.getPath).resolve(name, Some(version))
+      val location = ModelRepository(root.getPath).resolve(name, Some(version))
       val handle = ModelCache.acquire(s"golden-signatures:${location.directory.getCanonicalPath}", location)
       val golden = GoldenVectors.read(location.directory)
       var worst = 0.0

@@ -18,9 +18,18 @@ object TestModels {
     dir
   }
 
+  /** Test-only SavedModels (made by `make_test_models.py` beside them): int64 tokens, float64 and bool. */
+  val testModelsDir: File = new File(repoRoot, "spark-scala/src/test/resources/models")
+
   /** Every committed `models/<name>/<version>/` that carries golden vectors, sorted. */
-  def withGoldenVectors: Seq[(String, Long, File)] =
-    Option(modelsDir.listFiles()).toSeq.flatten.sortBy(_.getName).flatMap { m =>
+  def withGoldenVectors: Seq[(String, Long, File)] = withGoldenVectors(modelsDir)
+
+  /** The models with golden vectors in `models/` and in the test repository, with their repository. */
+  def allWithGoldenVectors: Seq[(File, String, Long)] =
+    Seq(modelsDir, testModelsDir).flatMap(root => withGoldenVectors(root).map { case (n, v, _) => (root, n, v) })
+
+  def withGoldenVectors(root: File): Seq[(String, Long, File)] =
+    Option(root.listFiles()).toSeq.flatten.sortBy(_.getName).flatMap { m =>
       Option(m.listFiles()).toSeq.flatten
         .filter(v => v.getName.matches("[0-9]+") && new File(v, "assets.extra/golden.json").isFile)
         .map(v => (m.getName, v.getName.toLong, v))

@@ -1,0 +1,71 @@
+"""Writes the small test-only SavedModels beside this script (run from the repository root):
+
+    .venv/bin/python spark-scala/src/test/resources/models/make_test_models.py [OUT_DIR]
+
+``tokens/1`` covers what the book models do not: an int64 token-id input of variable length
+(``tokens`` int64 [-1,-1], 0 = padding) with float32 and int64 outputs, and a ``scale`` signature
+with scalar float64 and bool inputs and float64 and int32 outputs. Weights come from a seeded
+generator, so the export and its golden vectors are the same on every run.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from python_trainer import export, golden
+
+VOCAB, DIM = 50, 4
+
+
+class TokensModel(tf.Module):
+    def __init__(self, seed: int = 3) -> None:
+        super().__init__()
+        rng = np.random.default_rng(seed)
+        self.embedding = tf.Variable(rng.normal(size=(VOCAB, DIM)).astype(np.float32), name="embedding")
+        self.kernel = tf.Variable(rng.normal(size=(DIM, 1)).astype(np.float32), name="kernel")
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int64, name="tokens")])
+    def serve(self, tokens):
+        valid = tf.cast(tokens > 0, tf.float32)
+        vectors = tf.gather(self.embedding, tf.clip_by_value(tokens, 0, VOCAB - 1)) * valid[..., None]
+        count = tf.reduce_sum(valid, axis=1, keepdims=True)
+        mean = tf.reduce_sum(vectors, axis=1) / tf.maximum(count, 1.0)
+        return {"probability": tf.sigmoid(mean @ self.kernel), "length": tf.cast(count[:, 0], tf.int64)}
+
+    @tf.function(
+        input_signature=[tf.TensorSpec([None], tf.float64, name="x"), tf.TensorSpec([None], tf.bool, name="flag")]
+    )
+    def scale(self, x, flag):
+        y = tf.where(flag, 2.0 * x, x)
+        return {"y": y, "sign": tf.cast(tf.sign(y), tf.int32)}
+
+
+def cases() -> list[golden.GoldenCase]:
+    t = np.int64
+    return [
+        golden.GoldenCase("two_rows", "serving_default", {"tokens": np.array([[1, 2, 3], [4, 5, 0]], t)}),
+        golden.GoldenCase("batch_of_one", "serving_default", {"tokens": np.array([[7, 8]], t)}),
+        golden.GoldenCase("out_of_vocabulary", "serving_default", {"tokens": np.array([[999, 49, 1]], t)}),
+        golden.GoldenCase("all_padding", "serving_default", {"tokens": np.zeros((2, 4), t)}),
+        golden.GoldenCase("hundred_tokens", "serving_default", {"tokens": (np.arange(100, dtype=t) % 49 + 1)[None]}),
+        golden.GoldenCase("empty_batch", "serving_default", {"tokens": np.zeros((0, 3), t)}),
+        golden.GoldenCase("scalars", "scale", {"x": np.array([1.5, -2.0, 0.0]), "flag": np.array([True, False, True])}),
+        golden.GoldenCase("scalars_empty", "scale", {"x": np.zeros((0,)), "flag": np.zeros((0,), bool)}),
+    ]
+
+
+def main(out: Path) -> Path:
+    module = TokensModel()
+    final = export.save_module(
+        module, {"serving_default": module.serve, "scale": module.scale}, out_root=out, name="tokens", version=1
+    )
+    golden.write_golden(final, model="tokens", version=1, cases=cases(), atol=1e-6, rtol=1e-6)
+    return final
+
+
+if __name__ == "__main__":
+    print(main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent))
