@@ -140,6 +140,62 @@ class BadInputSuite extends AnyFunSuite with SparkSessionFixture with ErrorCheck
     }
   }
 
+  test("undecodable image bytes fail with MODEL_EXECUTION_FAILED carrying TF's reason") {
+    val session = spark
+    import session.implicits._
+    Seq(Array[Byte](1, 2, 3)).toDF("image_bytes").createOrReplaceTempView("bad_images")
+    val e = checkError("MODEL_EXECUTION_FAILED", Map("model" -> "cifar2", "rows" -> "1")) {
+      spark.sql("SELECT tfpredict('cifar2', image_bytes) FROM bad_images").collect()
+    }
+    assert(e.messageParameters("reason").toLowerCase.contains("image"), e.getMessage)
+  }
+
+  test("rows of one batch must agree on a variable dimension (no silent padding)") {
+    val tokens = TFInference.ship(spark.sparkContext, ModelRepository(TestModels.testModelsDir.getPath).resolve("tokens"))
+    val rows = spark.sparkContext.parallelize(Seq[Map[String, Any]](Map("tokens" -> Seq(1L, 2L, 3L)), Map("tokens" -> Seq(4L, 5L))), 1)
+    checkError(
+      "INPUT_SHAPE_MISMATCH",
+      Map("input" -> "tokens", "expected" -> "3", "got" -> "2", "dim" -> "1", "row" -> "row 1 of partition 0")
+    ) {
+      TFInference.predictMaps(rows, tokens, batchSize = 8).collect()
+    }
+    assert(TFInference.predictMaps(rows, tokens, batchSize = 1).count() === 2, "one row per batch has no such constraint")
+  }
+
+  test("struct arguments: missing, ambiguous and (strict) unexpected fields are analysis errors") {
+    spark.conf.set(TFSparkConf.Repository, TestModels.testModelsDir.getPath)
+    try {
+      checkError("MISSING_INPUT", Map("model" -> "tokens", "input" -> "flag", "available" -> "x")) {
+        spark.sql("SELECT tfpredict('tokens:scale', named_struct('x', 1.0D))")
+      }
+      checkError("AMBIGUOUS_INPUT", Map("input" -> "x", "matches" -> "x, X")) {
+        spark.sql("SELECT tfpredict('tokens:scale', named_struct('x', 1.0D, 'X', 2.0D, 'flag', true))")
+      }
+      spark.conf.set(TFSparkConf.StrictInputs, "true")
+      checkError("UNEXPECTED_INPUT", Map("field" -> "extra", "signature" -> "scale")) {
+        spark.sql("SELECT tfpredict('tokens:scale', named_struct('x', 1.0D, 'flag', true, 'extra', 1))")
+      }
+    } finally {
+      spark.conf.unset(TFSparkConf.StrictInputs)
+      spark.conf.set(TFSparkConf.Repository, TestModels.modelsDir.getPath)
+    }
+  }
+
+  test("a string where a number goes, and a malformed null policy, are rejected") {
+    checkError("INPUT_TYPE_MISMATCH", Map("model" -> "titanic", "input" -> "pclass", "got" -> "string")) {
+      spark.sql(
+        "SELECT tfpredict('titanic', named_struct('pclass', 'first', 'sex', 'male', 'age', 1.0, 'sibsp', 0, 'parch', 0, " +
+          "'fare', 1.0, 'cabin', '', 'embarked', 'S'))"
+      )
+    }
+    spark.conf.set(TFSparkConf.NullPolicy, "sometimes")
+    try
+      checkError("INVALID_CONFIG", Map("key" -> TFSparkConf.NullPolicy, "got" -> "sometimes")) {
+        spark.sql("SELECT tfpredict(array(1.0f, 2.0f))")
+      }
+    finally spark.conf.unset(TFSparkConf.NullPolicy)
+  }
+
   test("a batch size below 1 is rejected") {
     checkError("INVALID_ARGUMENT", Map("what" -> "batchSize", "got" -> "0")) {
       TFInference.predictRDD(spark.sparkContext.parallelize(Seq(Array(1f, 2f))), linear, batchSize = 0)

@@ -1,65 +1,114 @@
 package tfspark.model
 
 import java.io.File
+import java.net.URI
+import java.nio.file.{Files, StandardCopyOption}
+import java.security.MessageDigest
+
+import org.apache.hadoop.conf.Configuration
+import org.apache.hadoop.fs.{FileSystem, Path}
+import org.apache.spark.sql.SparkSession
 
 import tfspark.errors.TFSparkErrors
 
-/** A resolved model version: `directory` holds `saved_model.pb` and `variables/`. */
+/** A resolved model version: `directory` is a local folder holding `saved_model.pb` and `variables/`. */
 final case class ModelLocation(name: String, version: Long, directory: File) {
   override def toString: String = s"$name/$version ($directory)"
 }
 
 /**
- * Resolves model names to directories in the TF Serving layout `<root>/<name>/<version>/`.
- * Versions are positive integers; the highest one is the default.
+ * Resolves model names to versions in the TF Serving layout `<root>/<name>/<version>/`. Versions
+ * are positive integers; the highest one is the default.
+ *
+ * The root is a local path, a `file:` URI, or any Hadoop-filesystem URI (`hdfs:`, `s3a:`, ...).
+ * A version on a remote filesystem is copied once into a local cache folder (TF loads from local
+ * files), keyed by its URI; the copy is what [[ShippedModel]] then ships to the executors.
  *
  * Names are plain identifiers (letters, digits, `_`, `-`, `.` but not `..`): a name can never
  * escape the repository root.
  *
- * @param root the repository root, a local directory
+ * @param root the repository root, a path or URI
  */
-final class ModelRepository(val root: File) extends Serializable {
+final class ModelRepository(val root: String) extends Serializable {
+
+  private val uri: URI = new Path(root).toUri
+  private val isLocal: Boolean = uri.getScheme == null || uri.getScheme == "file"
+  private lazy val localRoot: File = new File(if (uri.getScheme == null) root else uri.getPath).getAbsoluteFile
 
   /**
    * @throws tfspark.errors.TFSparkException INVALID_ARGUMENT for a name that is not a plain
    *   identifier, MODEL_NOT_FOUND for an unknown name, MODEL_VERSION_NOT_FOUND for an unknown or
-   *   absent version.
+   *   absent version
    */
   def resolve(name: String, version: Option[Long] = None): ModelLocation = {
     if (!ModelRepository.isValidName(name)) {
       throw TFSparkErrors.invalidArgument("model name", s"'$name'", "a model name in the repository (letters, digits, '_', '-', '.')")
     }
-    val modelDir = new File(root, name)
-    if (!modelDir.isDirectory) {
-      throw TFSparkErrors.modelNotFound(name, root.getPath, modelDir.getPath, models)
-    }
+    if (!exists(name)) throw TFSparkErrors.modelNotFound(name, root, child(name), models)
     val available = versions(name)
     val chosen = version.orElse(available.lastOption).getOrElse {
-      throw TFSparkErrors.modelVersionNotFound(name, 1L, modelDir.getPath, available)
+      throw TFSparkErrors.modelVersionNotFound(name, 1L, child(name), available)
     }
     if (!available.contains(chosen)) {
-      throw TFSparkErrors.modelVersionNotFound(name, chosen, new File(modelDir, chosen.toString).getPath, available)
+      throw TFSparkErrors.modelVersionNotFound(name, chosen, child(s"$name/$chosen"), available)
     }
-    ModelLocation(name, chosen, new File(modelDir, chosen.toString))
+    ModelLocation(name, chosen, if (isLocal) new File(localRoot, s"$name/$chosen") else copyToLocal(name, chosen))
   }
 
   /** Model names present under the root, sorted. */
-  def models: Seq[String] =
-    Option(root.listFiles()).toSeq.flatten.filter(_.isDirectory).map(_.getName).filter(ModelRepository.isValidName).sorted
+  def models: Seq[String] = list("").filter(ModelRepository.isValidName).sorted
 
   /** Versions of `name` that hold a `saved_model.pb`, ascending. */
   def versions(name: String): Seq[Long] =
-    Option(new File(root, name).listFiles()).toSeq.flatten
-      .filter(d => d.isDirectory && d.getName.matches("[1-9][0-9]{0,17}") && new File(d, "saved_model.pb").isFile)
-      .map(_.getName.toLong)
-      .sorted
+    list(name).filter(_.matches("[1-9][0-9]{0,17}")).filter(v => isFile(s"$name/$v/saved_model.pb")).map(_.toLong).sorted
+
+  private def child(relative: String): String =
+    if (isLocal) new File(localRoot, relative).getPath else s"${root.stripSuffix("/")}/$relative"
+
+  private def fs: FileSystem = new Path(root).getFileSystem(ModelRepository.hadoopConf)
+
+  private def exists(relative: String): Boolean =
+    if (isLocal) new File(localRoot, relative).isDirectory
+    else { val p = new Path(child(relative)); fs.exists(p) && fs.getFileStatus(p).isDirectory }
+
+  private def isFile(relative: String): Boolean =
+    if (isLocal) new File(localRoot, relative).isFile else fs.exists(new Path(child(relative)))
+
+  /** Names of the sub-folders of `relative` (empty when it does not exist). */
+  private def list(relative: String): Seq[String] =
+    if (isLocal) Option(new File(localRoot, relative).listFiles()).toSeq.flatten.filter(_.isDirectory).map(_.getName)
+    else {
+      val dir = new Path(if (relative.isEmpty) root else child(relative))
+      if (!fs.exists(dir)) Nil else fs.listStatus(dir).toSeq.filter(_.isDirectory).map(_.getPath.getName)
+    }
+
+  private def copyToLocal(name: String, version: Long): File = {
+    val source = child(s"$name/$version")
+    val key = MessageDigest.getInstance("SHA-256").digest(source.getBytes("UTF-8")).take(8).map("%02x".format(_)).mkString
+    val target = new File(ModelRepository.localCache, s"$name-$version-$key")
+    if (!new File(target, "saved_model.pb").isFile) {
+      target.getParentFile.mkdirs()
+      val staging = Files.createTempDirectory(target.getParentFile.toPath, s".${target.getName}.").toFile
+      fs.copyToLocalFile(false, new Path(source), new Path(new File(staging, "model").toURI), true)
+      try Files.move(new File(staging, "model").toPath, target.toPath, StandardCopyOption.ATOMIC_MOVE)
+      catch { case _: java.nio.file.FileSystemException => () } // another thread or JVM won the race
+    }
+    target
+  }
 }
 
 object ModelRepository {
   private val NamePattern = "[A-Za-z0-9_][A-Za-z0-9_.-]*".r
 
+  /** Where versions from remote repositories are copied: `$TFSPARK_MODEL_CACHE`, else the temp folder. */
+  def localCache: File =
+    new File(sys.env.getOrElse("TFSPARK_MODEL_CACHE", new File(System.getProperty("java.io.tmpdir"), "tfspark-model-cache").getPath))
+
   def isValidName(name: String): Boolean =
     name != null && NamePattern.matches(name) && !name.contains("..")
 
-  def apply(root: String): ModelRepository = new ModelRepository(new File(root).getAbsoluteFile)
+  def apply(root: String): ModelRepository = new ModelRepository(root)
+
+  private def hadoopConf: Configuration =
+    SparkSession.getActiveSession.map(_.sparkContext.hadoopConfiguration).getOrElse(new Configuration())
 }

@@ -3,17 +3,21 @@ package tfspark.model
 /**
  * Where JavaCPP extracts TensorFlow's native library (about 680 MB uncompressed). Every JVM that
  * extracts it pays for that, so the driver, the executors and the tests share one directory:
- * the system property `org.bytedeco.javacpp.cachedir`, else `$TFSPARK_NATIVE_CACHE`, else
- * JavaCPP's default (`~/.javacpp/cache`). Set it before the first TF class loads.
+ * the system property `org.bytedeco.javacpp.cachedir`, else the Spark conf
+ * `spark.tfpredict.nativeCacheDir` (for clusters where HOME is not writable), else
+ * `$TFSPARK_NATIVE_CACHE`, else JavaCPP's default (`~/.javacpp/cache`). It applies before the first
+ * model loads in a JVM.
  */
 object NativeLibrary {
   val CacheDirProperty = "org.bytedeco.javacpp.cachedir"
   val CacheDirEnv = "TFSPARK_NATIVE_CACHE"
+  val CacheDirConf = "spark.tfpredict.nativeCacheDir"
 
-  /** Applies `$TFSPARK_NATIVE_CACHE` when the system property is not set. Idempotent. */
+  /** Applies the Spark conf or `$TFSPARK_NATIVE_CACHE` when the system property is not set. Idempotent. */
   def ensureConfigured(): Unit = synchronized {
     if (System.getProperty(CacheDirProperty) == null) {
-      sys.env.get(CacheDirEnv).filter(_.nonEmpty).foreach(System.setProperty(CacheDirProperty, _))
+      val fromConf = Option(org.apache.spark.SparkEnv.get).flatMap(_.conf.getOption(CacheDirConf))
+      fromConf.orElse(sys.env.get(CacheDirEnv)).filter(_.nonEmpty).foreach(System.setProperty(CacheDirProperty, _))
     }
   }
 }

@@ -81,7 +81,9 @@ final class BatchRunner(handle: SavedModelHandle, val binding: SignatureBinding,
             decoders.map(d => d.decode(result.get(d.spec.key).orElseThrow(), n))
           }
         } catch {
-          case e: org.tensorflow.exceptions.TensorFlowException =>
+          // TF Java's status exceptions share a package, not a base class (TFInvalidArgumentException
+          // is an IllegalArgumentException, TFFailedPreconditionException an IllegalStateException).
+          case e: RuntimeException if e.getClass.getName.startsWith("org.tensorflow.exceptions.") =>
             throw TFSparkErrors.modelExecutionFailed(binding.model, n, s"starting at $firstRow", e)
         }
       clear()

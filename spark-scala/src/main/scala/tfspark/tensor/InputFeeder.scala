@@ -107,7 +107,7 @@ object InputFeeder {
     case ByteType | ShortType | IntegerType | LongType => true
     case _ => false
   }
-  private def isFloating(t: DataType) = t == FloatType || t == DoubleType
+  private def isFloating(t: DataType) = t == FloatType || t == DoubleType || t.isInstanceOf[DecimalType]
 
   /** The Spark type that naturally feeds `spec` (used for error messages and external values). */
   def naturalType(spec: TensorSpec): DataType = {
@@ -169,6 +169,7 @@ object InputFeeder {
     case LongType => (g, i) => g.getLong(i).toDouble
     case ShortType => (g, i) => g.getShort(i).toDouble
     case ByteType => (g, i) => g.getByte(i).toDouble
+    case d: DecimalType => (g, i) => g.getDecimal(i, d.precision, d.scale).toDouble
     case other => throw new IllegalArgumentException(s"not numeric: $other")
   }
 
@@ -192,7 +193,10 @@ object InputFeeder {
     }
     override protected def canFill = true
     override protected def putFill(): Unit = put(Double.NaN)
-    override protected def putBoxed(value: Any): Unit = put(value.asInstanceOf[Number].doubleValue())
+    override protected def putBoxed(value: Any): Unit = value match {
+      case d: Decimal => put(d.toDouble)
+      case n => put(n.asInstanceOf[Number].doubleValue())
+    }
     override protected def putLeaf(array: SpecializedGetters, ordinal: Int): Unit = put(read(array, ordinal))
     override protected def clearValues(): Unit = count = 0
     override protected def build(shape: Shape): Tensor =
