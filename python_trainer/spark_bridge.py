@@ -86,6 +86,49 @@ def build_session(*, master: str = "local[2]", app_name: str = "tfspark", **conf
     return builder.getOrCreate()
 
 
+def transformer(
+    spark,
+    model: str,
+    *,
+    input_col: str | None = None,
+    input_mapping: dict[str, str] | None = None,
+    output_col: str = "prediction",
+    signature: str = "serving_default",
+    batch_size: int = 1024,
+    null_policy: str = "error",
+    repository: str | os.PathLike | None = None,
+):
+    """The JVM ``tfspark.ml.TFModelTransformer``, wrapped as a pyspark ML ``Transformer``.
+
+    Inputs come from the columns named like the signature's inputs, or from ``input_col`` (a
+    single-input signature) or ``input_mapping`` (input key -> column). It can sit in a pyspark
+    ``Pipeline``; scoring runs in the JVM, batched.
+
+    Examples
+    --------
+    >>> scorer = transformer(spark, "titanic", null_policy="fill", output_col="survival")  # doctest: +SKIP
+    >>> scorer.transform(passengers).select("survival.probability").show()  # doctest: +SKIP
+    """
+    from pyspark.ml.wrapper import JavaTransformer
+
+    class TFModelTransformer(JavaTransformer):
+        """pyspark face of ``tfspark.ml.TFModelTransformer`` (its params live on the JVM object)."""
+
+        def __init__(self, java_obj) -> None:
+            super().__init__(java_obj)
+
+    jvm = spark._jvm.tfspark.ml.TFModelTransformer()
+    jvm.setModel(model).setSignature(signature).setOutputCol(output_col).setBatchSize(batch_size)
+    jvm.setNullPolicy(null_policy)
+    if repository is not None:
+        jvm.setRepository(str(Path(repository).resolve()))
+    if input_col is not None:
+        jvm.setInputCol(input_col)
+    if input_mapping:
+        jvm.setInputMapping(dict(input_mapping))
+    return TFModelTransformer(jvm)
+
+
 def register(spark) -> None:
     """Registers ``tfpredict`` in a running session that was started without the extension.
 

@@ -53,7 +53,7 @@ def test_jvm_errors_reach_python_with_their_error_class(spark):
     assert "[MODEL_NOT_FOUND] Model no_such_model was not found" in str(info.value)
     with pytest.raises(Exception) as shape:
         spark.sql("SELECT tfpredict(array(1.0f, 2.0f, 3.0f))").collect()
-    assert "[INPUT_SHAPE_MISMATCH] Input features of model linear expects 2 values per row" in str(shape.value)
+    assert "[INPUT_SHAPE_MISMATCH] Input features of model linear expects 2 values in dimension 1" in str(shape.value)
 
 
 def test_find_jars_names_the_build_command(tmp_path):

@@ -28,6 +28,8 @@ case class TFPredict(argument: Expression, model: ShippedModel, binding: Signatu
   override def child: Expression = argument
   override def prettyName: String = TFPredictFunction.Name
   override def nullable: Boolean = true
+  // Never constant-fold: a model runs in tasks, not in the driver's optimizer.
+  override def foldable: Boolean = false
   override def dataType: DataType = binding.resultType
   override def toString: String = s"$prettyName(${model.name}/${model.version}:${binding.signature}, $argument)"
   override def sql: String = s"$prettyName('${model.name}:${binding.signature}', ${argument.sql})"
