@@ -70,3 +70,19 @@ def golden_book_prediction() -> float:
 
     _, cases = golden.load_golden(MODELS / "linear" / "1")
     return float({c.name: c for c in cases}["book_examples"].outputs["prediction"][0, 0])
+
+
+def test_readme_pyspark_example(spark):
+    """The README's pyspark lines, on the shared session (``build_session`` made it with the same conf)."""
+    assert spark.sql("SELECT tfpredict(array(1.0f, 2.0f)) AS prediction").head()["prediction"] == pytest.approx(
+        golden_book_prediction(), abs=1e-5
+    )
+    reviews = spark.createDataFrame([("A wonderful, moving film.",), ("Dull and far too long.",)], "review STRING")
+    positive = [r["positive"] for r in reviews.selectExpr("review", "tfpredict('imdb', review) AS positive").collect()]
+    assert positive[0] > 0.5 > positive[1]
+    from python_trainer.data_dir import resolve_data_file
+
+    passengers = spark.read.csv(str(resolve_data_file("titanic/test.csv")), header=True, inferSchema=True)
+    scored = spark_bridge.transformer(spark, "titanic", null_policy="fill").transform(passengers)
+    assert scored.select("prediction.*").columns == ["probability", "survived"]
+    assert scored.count() == 179
