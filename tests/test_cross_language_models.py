@@ -90,6 +90,9 @@ def test_sql_and_transformer_on_the_jvm_match_python_tf(name, spark, models_dir)
 def test_transformer_with_an_input_column_and_a_mapping(spark):
     df = spark.createDataFrame([([1.0, 2.0],), ([3.0, 5.0],)], "xs ARRAY<FLOAT>")
     by_col = spark_bridge.transformer(spark, "linear", input_col="xs").transform(df).collect()
-    by_map = spark_bridge.transformer(spark, "linear", input_mapping={"features": "xs"}).transform(df).collect()
+    by_map = spark_bridge.transformer(
+        spark, "linear", input_mapping={"features": "xs"}, repository=spark_bridge.REPO_ROOT / "models"
+    )
+    by_map = by_map.transform(df).collect()
     assert [r["prediction"] for r in by_col] == [r["prediction"] for r in by_map]
     assert by_col[0]["prediction"] == pytest.approx(2.838135, abs=1e-5)

@@ -129,6 +129,7 @@ object TFInference {
    * of every output.
    *
    * @param nullPolicy what a null input does: fail (NULL_INPUT), give a null result, or feed NaN/""
+   * @param unitOutputsAsArrays a `[-1,1]` output gives a one-element array instead of a scalar
    * @throws tfspark.errors.TFSparkException MISSING_INPUT, AMBIGUOUS_INPUT, INPUT_TYPE_MISMATCH here,
    *   and the row errors of [[predictRDD]] from the job
    */
@@ -139,11 +140,12 @@ object TFInference {
       inputCols: Map[String, String] = Map.empty,
       batchSize: Int = DefaultBatchSize,
       signature: String = DefaultSignature,
-      nullPolicy: NullPolicy = NullPolicy.Error
+      nullPolicy: NullPolicy = NullPolicy.Error,
+      unitOutputsAsArrays: Boolean = false
   ): DataFrame = {
     checkBatchSize(batchSize)
     val schema = df.schema
-    val (binding, argumentType, ordinals) = bindColumns(df, model, inputCols, signature)
+    val (binding, argumentType, ordinals) = bindColumns(df, model, inputCols, signature, unitOutputsAsArrays)
     val outputSchema = schema.add(StructField(outputCol, binding.resultType, nullable = true))
     val rows = df.rdd.mapPartitions { it =>
       val runner = new BatchRunner(ModelCache.acquire(model), binding, batchSize, nullPolicy.fillNulls)
@@ -173,7 +175,8 @@ object TFInference {
       df: DataFrame,
       model: ShippedModel,
       inputCols: Map[String, String],
-      signature: String
+      signature: String,
+      unitOutputsAsArrays: Boolean = false
   ): (SignatureBinding, StructType, Array[Int]) = {
     val spec = signatureOf(model, signature)
     val caseSensitive = df.sparkSession.conf.get("spark.sql.caseSensitive", "false").toBoolean
@@ -191,7 +194,8 @@ object TFInference {
       if (inputCols.nonEmpty) inputCols.toSeq.map { case (input, col) => input -> column(col) }
       else schema.fieldNames.toSeq.zipWithIndex
     val argumentType = StructType(fields.map { case (name, i) => StructField(name, schema(i).dataType) })
-    (SignatureBinding.bind(model.name, spec, argumentType, caseSensitive, byName = true), argumentType, fields.map(_._2).toArray)
+    val binding = SignatureBinding.bind(model.name, spec, argumentType, caseSensitive, unitDimAsArray = unitOutputsAsArrays, byName = true)
+    (binding, argumentType, fields.map(_._2).toArray)
   }
 
   /** Resolves `name` in `repository`, ships it, and predicts `rdd` (see the other overload). */

@@ -85,6 +85,15 @@ class InferencePathsSuite extends AnyFunSuite with SparkSessionFixture {
     } finally spark.conf.unset(tfspark.sql.TFSparkConf.NullPolicy)
   }
 
+  test("spark.tfpredict.unitOutputsAsArrays gives a [-1,1] output as a one-element array") {
+    spark.conf.set(tfspark.sql.TFSparkConf.UnitOutputsAsArrays, "true")
+    try {
+      val df = spark.sql("SELECT tfpredict(array(1.0f, 2.0f)) AS p")
+      assert(df.schema("p").dataType === ArrayType(FloatType, containsNull = false))
+      assert(df.head().getSeq[Float](0).size === 1)
+    } finally spark.conf.unset(tfspark.sql.TFSparkConf.UnitOutputsAsArrays)
+  }
+
   test("double and integer arrays are narrowed to float32 as the signature expects") {
     val fromDoubles = spark.sql("SELECT tfpredict(array(1.0D, 2.0D))").head().getFloat(0)
     val fromInts = spark.sql("SELECT tfpredict('linear', array(1, 2))").head().getFloat(0)

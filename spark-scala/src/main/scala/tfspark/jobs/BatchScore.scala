@@ -158,7 +158,9 @@ object BatchScore {
           return 2
       }
     try {
-      val spark = SparkSession.builder().appName("tfspark BatchScore").getOrCreate()
+      // The Spark progress bar, unless --conf spark.ui.showConsoleProgress says otherwise.
+      val progress = sys.props.getOrElse("spark.ui.showConsoleProgress", "true")
+      val spark = SparkSession.builder().appName("tfspark BatchScore").config("spark.ui.showConsoleProgress", progress).getOrCreate()
       println(run(spark, options).line)
       0
     } catch {

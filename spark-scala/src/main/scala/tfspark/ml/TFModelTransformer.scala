@@ -3,7 +3,7 @@ package tfspark.ml
 import scala.jdk.CollectionConverters._
 
 import org.apache.spark.ml.Transformer
-import org.apache.spark.ml.param.{IntParam, Param, ParamMap, ParamValidators, StringArrayParam}
+import org.apache.spark.ml.param.{BooleanParam, IntParam, Param, ParamMap, ParamValidators, StringArrayParam}
 import org.apache.spark.ml.util.{DefaultParamsReadable, DefaultParamsWritable, Identifiable}
 import org.apache.spark.sql.{DataFrame, Dataset}
 import org.apache.spark.sql.types.{StructField, StructType}
@@ -40,6 +40,8 @@ class TFModelTransformer(override val uid: String) extends Transformer with Defa
     new StringArrayParam(this, "inputMapping", "entries INPUT=COLUMN: the column that feeds each signature input")
   final val outputCol: Param[String] = new Param[String](this, "outputCol", "the appended column")
   final val batchSize: IntParam = new IntParam(this, "batchSize", "rows per Session.run", ParamValidators.gt(0))
+  final val unitOutputsAsArrays: BooleanParam =
+    new BooleanParam(this, "unitOutputsAsArrays", "give a [-1,1] output as a one-element array instead of a scalar")
   final val nullPolicy: Param[String] =
     new Param[String](this, "nullPolicy", "error, null or fill", (v: String) => NullPolicy.parse(v).isDefined)
 
@@ -48,7 +50,8 @@ class TFModelTransformer(override val uid: String) extends Transformer with Defa
     inputMapping -> Array.empty[String],
     outputCol -> "prediction",
     batchSize -> TFInference.DefaultBatchSize,
-    nullPolicy -> "error"
+    nullPolicy -> "error",
+    unitOutputsAsArrays -> false
   )
 
   def setModel(value: String): this.type = set(model, value)
@@ -57,6 +60,7 @@ class TFModelTransformer(override val uid: String) extends Transformer with Defa
   def setOutputCol(value: String): this.type = set(outputCol, value)
   def setBatchSize(value: Int): this.type = set(batchSize, value)
   def setNullPolicy(value: String): this.type = set(nullPolicy, value)
+  def setUnitOutputsAsArrays(value: Boolean): this.type = set(unitOutputsAsArrays, value)
 
   /** Feeds the signature's only input from `column`. */
   def setInputCol(column: String): this.type = set(inputMapping, Array(s"${TFModelTransformer.SingleInput}=$column"))
@@ -100,7 +104,8 @@ class TFModelTransformer(override val uid: String) extends Transformer with Defa
       mapping(m),
       $(batchSize),
       $(signature),
-      NullPolicy.parse($(nullPolicy)).get
+      NullPolicy.parse($(nullPolicy)).get,
+      $(unitOutputsAsArrays)
     )
   }
 
@@ -108,7 +113,7 @@ class TFModelTransformer(override val uid: String) extends Transformer with Defa
     val spark = org.apache.spark.sql.SparkSession.active
     val empty = spark.createDataFrame(spark.sparkContext.emptyRDD[org.apache.spark.sql.Row], schema)
     val m = shipped(empty)
-    val (binding, _, _) = TFInference.bindColumns(empty, m, mapping(m), $(signature))
+    val (binding, _, _) = TFInference.bindColumns(empty, m, mapping(m), $(signature), $(unitOutputsAsArrays))
     schema.add(StructField($(outputCol), binding.resultType, nullable = true))
   }
 

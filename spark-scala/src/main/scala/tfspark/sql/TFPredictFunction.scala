@@ -62,7 +62,15 @@ object TFPredictFunction {
     val sig =
       shipped.signatures.getOrElse(signature, throw TFSparkErrors.signatureNotFound(name, signature, shipped.signatures.keys.toSeq.sorted))
     val conf = SQLConf.get
-    val binding = SignatureBinding.bind(name, sig, features.dataType, conf.caseSensitiveAnalysis, TFSparkConf.strictInputs(conf))
+    val binding =
+      SignatureBinding.bind(
+        name,
+        sig,
+        features.dataType,
+        conf.caseSensitiveAnalysis,
+        TFSparkConf.strictInputs(conf),
+        TFSparkConf.unitOutputsAsArrays(conf)
+      )
     TFPredict(features, shipped, binding, TFSparkConf.nullPolicy(conf))
   }
 }

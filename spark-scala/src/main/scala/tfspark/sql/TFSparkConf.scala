@@ -15,6 +15,7 @@ object TFSparkConf {
   val BatchSize = "spark.tfpredict.batchSize"
   val NullPolicy = "spark.tfpredict.nullPolicy"
   val StrictInputs = "spark.tfpredict.strictInputs"
+  val UnitOutputsAsArrays = "spark.tfpredict.unitOutputsAsArrays"
 
   val DefaultRepository = "models"
 
@@ -34,6 +35,10 @@ object TFSparkConf {
     val raw = conf.getConfString(NullPolicy, "error")
     tfspark.tensor.NullPolicy.parse(raw).getOrElse(throw TFSparkErrors.invalidConfig(NullPolicy, raw, "'error', 'null' or 'fill'"))
   }
+
+  /** Whether a `[-1,1]` output is an `array` of one element rather than a scalar. */
+  def unitOutputsAsArrays(conf: SQLConf = SQLConf.get): Boolean =
+    conf.getConfString(UnitOutputsAsArrays, "false").trim.equalsIgnoreCase("true")
 
   /** Whether struct fields that feed no input are an error (UNEXPECTED_INPUT). */
   def strictInputs(conf: SQLConf = SQLConf.get): Boolean =

@@ -2,6 +2,7 @@ package tfspark.tensor
 
 import scala.jdk.CollectionConverters._
 
+import org.apache.spark.sql.catalyst.expressions.UnsafeArrayData
 import org.apache.spark.sql.catalyst.util.{ArrayData, GenericArrayData}
 import org.apache.spark.sql.types._
 import org.apache.spark.unsafe.types.UTF8String
@@ -52,25 +53,39 @@ final class OutputDecoder(model: String, signature: String, val spec: TensorSpec
       throw new IllegalStateException(s"model $model returned ${tensor.shape()} for output ${spec.key} on $rows rows")
     }
     val perRow = dims.tail.product.toInt
-    val flat: Int => Any = spec.dtype match {
-      case TFDType.Float32 => val a = new Array[Float](rows * perRow); tensor.asRawTensor().data().asFloats().read(a); a(_)
-      case TFDType.Float64 => val a = new Array[Double](rows * perRow); tensor.asRawTensor().data().asDoubles().read(a); a(_)
-      case TFDType.Int32 => val a = new Array[Int](rows * perRow); tensor.asRawTensor().data().asInts().read(a); a(_)
-      case TFDType.Int64 => val a = new Array[Long](rows * perRow); tensor.asRawTensor().data().asLongs().read(a); a(_)
-      case TFDType.Bool => val a = new Array[Boolean](rows * perRow); tensor.asRawTensor().data().asBooleans().read(a); a(_)
+    val n = rows * perRow
+    val data = tensor.asRawTensor().data()
+    // Innermost rows become UnsafeArrayData straight from primitive slices: no boxing per element.
+    val (scalar, innermost): (Int => Any, (Int, Int) => ArrayData) = spec.dtype match {
+      case TFDType.Float32 =>
+        val a = new Array[Float](n); data.asFloats().read(a)
+        (a(_), (o, l) => UnsafeArrayData.fromPrimitiveArray(java.util.Arrays.copyOfRange(a, o, o + l)))
+      case TFDType.Float64 =>
+        val a = new Array[Double](n); data.asDoubles().read(a)
+        (a(_), (o, l) => UnsafeArrayData.fromPrimitiveArray(java.util.Arrays.copyOfRange(a, o, o + l)))
+      case TFDType.Int32 =>
+        val a = new Array[Int](n); data.asInts().read(a)
+        (a(_), (o, l) => UnsafeArrayData.fromPrimitiveArray(java.util.Arrays.copyOfRange(a, o, o + l)))
+      case TFDType.Int64 =>
+        val a = new Array[Long](n); data.asLongs().read(a)
+        (a(_), (o, l) => UnsafeArrayData.fromPrimitiveArray(java.util.Arrays.copyOfRange(a, o, o + l)))
+      case TFDType.Bool =>
+        val a = new Array[Boolean](n); data.asBooleans().read(a)
+        (a(_), (o, l) => UnsafeArrayData.fromPrimitiveArray(java.util.Arrays.copyOfRange(a, o, o + l)))
       case _ =>
         val a = tensor.asInstanceOf[TString].asBytes().scalars().asScala.map(s => UTF8String.fromBytes(s.getObject())).toArray[Any]
-        a(_)
+        (a(_), (o, l) => new GenericArrayData(java.util.Arrays.copyOfRange(a.asInstanceOf[Array[AnyRef]], o, o + l)))
     }
     val innerDims = if (collapse) Array.emptyLongArray else dims.tail
-    Array.tabulate(rows)(r => nest(flat, r * perRow, innerDims, 0))
+    Array.tabulate(rows)(r => nest(scalar, innermost, r * perRow, innerDims, 0))
   }
 
-  private def nest(flat: Int => Any, offset: Int, dims: Array[Long], level: Int): Any =
-    if (level == dims.length) flat(offset)
+  private def nest(scalar: Int => Any, innermost: (Int, Int) => ArrayData, offset: Int, dims: Array[Long], level: Int): Any =
+    if (level == dims.length) scalar(offset)
+    else if (level == dims.length - 1) innermost(offset, dims(level).toInt)
     else {
       val stride = dims.drop(level + 1).product.toInt
-      new GenericArrayData(Array.tabulate[Any](dims(level).toInt)(i => nest(flat, offset + i * stride, dims, level + 1)))
+      new GenericArrayData(Array.tabulate[Any](dims(level).toInt)(i => nest(scalar, innermost, offset + i * stride, dims, level + 1)))
     }
 }
 
@@ -80,5 +95,6 @@ object OutputDecoder {
   def toFloatArray(value: Any): Array[Float] = value match {
     case a: ArrayData => a.toFloatArray()
     case f: Float => Array(f)
+    case other => throw new IllegalArgumentException(s"not a float output: $other")
   }
 }

@@ -45,6 +45,9 @@ class TFModelTransformerSuite extends AnyFunSuite with SparkSessionFixture with 
     val linear = new TFModelTransformer().setModel("linear").setRepository(TestModels.modelsDir.getPath).setInputCol("xs")
     assert(linear.transformSchema(df.schema)("prediction").dataType === FloatType)
     assert(linear.transform(df).count() === 2)
+    val asArrays = linear.copy(org.apache.spark.ml.param.ParamMap.empty).setUnitOutputsAsArrays(true)
+    assert(asArrays.transformSchema(df.schema)("prediction").dataType.simpleString === "array<float>")
+    assert(asArrays.transform(df).head().getSeq[Float](1).size === 1)
   }
 
   test("an unknown model fails in transformSchema with MODEL_NOT_FOUND; nulls fail without the fill policy") {
