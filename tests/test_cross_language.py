@@ -86,3 +86,24 @@ def test_readme_pyspark_example(spark):
     scored = spark_bridge.transformer(spark, "titanic", null_policy="fill").transform(passengers)
     assert scored.select("prediction.*").columns == ["probability", "survived"]
     assert scored.count() == 179
+
+
+def test_a_jvm_without_the_native_jar_says_which_jar_is_missing(models_dir):
+    """Inspect (no Spark needed) on a classpath without TF's native jar: one clear line, exit 1."""
+    import os
+    import subprocess
+
+    import pyspark
+
+    assembly = spark_bridge.find_jars()[0]
+    classpath = f"{assembly}:{os.path.join(os.path.dirname(pyspark.__file__), 'jars', '*')}"
+    result = subprocess.run(
+        ["java", "-cp", classpath, "tfspark.jobs.Inspect", "--repository", str(models_dir), "--model", "linear"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert "[NATIVE_LIBRARY_MISSING]" in result.stderr
+    assert "tensorflow-core-native-1.1.0-linux-x86_64.jar" in result.stderr

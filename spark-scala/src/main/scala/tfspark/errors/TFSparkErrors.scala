@@ -16,6 +16,11 @@ object TFSparkErrors {
     ),
     "MODEL_VERSION_NOT_FOUND" -> Condition("Model <model> has no version <version> in <path>. Available versions: <available>.", "42704"),
     "MODEL_LOAD_FAILED" -> Condition("Model <model> at <path> could not be loaded as a SavedModel with tag 'serve': <reason>.", "58030"),
+    "NATIVE_LIBRARY_MISSING" -> Condition(
+      "TensorFlow's native library could not be loaded (<reason>). Put <jar> on the driver's and executors' classpath " +
+        "(spark-submit --jars) and make the JavaCPP cache folder writable (spark.tfpredict.nativeCacheDir).",
+      "58030"
+    ),
     "SIGNATURE_NOT_FOUND" -> Condition("Model <model> has no signature <signature>. Available signatures: <available>.", "42704"),
     "UNSUPPORTED_SIGNATURE" -> Condition(
       "Signature <signature> of model <model> is not supported: <reason>. Expected <expected>.",
@@ -84,6 +89,13 @@ object TFSparkErrors {
     val reason = Option(cause.getMessage).map(_.linesIterator.take(2).mkString(" ")).getOrElse(cause.getClass.getName)
     error("MODEL_LOAD_FAILED", "model" -> model, "path" -> path, "reason" -> reason)(cause)
   }
+
+  def nativeLibraryMissing(cause: Throwable): TFSparkException =
+    error(
+      "NATIVE_LIBRARY_MISSING",
+      "reason" -> Option(cause.getMessage).map(_.linesIterator.next()).getOrElse(cause.getClass.getName),
+      "jar" -> "tensorflow-core-native-1.1.0-linux-x86_64.jar"
+    )(cause)
 
   def signatureNotFound(model: String, signature: String, available: Iterable[String]): TFSparkException =
     error("SIGNATURE_NOT_FOUND", "model" -> model, "signature" -> signature, "available" -> listed(available))()

@@ -161,6 +161,7 @@ object BatchScore {
       // The Spark progress bar, unless --conf spark.ui.showConsoleProgress says otherwise.
       val progress = sys.props.getOrElse("spark.ui.showConsoleProgress", "true")
       val spark = SparkSession.builder().appName("tfspark BatchScore").config("spark.ui.showConsoleProgress", progress).getOrCreate()
+      spark.sparkContext.setLogLevel(sys.props.getOrElse("tfspark.logLevel", "WARN")) // INFO logs would bury the progress bar
       println(run(spark, options).line)
       0
     } catch {

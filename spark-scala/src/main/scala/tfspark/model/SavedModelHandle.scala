@@ -58,13 +58,17 @@ object SavedModelHandle {
    * Loads the SavedModel at `location` with tag `serve`. The caller owns and closes the handle.
    *
    * @throws tfspark.errors.TFSparkException MODEL_LOAD_FAILED when the directory is not a
-   *   readable SavedModel (missing or corrupt `saved_model.pb`, unreadable variables)
+   *   readable SavedModel (missing or corrupt `saved_model.pb`, unreadable variables);
+   *   NATIVE_LIBRARY_MISSING when TF's native library cannot be loaded in this JVM
    */
   def load(location: ModelLocation): SavedModelHandle = {
     NativeLibrary.ensureConfigured()
     val bundle =
       try SavedModelBundle.load(location.directory.getAbsolutePath, ServeTag)
-      catch { case e: Exception => throw TFSparkErrors.modelLoadFailed(location.name, location.directory.getPath, e) }
+      catch {
+        case e: LinkageError => throw TFSparkErrors.nativeLibraryMissing(e) // no native jar: UnsatisfiedLinkError
+        case e: Exception => throw TFSparkErrors.modelLoadFailed(location.name, location.directory.getPath, e)
+      }
     try new SavedModelHandle(location, bundle)
     catch {
       case e: Exception =>

@@ -10,6 +10,7 @@ class ErrorCatalogSuite extends AnyFunSuite {
     TFSparkErrors.modelVersionNotFound("m", 3, "/repo/m/3", Seq(1L, 2L)),
     TFSparkErrors.modelLoadFailed("m", "/repo/m/1", new RuntimeException("bad proto")),
     TFSparkErrors.signatureNotFound("m", "s", Seq("serving_default")),
+    TFSparkErrors.nativeLibraryMissing(new UnsatisfiedLinkError("no jnitensorflow in java.library.path")),
     TFSparkErrors.unsupportedSignature("m", "s", "why", "what"),
     TFSparkErrors.inputTypeMismatch("m", "features", "array<float>", "string"),
     TFSparkErrors.inputShapeMismatch("m", "features", 2, 3, "row 4"),
@@ -27,7 +28,10 @@ class ErrorCatalogSuite extends AnyFunSuite {
     assert(samples.map(_.errorClass).toSet === TFSparkErrors.errorClasses)
     samples.foreach { e =>
       assert(e.getMessage.startsWith(s"[${e.errorClass}] "))
-      assert(!"<(model|input|expected|got|row|path|key|dim|field|matches|rows|reason)>".r.findFirstIn(e.getMessage).isDefined, e.getMessage)
+      assert(
+        !"<(model|input|expected|got|row|path|key|dim|field|matches|rows|reason|jar)>".r.findFirstIn(e.getMessage).isDefined,
+        e.getMessage
+      )
       assert(e.getCondition === e.errorClass)
       assert(e.getSqlState != null && e.getSqlState.length == 5)
       e.messageParameters.values.foreach(v => assert(e.getMessage.contains(v), s"${e.errorClass} hides $v"))
