@@ -5,11 +5,16 @@ import org.apache.spark.sql.catalyst.FunctionIdentifier
 
 /**
  * Installs tfspark into every session built with
- * `spark.sql.extensions=tfspark.sql.TFSparkExtensions`: registers the `tfpredict` function.
+ * `spark.sql.extensions=tfspark.sql.TFSparkExtensions`: registers the `tfpredict` function, and
+ * batches its calls: the optimizer rule [[ExtractTFPredict]] moves them into a [[BatchEvalTF]] node,
+ * planned as [[BatchEvalTFExec]] (`EXPLAIN` shows `BatchEvalTF`).
  */
 class TFSparkExtensions extends (SparkSessionExtensions => Unit) {
-  override def apply(extensions: SparkSessionExtensions): Unit =
+  override def apply(extensions: SparkSessionExtensions): Unit = {
     extensions.injectFunction((TFPredictFunction.identifier, TFPredictFunction.info, TFPredictFunction.build _))
+    extensions.injectOptimizerRule(_ => ExtractTFPredict)
+    extensions.injectPlannerStrategy(_ => BatchEvalTFStrategy)
+  }
 }
 
 /**
