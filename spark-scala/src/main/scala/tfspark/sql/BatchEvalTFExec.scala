@@ -68,7 +68,8 @@ case class BatchEvalTFExec(calls: Seq[TFPredict], resultAttrs: Seq[Attribute], c
           cursor = 0
           while (pending.size < capacity && rows.hasNext) {
             val row = rows.next()
-            val label = s"row $read of partition $partitionIndex"
+            val index = read
+            def label = s"row $index of partition $partitionIndex" // built only for an error message
             read += 1
             var c = 0
             while (c < callsHere.size) {

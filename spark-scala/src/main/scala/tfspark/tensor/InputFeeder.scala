@@ -71,9 +71,16 @@ abstract class InputFeeder(val model: String, val spec: TensorSpec, val sparkTyp
     var i = 0
     while (i < n) {
       if (array.isNullAt(i)) throw TFSparkErrors.nullInput(model, spec.key, "no null elements", s"$row, element $i")
-      if (level == sparkDepth - 1) putLeaf(array, i) else walk(array.getArray(i), level + 1, row)
+      if (level < sparkDepth - 1) walk(array.getArray(i), level + 1, row)
       i += 1
     }
+    if (level == sparkDepth - 1) putLeaves(array, n)
+  }
+
+  /** Copies the `n` (non-null) leaves of an innermost array; feeders override it with bulk copies. */
+  protected def putLeaves(array: ArrayData, n: Int): Unit = {
+    var i = 0
+    while (i < n) { putLeaf(array, i); i += 1 }
   }
 
   /** A top-level scalar; `null` only reaches here with `fillNulls`. */
@@ -181,15 +188,35 @@ object InputFeeder {
     case other => throw new IllegalArgumentException(s"not integral: $other")
   }
 
+  /** float32 inputs buffer floats, float64 inputs doubles; float and double arrays are copied in bulk. */
   private final class FloatingFeeder(model: String, spec: TensorSpec, sparkType: DataType, fill: Boolean, double: Boolean)
       extends InputFeeder(model, spec, sparkType, fill) {
     private val read = readDouble(leafType)
-    private var values = new Array[Double](1024)
+    private var floats = if (double) Array.emptyFloatArray else new Array[Float](1024)
+    private var doubles = if (double) new Array[Double](1024) else Array.emptyDoubleArray
     private var count = 0
+    private def ensure(extra: Int): Unit = {
+      val capacity = if (double) doubles.length else floats.length
+      if (count + extra > capacity) {
+        val grown = math.max(capacity * 2, count + extra)
+        if (double) doubles = java.util.Arrays.copyOf(doubles, grown) else floats = java.util.Arrays.copyOf(floats, grown)
+      }
+    }
     private def put(v: Double): Unit = {
-      if (count == values.length) values = java.util.Arrays.copyOf(values, count * 2)
-      values(count) = v
+      ensure(1)
+      if (double) doubles(count) = v else floats(count) = v.toFloat
       count += 1
+    }
+    override protected def putLeaves(array: ArrayData, n: Int): Unit = (leafType, double) match {
+      case (FloatType, false) =>
+        ensure(n)
+        System.arraycopy(array.toFloatArray(), 0, floats, count, n)
+        count += n
+      case (DoubleType, true) =>
+        ensure(n)
+        System.arraycopy(array.toDoubleArray(), 0, doubles, count, n)
+        count += n
+      case _ => super.putLeaves(array, n)
     }
     override protected def canFill = true
     override protected def putFill(): Unit = put(Double.NaN)
@@ -200,13 +227,8 @@ object InputFeeder {
     override protected def putLeaf(array: SpecializedGetters, ordinal: Int): Unit = put(read(array, ordinal))
     override protected def clearValues(): Unit = count = 0
     override protected def build(shape: Shape): Tensor =
-      if (double) TFloat64.tensorOf(shape, DataBuffers.of(values, true, false).narrow(count.toLong))
-      else {
-        val floats = new Array[Float](count)
-        var i = 0
-        while (i < count) { floats(i) = values(i).toFloat; i += 1 }
-        TFloat32.tensorOf(shape, DataBuffers.of(floats, true, false))
-      }
+      if (double) TFloat64.tensorOf(shape, DataBuffers.of(doubles, true, false).narrow(count.toLong))
+      else TFloat32.tensorOf(shape, DataBuffers.of(floats, true, false).narrow(count.toLong))
   }
 
   private final class IntegralFeeder(model: String, spec: TensorSpec, sparkType: DataType, fill: Boolean, long: Boolean)
