@@ -55,7 +55,8 @@ object SavedModelHandle {
   val ServeTag: String = SavedModelBundle.DEFAULT_TAG
 
   /**
-   * Loads the SavedModel at `location` with tag `serve`. The caller owns and closes the handle.
+   * Loads the SavedModel at `location` with tag `serve`, its session limited to
+   * [[SessionThreads.intraOp]] threads per op. The caller owns and closes the handle.
    *
    * @throws tfspark.errors.TFSparkException MODEL_LOAD_FAILED when the directory is not a
    *   readable SavedModel (missing or corrupt `saved_model.pb`, unreadable variables);
@@ -64,8 +65,12 @@ object SavedModelHandle {
   def load(location: ModelLocation): SavedModelHandle = {
     NativeLibrary.ensureConfigured()
     val bundle =
-      try SavedModelBundle.load(location.directory.getAbsolutePath, ServeTag)
-      catch {
+      try {
+        val threads = SessionThreads.intraOp()
+        val config =
+          org.tensorflow.proto.ConfigProto.newBuilder().setIntraOpParallelismThreads(threads).setInterOpParallelismThreads(threads).build()
+        SavedModelBundle.loader(location.directory.getAbsolutePath).withTags(ServeTag).withConfigProto(config).load()
+      } catch {
         case e: LinkageError => throw TFSparkErrors.nativeLibraryMissing(e) // no native jar: UnsatisfiedLinkError
         case e: Exception => throw TFSparkErrors.modelLoadFailed(location.name, location.directory.getPath, e)
       }

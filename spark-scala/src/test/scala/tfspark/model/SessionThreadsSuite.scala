@@ -1,0 +1,17 @@
+package tfspark.model
+
+import org.scalatest.funsuite.AnyFunSuite
+
+import tfspark.SparkSessionFixture
+
+class SessionThreadsSuite extends AnyFunSuite with SparkSessionFixture {
+
+  test("sessions share the cores among Spark's task slots, and the conf overrides it") {
+    val cores = Runtime.getRuntime.availableProcessors()
+    assert(SessionThreads.intraOp() === math.max(1, cores / 2), "local[2]: two task slots")
+    spark.sparkContext.getConf // SparkEnv's conf is the context's
+    org.apache.spark.SparkEnv.get.conf.set(SessionThreads.ConfKey, "3")
+    try assert(SessionThreads.intraOp() === 3)
+    finally org.apache.spark.SparkEnv.get.conf.remove(SessionThreads.ConfKey)
+  }
+}
