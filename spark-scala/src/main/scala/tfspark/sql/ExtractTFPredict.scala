@@ -31,7 +31,9 @@ object ExtractTFPredict extends Rule[LogicalPlan] {
             case p @ Project(list, child) if extractable(list).nonEmpty =>
               val (rewrite, node) = evaluateBelow(extractable(list), child)
               p.copy(projectList = list.map(rewrite(_).asInstanceOf[NamedExpression]), child = node)
-            case f @ Filter(condition, child) if extractable(Seq(condition)).nonEmpty =>
+            // Each top-level conjunct is looked at on its own: the others stay below, so the rows
+            // they remove are never scored (a call on the right of a top-level AND is extracted).
+            case f @ Filter(condition, child) if splitConjuncts(condition).exists(c => extractable(Seq(c)).nonEmpty) =>
               val (withCalls, plain) = splitConjuncts(condition).partition(c => extractable(Seq(c)).nonEmpty)
               val below = plain.reduceOption(And).map(Filter(_, child)).getOrElse(child)
               val (rewrite, node) = evaluateBelow(extractable(withCalls), below)

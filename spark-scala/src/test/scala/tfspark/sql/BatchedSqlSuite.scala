@@ -57,6 +57,8 @@ class BatchedSqlSuite extends AnyFunSuite with SparkSessionFixture with ErrorChe
   private val shapes = Seq(
     "plain projection" -> "SELECT id, tfpredict('linear', f) AS p FROM points WHERE f IS NOT NULL",
     "filter on the prediction" -> "SELECT id FROM points WHERE f IS NOT NULL AND tfpredict('linear', f) > 0",
+    "filter and projection of the same call" ->
+      "SELECT id, tfpredict('linear', f) AS p FROM points WHERE f IS NOT NULL AND tfpredict('linear', f) > 0",
     "prediction in an expression" -> "SELECT id, tfpredict('linear', f) * 2 + 1 AS p FROM points WHERE f IS NOT NULL",
     "two models and a repeated call" ->
       ("SELECT id, tfpredict('linear', f) AS a, tfpredict('titanic:features', t) AS b, tfpredict('linear', f) + 1 AS c " +
@@ -72,6 +74,7 @@ class BatchedSqlSuite extends AnyFunSuite with SparkSessionFixture with ErrorChe
 
   for ((name, query) <- shapes) {
     test(s"same results batched and row by row: $name") {
+      if (!name.startsWith("CASE")) assert(plan(query).contains("BatchEvalTF"), s"not batched: ${explain(spark.sql(query))}")
       val (batched, rowByRow) = both(query)
       assert(batched.nonEmpty)
       assertSame(batched, rowByRow)
