@@ -12,8 +12,38 @@ import java.util.zip.{ZipEntry, ZipInputStream, ZipOutputStream}
  */
 object ModelArchive {
 
-  /** Zips `dir` (sorted entries, fixed timestamps) and returns (bytes, sha256 hex). */
+  private val packed = new java.util.concurrent.ConcurrentHashMap[String, (String, (Array[Byte], String))]()
+
+  /**
+   * Zips `dir` (sorted entries, fixed timestamps) and returns (bytes, sha256 hex). The result is
+   * reused while the folder's files keep their names, sizes and modification times, so repeated
+   * queries and transforms do not re-read the model on the driver.
+   */
   def pack(dir: File): (Array[Byte], String) = {
+    val key = dir.getCanonicalPath
+    val stamp = fileStamp(dir)
+    Option(packed.get(key)).filter(_._1 == stamp).map(_._2).getOrElse {
+      val result = zip(dir)
+      packed.put(key, (stamp, result))
+      result
+    }
+  }
+
+  /** Every file's relative path, size and modification time: cheap to compute, changes with the files. */
+  private def fileStamp(dir: File): String = {
+    val files = Files.walk(dir.toPath).iterator()
+    Iterator
+      .continually(files)
+      .takeWhile(_.hasNext)
+      .map(_.next())
+      .filter(Files.isRegularFile(_))
+      .map(p => s"${dir.toPath.relativize(p)}:${Files.size(p)}:${Files.getLastModifiedTime(p).toMillis}")
+      .toSeq
+      .sorted
+      .mkString("|")
+  }
+
+  private def zip(dir: File): (Array[Byte], String) = {
     val root = dir.toPath
     val files = Files.walk(root).iterator()
     val paths = Iterator
