@@ -419,7 +419,10 @@ def main(argv=None) -> int:
 
     repo = WORK / "models"
     export_mlp(repo)
-    (repo / "linear").exists() or (repo / "linear").symlink_to(MODELS / "linear")
+    # One repository for the whole run (it is fixed when the session starts): the generated MLP,
+    # and the committed models through links.
+    for name in ("linear", "titanic", "imdb", "cifar2"):
+        (repo / name).exists() or (repo / name).symlink_to(MODELS / name)
     spark = build_session(repository=repo, app_name="tfspark-bench", batch_size=args.batch_size)
     spark.sparkContext.setLogLevel("ERROR")
     spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(args.batch_size))
@@ -429,11 +432,9 @@ def main(argv=None) -> int:
     for model, width in (("linear", 2), ("mlp", 64)):
         if model in models:
             bench_numeric(b, model, repo, width)
-    spark.conf.set("spark.tfpredict.repository", str(MODELS))
     for model in ("titanic", "imdb", "cifar2"):
         if model in models:
             bench_raw_data(b, model)
-    spark.conf.set("spark.tfpredict.repository", str(repo))
     soak_result = soak(b) if args.soak_rows and "mlp" in models else None
     command = "bench/run " + " ".join(argv if argv is not None else sys.argv[1:])
     Path(args.out).write_text(report(b, soak_result, command.strip()), encoding="utf-8")

@@ -10,7 +10,8 @@ import org.apache.spark.sql.types.{ArrayType, FloatType, StructField, StructType
 import tfspark.errors.TFSparkErrors
 import tfspark.model.{ModelArchive, ModelCache, ModelLocation, ModelRepository, ShippedModel, SignatureSpec, TFDType}
 import tfspark.rdd.BatchedPredictionIterator
-import tfspark.tensor.{BatchRunner, ExternalValues, InputFeeder, NullPolicy, OutputDecoder, SignatureBinding}
+import tfspark.conf.NullPolicy
+import tfspark.tensor.{BatchRunner, ExternalValues, InputFeeder, OutputDecoder, SignatureBinding}
 
 /**
  * The Scala API for batch inference on RDDs, DataFrames and the driver.
@@ -213,18 +214,19 @@ object TFInference {
       signature: String = DefaultSignature
   ): Seq[Array[Float]] = {
     checkBatchSize(batchSize)
-    val handle = ModelCache.acquire(ModelArchive.pack(location.directory)._2, location)
-    val binding =
-      SignatureBinding.bind(location.name, handle.signature(signature), ArrayType(FloatType, containsNull = false), unitDimAsArray = true)
-    val runner = new BatchRunner(handle, binding, batchSize, fillNulls = false)
-    new BatchedPredictionIterator[Array[Float], Array[Float]](
-      rows.iterator,
-      runner,
-      argument = a => if (a == null) null else UnsafeArrayData.fromPrimitiveArray(a),
-      emit = (_, result) => OutputDecoder.toFloatArray(result),
-      nullGivesNull = false,
-      label = "the driver's input"
-    ).toSeq
+    ModelCache.withHandle(ModelArchive.sha256(location.directory), location) { handle =>
+      val binding =
+        SignatureBinding.bind(location.name, handle.signature(signature), ArrayType(FloatType, containsNull = false), unitDimAsArray = true)
+      val runner = new BatchRunner(handle, binding, batchSize, fillNulls = false)
+      new BatchedPredictionIterator[Array[Float], Array[Float]](
+        rows.iterator,
+        runner,
+        argument = a => if (a == null) null else UnsafeArrayData.fromPrimitiveArray(a),
+        emit = (_, result) => OutputDecoder.toFloatArray(result),
+        nullGivesNull = false,
+        label = "the driver's input"
+      ).toList
+    }
   }
 
   private def signatureOf(model: ShippedModel, signature: String): SignatureSpec =

@@ -7,10 +7,12 @@ import org.apache.spark.sql.Row
 import org.scalatest.funsuite.AnyFunSuite
 
 import tfspark.model.ModelRepository
-import tfspark.sql.TFSparkConf
+import tfspark.conf.TFSparkConf
 
 /** Bad input gives a clear error class naming what was expected and what came, never a TF trace. */
 class BadInputSuite extends AnyFunSuite with SparkSessionFixture with ErrorChecks {
+
+  override protected def repositoryRoot: String = TestModels.linkedRepository.getPath
 
   private def repository = ModelRepository(TestModels.modelsDir.getPath)
   private def linear = TFInference.ship(spark.sparkContext, repository.resolve("linear"))
@@ -163,7 +165,6 @@ class BadInputSuite extends AnyFunSuite with SparkSessionFixture with ErrorCheck
   }
 
   test("struct arguments: missing, ambiguous and (strict) unexpected fields are analysis errors") {
-    spark.conf.set(TFSparkConf.Repository, TestModels.testModelsDir.getPath)
     try {
       checkError("MISSING_INPUT", Map("model" -> "tokens", "input" -> "flag", "available" -> "x")) {
         spark.sql("SELECT tfpredict('tokens:scale', named_struct('x', 1.0D))")
@@ -177,7 +178,6 @@ class BadInputSuite extends AnyFunSuite with SparkSessionFixture with ErrorCheck
       }
     } finally {
       spark.conf.unset(TFSparkConf.StrictInputs)
-      spark.conf.set(TFSparkConf.Repository, TestModels.modelsDir.getPath)
     }
   }
 

@@ -14,6 +14,9 @@ import tfspark.model.{ModelRepository, ShippedModel}
  */
 abstract class GoldenAgreementBehaviour extends AnyFunSuite with SparkSessionFixture {
 
+  /** Committed and test-only models in one repository (the repository cannot change at run time). */
+  override protected def repositoryRoot: String = TestModels.linkedRepository.getPath
+
   assert(TestModels.withGoldenVectors.nonEmpty, s"no committed models with golden vectors under ${TestModels.modelsDir}")
 
   /** Runs `path` over every case and reports the max |diff|. */
@@ -81,16 +84,13 @@ abstract class GoldenAgreementBehaviour extends AnyFunSuite with SparkSessionFix
       agree(root, name, version) { (_, c) =>
         GoldenRows.dataFrame(spark, c, partitions = 2).createOrReplaceTempView("golden_input")
         val fields = c.inputs.keys.toSeq.sorted.mkString(", ")
-        spark.conf.set(tfspark.sql.TFSparkConf.Repository, root.getPath)
-        try
-          spark
-            .sql(s"SELECT id, tfpredict('$name:${c.signature}', struct($fields)) AS p FROM golden_input ORDER BY id")
-            .collect()
-            .toSeq
-            .map { r =>
-              r.get(1) match { case struct: Row => struct; case value => value }
-            }
-        finally spark.conf.set(tfspark.sql.TFSparkConf.Repository, TestModels.modelsDir.getPath)
+        spark
+          .sql(s"SELECT id, tfpredict('$name@$version:${c.signature}', struct($fields)) AS p FROM golden_input ORDER BY id")
+          .collect()
+          .toSeq
+          .map { r =>
+            r.get(1) match { case struct: Row => struct; case value => value }
+          }
       }
     }
   }

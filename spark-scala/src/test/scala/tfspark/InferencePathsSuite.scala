@@ -75,23 +75,23 @@ class InferencePathsSuite extends AnyFunSuite with SparkSessionFixture {
       .option("inferSchema", "true")
       .csv(new java.io.File(TestModels.dataDir, "titanic/test.csv").getPath)
       .createOrReplaceTempView("passengers")
-    spark.conf.set(tfspark.sql.TFSparkConf.NullPolicy, "fill")
+    spark.conf.set(tfspark.conf.TFSparkConf.NullPolicy, "fill")
     try {
       val df = spark.sql("SELECT Survived, tfpredict('titanic', struct(*)) AS p FROM passengers")
       assert(df.schema("p").dataType.simpleString === "struct<probability:float,survived:bigint>")
       val rows = df.collect()
       assert(rows.length === 179)
       assert(rows.count(r => r.getInt(0).toLong == r.getStruct(1).getLong(1)) > 0.75 * 179)
-    } finally spark.conf.unset(tfspark.sql.TFSparkConf.NullPolicy)
+    } finally spark.conf.unset(tfspark.conf.TFSparkConf.NullPolicy)
   }
 
   test("spark.tfpredict.unitOutputsAsArrays gives a [-1,1] output as a one-element array") {
-    spark.conf.set(tfspark.sql.TFSparkConf.UnitOutputsAsArrays, "true")
+    spark.conf.set(tfspark.conf.TFSparkConf.UnitOutputsAsArrays, "true")
     try {
       val df = spark.sql("SELECT tfpredict(array(1.0f, 2.0f)) AS p")
       assert(df.schema("p").dataType === ArrayType(FloatType, containsNull = false))
       assert(df.head().getSeq[Float](0).size === 1)
-    } finally spark.conf.unset(tfspark.sql.TFSparkConf.UnitOutputsAsArrays)
+    } finally spark.conf.unset(tfspark.conf.TFSparkConf.UnitOutputsAsArrays)
   }
 
   test("double and integer arrays are narrowed to float32 as the signature expects") {

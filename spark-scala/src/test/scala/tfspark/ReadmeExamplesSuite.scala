@@ -7,8 +7,8 @@ import org.apache.spark.sql.types.{FloatType, StructType}
 import org.scalatest.funsuite.AnyFunSuite
 
 import tfspark.model.ModelRepository
-import tfspark.sql.TFSparkConf
-import tfspark.tensor.NullPolicy
+import tfspark.conf.TFSparkConf
+import tfspark.conf.NullPolicy
 
 /** The README's Scala and SQL examples, as written there (data paths point at the test data). */
 class ReadmeExamplesSuite extends AnyFunSuite with SparkSessionFixture with ErrorChecks with org.scalactic.Tolerance {

@@ -3,7 +3,7 @@ package tfspark
 import org.apache.spark.sql.SparkSession
 import org.scalatest.{BeforeAndAfterAll, Suite}
 
-import tfspark.sql.TFSparkConf
+import tfspark.conf.TFSparkConf
 
 /**
  * A small local SparkSession per suite, with tfspark's SQL extension and the committed model
@@ -13,6 +13,9 @@ trait SparkSessionFixture extends BeforeAndAfterAll { self: Suite =>
 
   protected def master: String = "local[2]"
   protected def extraConf: Map[String, String] = Map.empty
+
+  /** `spark.tfpredict.repository`: fixed when the session starts, like in production. */
+  protected def repositoryRoot: String = TestModels.modelsDir.getPath
 
   @transient private var _spark: SparkSession = _
   protected def spark: SparkSession = _spark
@@ -27,7 +30,7 @@ trait SparkSessionFixture extends BeforeAndAfterAll { self: Suite =>
       .config("spark.ui.showConsoleProgress", "false")
       .config("spark.sql.shuffle.partitions", "5")
       .config("spark.sql.extensions", "tfspark.sql.TFSparkExtensions")
-      .config(TFSparkConf.Repository, TestModels.modelsDir.getPath)
+      .config(TFSparkConf.Repository, repositoryRoot)
       .config(TFSparkConf.DefaultModel, "linear")
     extraConf.foreach { case (k, v) => builder.config(k, v) }
     _spark = builder.getOrCreate()

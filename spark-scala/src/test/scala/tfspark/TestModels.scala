@@ -37,4 +37,17 @@ object TestModels {
     }
 
   def tempDir(prefix: String): File = Files.createTempDirectory(prefix).toFile
+
+  /**
+   * A repository laid out through symbolic links, as TF Serving deployments are: one link per
+   * model name, to the committed models and the test-only ones. The SQL suites use it, so that
+   * every model in one session is reachable by name, through a link.
+   */
+  lazy val linkedRepository: File = {
+    val root = tempDir("tfspark-linked-repo")
+    Seq(modelsDir, testModelsDir).flatMap(r => Option(r.listFiles()).toSeq.flatten).filter(_.isDirectory).foreach { m =>
+      Files.createSymbolicLink(new File(root, m.getName).toPath, m.toPath.toAbsolutePath)
+    }
+    root
+  }
 }

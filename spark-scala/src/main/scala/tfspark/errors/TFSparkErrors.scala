@@ -90,6 +90,26 @@ object TFSparkErrors {
     error("MODEL_LOAD_FAILED", "model" -> model, "path" -> path, "reason" -> reason)(cause)
   }
 
+  /** The cause and the fix of the known Keras 3 export trap, shared with `python -m python_trainer check`. */
+  val VariablesNotRestoredCause: String =
+    "the SavedModel's variables are not restored by TensorFlow's C++ loader (TF Java, TF Serving): a Keras 3 model " +
+      "saved with tf.saved_model.save, or a tf.Module that wraps a Keras 3 model without tracking its variables"
+  val VariablesNotRestoredFix: String =
+    "export with model.export(DIR) or keras.export.ExportArchive, or keep the variables on the module " +
+      "(module.kept = [v.value for v in keras_model.variables]) before tf.saved_model.save, then run " +
+      "python -m python_trainer check DIR"
+
+  /** The load-time warm-up found that TF's C++ loader did not restore the model's variables. */
+  def modelVariablesNotRestored(model: String, path: String, cause: Throwable): TFSparkException = {
+    val tf = Option(cause.getMessage).map(_.linesIterator.next()).getOrElse(cause.getClass.getName)
+    error(
+      "MODEL_LOAD_FAILED",
+      "model" -> model,
+      "path" -> path,
+      "reason" -> s"its warm-up run failed with \"$tf\". Cause: $VariablesNotRestoredCause. Fix: $VariablesNotRestoredFix"
+    )(cause)
+  }
+
   def nativeLibraryMissing(cause: Throwable): TFSparkException =
     error(
       "NATIVE_LIBRARY_MISSING",

@@ -8,10 +8,9 @@ import org.apache.spark.sql.functions.{array, col}
 import org.apache.spark.sql.types.{NumericType, StructType}
 
 import tfspark.TFInference
+import tfspark.conf.{NullPolicy, TFSparkConf}
 import tfspark.errors.{TFSparkErrors, TFSparkException}
-import tfspark.model.ModelRepository
-import tfspark.sql.TFSparkConf
-import tfspark.tensor.NullPolicy
+import tfspark.model.{ModelReference, ModelRepository}
 
 /**
  * The `spark-submit` batch-scoring job: reads a table of features, adds the model's prediction
@@ -31,7 +30,8 @@ object BatchScore {
       |`prediction` column added.
       |
       |Options:
-      |  --model NAME[:SIGNATURE]  model in the repository, latest version (default: linear)
+      |  --model NAME[@VERSION][:SIGNATURE]
+      |                            model in the repository, latest version unless @VERSION (default: linear)
       |  --repository DIR          model repository root, <DIR>/<name>/<version>/ (default: models,
       |                            or spark.tfpredict.repository)
       |  --input PATH              input data (required)
@@ -181,11 +181,9 @@ object BatchScore {
   def run(spark: SparkSession, options: Options): Summary = {
     val started = System.nanoTime()
     val repository = ModelRepository(options.repository.getOrElse(spark.conf.get(TFSparkConf.Repository, TFSparkConf.DefaultRepository)))
-    val (name, signature) = options.model.split(":", 2).toList match {
-      case n :: s :: Nil => (n, s)
-      case _ => (options.model, TFInference.DefaultSignature)
-    }
-    val model = TFInference.ship(spark.sparkContext, repository.resolve(name))
+    val reference = ModelReference.parse(options.model)
+    val (name, signature) = (reference.name, reference.signature)
+    val model = TFInference.ship(spark.sparkContext, repository.resolve(name, reference.version))
 
     val input = read(spark, options.input, options.inputFormat)
     val spec = model.signatures.getOrElse(signature, throw TFSparkErrors.signatureNotFound(name, signature, model.signatures.keys))

@@ -5,7 +5,8 @@ import org.apache.spark.sql.SparkSession
 import tfspark.TFInference
 import tfspark.errors.TFSparkException
 import tfspark.model.ModelRepository
-import tfspark.sql.{TFSparkConf, TFSparkSQL}
+import tfspark.conf.TFSparkConf
+import tfspark.sql.TFSparkSQL
 
 /**
  * The book's chapter 6-7, done right: predicts the rows [[1,2],[3,5],[6,7],[8,3]] with the linear
@@ -24,9 +25,11 @@ object BookExamples {
         val parsed = JobArguments.parse(args.toSeq, Set("repository", "model"))
         if (parsed.flag("help")) println("Usage: BookExamples [--repository DIR] [--model NAME]")
         else {
-          val spark = SparkSession.builder().appName("tfspark BookExamples").getOrCreate()
+          val repository = parsed.getOrElse("repository", TFSparkConf.DefaultRepository)
+          // The repository is fixed when the session starts (SECURITY.md): it cannot be SET later.
+          val spark = SparkSession.builder().appName("tfspark BookExamples").config(TFSparkConf.Repository, repository).getOrCreate()
           try
-            run(spark, parsed.getOrElse("repository", TFSparkConf.DefaultRepository), parsed.getOrElse("model", "linear")).foreach(println)
+            run(spark, repository, parsed.getOrElse("model", "linear")).foreach(println)
           finally spark.stop()
         }
         0
@@ -39,7 +42,7 @@ object BookExamples {
     if (code != 0) sys.exit(code)
   }
 
-  /** Returns the printed lines: a header and one line per example row. */
+  /** Returns the printed lines: a header and one line per example row. SQL uses `spark`'s repository. */
   def run(spark: SparkSession, repository: String, model: String): Seq[String] = {
     val location = ModelRepository(repository).resolve(model)
     val onDriver = TFInference.predictLocal(location, Rows).map(_.head)
@@ -47,7 +50,6 @@ object BookExamples {
     val shipped = TFInference.ship(spark.sparkContext, location)
     val viaRdd = TFInference.predictRDD(spark.sparkContext.parallelize(Rows, 2), shipped, batchSize = 2).map(_.head).collect().toSeq
 
-    spark.conf.set(TFSparkConf.Repository, repository)
     TFSparkSQL.register(spark)
     import spark.implicits._
     Rows.map(_.toSeq).toDF("features").createOrReplaceTempView("book_examples")

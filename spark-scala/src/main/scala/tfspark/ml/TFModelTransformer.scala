@@ -10,9 +10,9 @@ import org.apache.spark.sql.types.{StructField, StructType}
 
 import tfspark.TFInference
 import tfspark.errors.TFSparkErrors
-import tfspark.model.{ModelRepository, ShippedModel}
-import tfspark.sql.TFSparkConf
-import tfspark.tensor.NullPolicy
+import tfspark.model.{ModelReference, ModelRepository, ShippedModel}
+import tfspark.conf.TFSparkConf
+import tfspark.conf.NullPolicy
 
 /**
  * A Spark ML `Transformer` that appends a TensorFlow SavedModel's output to each row, batched
@@ -32,7 +32,8 @@ class TFModelTransformer(override val uid: String) extends Transformer with Defa
 
   def this() = this(Identifiable.randomUID("tfModel"))
 
-  final val model: Param[String] = new Param[String](this, "model", "model name in the repository")
+  final val model: Param[String] =
+    new Param[String](this, "model", "model in the repository: NAME, NAME@VERSION (default: the latest) or NAME[@VERSION]:SIGNATURE")
   final val repository: Param[String] =
     new Param[String](this, "repository", s"model repository root (default: ${TFSparkConf.Repository} or 'models')")
   final val signature: Param[String] = new Param[String](this, "signature", "signature key")
@@ -76,18 +77,22 @@ class TFModelTransformer(override val uid: String) extends Transformer with Defa
   private def shipped(dataset: Dataset[_]): ShippedModel = {
     if (!isDefined(model)) throw TFSparkErrors.invalidArgument("TFModelTransformer.model", "unset", "setModel(name)")
     val root = get(repository).getOrElse(dataset.sparkSession.conf.get(TFSparkConf.Repository, TFSparkConf.DefaultRepository))
-    TFInference.ship(dataset.sparkSession.sparkContext, ModelRepository(root).resolve($(model)))
+    val reference = ModelReference.parse($(model))
+    TFInference.ship(dataset.sparkSession.sparkContext, ModelRepository(root).resolve(reference.name, reference.version))
   }
+
+  /** The signature param, else the one named in the model reference (`name:signature`), else `serving_default`. */
+  private def signatureKey: String = get(signature).getOrElse(ModelReference.parse($(model)).signature)
 
   /** The mapping with the single-input shorthand resolved to the signature's input key. */
   private def mapping(m: ShippedModel): Map[String, String] = getInputMapping.map {
     case (TFModelTransformer.SingleInput, col) =>
-      val inputs = m.signatures.get($(signature)).map(_.inputs.map(_.key)).getOrElse(Nil)
+      val inputs = m.signatures.get(signatureKey).map(_.inputs.map(_.key)).getOrElse(Nil)
       if (inputs.size != 1) {
         throw TFSparkErrors.invalidArgument(
           "setInputCol",
           col,
-          s"a single-input signature; ${m.name}:${$(signature)} has inputs ${inputs.mkString(", ")}"
+          s"a single-input signature; ${m.name}:${signatureKey} has inputs ${inputs.mkString(", ")}"
         )
       }
       inputs.head -> col
@@ -103,7 +108,7 @@ class TFModelTransformer(override val uid: String) extends Transformer with Defa
       $(outputCol),
       mapping(m),
       $(batchSize),
-      $(signature),
+      signatureKey,
       NullPolicy.parse($(nullPolicy)).get,
       $(unitOutputsAsArrays)
     )
@@ -113,7 +118,7 @@ class TFModelTransformer(override val uid: String) extends Transformer with Defa
     val spark = org.apache.spark.sql.SparkSession.active
     val empty = spark.createDataFrame(spark.sparkContext.emptyRDD[org.apache.spark.sql.Row], schema)
     val m = shipped(empty)
-    val (binding, _, _) = TFInference.bindColumns(empty, m, mapping(m), $(signature), $(unitOutputsAsArrays))
+    val (binding, _, _) = TFInference.bindColumns(empty, m, mapping(m), signatureKey, $(unitOutputsAsArrays))
     schema.add(StructField($(outputCol), binding.resultType, nullable = true))
   }
 

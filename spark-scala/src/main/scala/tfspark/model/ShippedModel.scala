@@ -56,8 +56,10 @@ object ShippedModel {
     shipped.computeIfAbsent(
       (sc.applicationId + "/" + sc.startTime, sha),
       _ => {
-        val handle = ModelCache.acquire(sha, location)
-        ShippedModel(location.name, location.version, sha, handle.signatures, location.directory.getAbsolutePath, sc.broadcast(bytes))
+        val handle = ModelCache.withHandle(sha, location)(identity)
+        // The real path, links resolved: a link re-pointed later does not change what this serves.
+        val real = location.directory.toPath.toRealPath().toString
+        ShippedModel(location.name, location.version, sha, handle.signatures, real, sc.broadcast(bytes))
       }
     )
   }

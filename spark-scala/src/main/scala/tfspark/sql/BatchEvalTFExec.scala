@@ -9,6 +9,7 @@ import org.apache.spark.sql.catalyst.plans.logical.LogicalPlan
 import org.apache.spark.sql.execution.{SparkPlan, SparkStrategy, UnaryExecNode}
 import org.apache.spark.sql.execution.metric.{SQLMetric, SQLMetrics}
 
+import tfspark.conf.TFSparkConf
 import tfspark.errors.TFSparkErrors
 import tfspark.model.ModelCache
 import tfspark.tensor.BatchRunner

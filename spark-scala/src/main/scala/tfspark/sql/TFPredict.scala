@@ -8,7 +8,8 @@ import org.apache.spark.sql.types.DataType
 
 import tfspark.errors.TFSparkErrors
 import tfspark.model.{ModelCache, ShippedModel}
-import tfspark.tensor.{BatchRunner, NullPolicy, SignatureBinding}
+import tfspark.conf.NullPolicy
+import tfspark.tensor.{BatchRunner, SignatureBinding}
 
 /**
  * `tfpredict(...)`: `model`'s signature applied to one row's `argument` (a struct whose fields

@@ -6,27 +6,30 @@ import org.apache.spark.sql.catalyst.expressions.{Expression, ExpressionInfo}
 import org.apache.spark.sql.internal.SQLConf
 import org.apache.spark.sql.types.StringType
 
+import tfspark.conf.TFSparkConf
 import tfspark.errors.TFSparkErrors
-import tfspark.model.{ModelRepository, ShippedModel}
+import tfspark.model.{ModelReference, ModelRepository, ShippedModel}
 import tfspark.tensor.SignatureBinding
 
 /**
  * Builds [[TFPredict]] from SQL arguments at analysis time:
  *  - `tfpredict(features)` uses `spark.tfpredict.defaultModel`;
- *  - `tfpredict('name', features)` and `tfpredict('name:signature', features)` name the model;
+ *  - `tfpredict('name', features)`, `tfpredict('name@version', ...)`, `tfpredict('name:signature', ...)`
+ *    and `tfpredict('name@version:signature', ...)` name the model ([[ModelReference]]); without a
+ *    version, the highest version present when the query is analysed;
  *  - the argument is a struct whose fields feed the inputs by name (`struct(*)`), or the value of a
  *    single-input signature.
  * Models come only from the configured repository (`spark.tfpredict.repository`), by name.
  */
 object TFPredictFunction {
   val Name = "tfpredict"
-  val DefaultSignature = "serving_default"
+  val DefaultSignature: String = ModelReference.DefaultSignature
 
   val info: ExpressionInfo = new ExpressionInfo(
     classOf[TFPredict].getName,
     null,
     Name,
-    "_FUNC_([model[:signature],] input) - Runs a TensorFlow SavedModel signature on `input` (the value of " +
+    "_FUNC_([model[@version][:signature],] input) - Runs a TensorFlow SavedModel signature on `input` (the value of " +
       "its single input, or a struct whose fields feed its inputs by name) and returns its output, typed from the signature.",
     "", // arguments
     "", // examples
@@ -53,11 +56,9 @@ object TFPredictFunction {
       case _ =>
         throw TFSparkErrors.invalidArgument(s"the arguments of $Name", s"${args.size} arguments", "(features) or ('model', features)")
     }
-    val (name, signature) = spec.split(":", 2).toList match {
-      case n :: s :: Nil => (n, s)
-      case _ => (spec, DefaultSignature)
-    }
-    val location = ModelRepository(TFSparkConf.repository()).resolve(name)
+    val reference = ModelReference.parse(spec)
+    val (name, signature) = (reference.name, reference.signature)
+    val location = ModelRepository(TFSparkConf.repository()).resolve(name, reference.version)
     val shipped = ShippedModel.ship(SparkSession.active.sparkContext, location)
     val sig =
       shipped.signatures.getOrElse(signature, throw TFSparkErrors.signatureNotFound(name, signature, shipped.signatures.keys.toSeq.sorted))

@@ -3,6 +3,8 @@ package tfspark.sql
 import org.apache.spark.sql.{SparkSession, SparkSessionExtensions}
 import org.apache.spark.sql.catalyst.FunctionIdentifier
 
+import tfspark.conf.TFSparkConf
+
 /**
  * Installs tfspark into every session built with
  * `spark.sql.extensions=tfspark.sql.TFSparkExtensions`: registers the `tfpredict` function, and
@@ -11,6 +13,7 @@ import org.apache.spark.sql.catalyst.FunctionIdentifier
  */
 class TFSparkExtensions extends (SparkSessionExtensions => Unit) {
   override def apply(extensions: SparkSessionExtensions): Unit = {
+    TFSparkConf.register() // the repository becomes static before the session takes any statement
     extensions.injectFunction((TFPredictFunction.identifier, TFPredictFunction.info, TFPredictFunction.build _))
     extensions.injectOptimizerRule(_ => ExtractTFPredict)
     extensions.injectPlannerStrategy(_ => BatchEvalTFStrategy)
@@ -29,10 +32,12 @@ object TFSparkSQL {
       Some("system")
     ) // CatalogManager.{BUILTIN_NAMESPACE,SYSTEM_CATALOG_NAME} are private[sql]
 
-  def register(spark: SparkSession): Unit =
+  def register(spark: SparkSession): Unit = {
+    TFSparkConf.register()
     spark
       .asInstanceOf[org.apache.spark.sql.classic.SparkSession]
       .sessionState
       .functionRegistry
       .registerFunction(builtinIdentifier, TFPredictFunction.info, TFPredictFunction.build _)
+  }
 }

@@ -25,6 +25,9 @@ import tfspark.model.{TFDType, TensorSpec}
  * the batch must agree: rows are never padded (pad upstream). Numbers convert to the input's
  * dtype as TF users expect (double → float32, int → int64). Not thread-safe: one per task.
  *
+ * An input of shape `()` is *unbatched*: it takes one scalar per `Session.run`, so it holds one
+ * row at most and builds a scalar tensor ([[BatchRunner]] cuts batches around it).
+ *
  * @param fillNulls a null scalar becomes NaN (float inputs) or "" (string inputs) instead of failing
  */
 abstract class InputFeeder(val model: String, val spec: TensorSpec, val sparkType: DataType, fillNulls: Boolean) {
@@ -33,8 +36,12 @@ abstract class InputFeeder(val model: String, val spec: TensorSpec, val sparkTyp
   private val sparkDepth = depthOf(sparkType)
   protected val leafType: DataType = leafOf(sparkType)
 
+  /** Whether the input has a batch dimension (every shape but `()`). */
+  val batched: Boolean = InputFeeder.isBatched(spec)
+
   /** Per-row dims from the signature (-1 = variable); a scalar fed to [-1,1] is treated as depth 1. */
-  private val rowDims: Array[Long] = spec.shape.map(_.tail.toArray).getOrElse(Array.fill(sparkDepth)(-1L))
+  private val rowDims: Array[Long] =
+    if (!batched) Array.emptyLongArray else spec.shape.map(_.tail.toArray).getOrElse(Array.fill(sparkDepth)(-1L))
   private val unitDimScalar = sparkDepth == 0 && rowDims.sameElements(Array(1L))
   private val batchDims: Array[Long] = rowDims.clone()
   protected var rows = 0
@@ -53,10 +60,14 @@ abstract class InputFeeder(val model: String, val spec: TensorSpec, val sparkTyp
   }
 
   /** The batch as a `[rows, dims...]` tensor. The caller owns and closes it. */
-  def toTensor(): Tensor = {
-    val dims = if (unitDimScalar) Array(1L) else batchDims.map(d => if (d < 0) 0L else d)
-    build(Shape.of((rows.toLong +: dims.toSeq): _*))
-  }
+  def toTensor(): Tensor =
+    if (!batched) {
+      require(rows == 1, s"an unbatched input takes one row per run, got $rows")
+      build(Shape.scalar())
+    } else {
+      val dims = if (unitDimScalar) Array(1L) else batchDims.map(d => if (d < 0) 0L else d)
+      build(Shape.of((rows.toLong +: dims.toSeq): _*))
+    }
 
   private def walk(array: ArrayData, level: Int, row: => String): Unit = {
     val n = array.numElements()
@@ -100,6 +111,9 @@ abstract class InputFeeder(val model: String, val spec: TensorSpec, val sparkTyp
 
 object InputFeeder {
 
+  /** Whether `spec` has a batch dimension: every input but a scalar-shaped (`()`) one. */
+  def isBatched(spec: TensorSpec): Boolean = !spec.shape.contains(Seq.empty[Long])
+
   def depthOf(t: DataType): Int = t match {
     case ArrayType(e, _) => 1 + depthOf(e)
     case _ => 0
@@ -126,8 +140,8 @@ object InputFeeder {
       case TFDType.Bool => BooleanType
       case _ => StringType
     }
-    val rank = spec.shape.map(_.size - 1).getOrElse(1)
-    val collapsed = if (spec.shape.exists(_.tail == Seq(1L))) 0 else rank
+    val rank = spec.shape.map(s => math.max(0, s.size - 1)).getOrElse(1)
+    val collapsed = if (spec.shape.exists(s => s.nonEmpty && s.tail == Seq(1L))) 0 else rank
     (0 until collapsed).foldLeft(leaf)((t, _) => ArrayType(t, containsNull = false))
   }
 
@@ -148,8 +162,8 @@ object InputFeeder {
     val leaf = leafOf(sparkType)
     val depth = depthOf(sparkType)
     spec.shape.foreach { shape =>
-      val rank = shape.size - 1
-      if (depth != rank && !(depth == 0 && shape.tail == Seq(1L))) throw mismatch()
+      if (shape.isEmpty) { if (depth != 0) throw mismatch() }
+      else if (depth != shape.size - 1 && !(depth == 0 && shape.tail == Seq(1L))) throw mismatch()
     }
     spec.dtype match {
       case TFDType.Float32 | TFDType.Float64 if isFloating(leaf) || isIntegral(leaf) =>

@@ -18,10 +18,13 @@ import tfspark.model.{TFDType, TensorSpec}
  * The Spark type follows the output's dtype (float32 → float, int64 → bigint, string → string)
  * and per-row rank: `[-1]` gives a scalar, `[-1,k]` an array, `[-1,a,b]` an array of arrays. A
  * `[-1,1]` output gives a scalar unless `unitDimAsArray`. The rank must be known at analysis time.
+ *
+ * With `batched = false` (a signature whose inputs are all scalars, run once per row) the output
+ * has no batch dimension: its whole shape is the row's, so `()` gives a scalar and `[k]` an array.
  */
-final class OutputDecoder(model: String, signature: String, val spec: TensorSpec, unitDimAsArray: Boolean) {
+final class OutputDecoder(model: String, signature: String, val spec: TensorSpec, unitDimAsArray: Boolean, batched: Boolean = true) {
 
-  private val rowDims: Seq[Long] = spec.shape.map(_.tail).getOrElse {
+  private val rowDims: Seq[Long] = spec.shape.map(s => if (batched) s.drop(1) else s).getOrElse {
     throw TFSparkErrors.unsupportedSignature(model, signature, s"output ${spec.key} has unknown rank", "outputs of known rank")
   }
   private val collapse = rowDims == Seq(1L) && !unitDimAsArray
@@ -48,9 +51,14 @@ final class OutputDecoder(model: String, signature: String, val spec: TensorSpec
 
   /** Decodes `tensor`, whose first dimension must be `rows`. The caller still owns the tensor. */
   def decode(tensor: Tensor, rows: Int): Array[Any] = {
-    val dims = tensor.shape().asArray()
+    val dims = if (batched) tensor.shape().asArray() else 1L +: tensor.shape().asArray()
     if (dims.isEmpty || dims(0) != rows) {
-      throw new IllegalStateException(s"model $model returned ${tensor.shape()} for output ${spec.key} on $rows rows")
+      throw TFSparkErrors.modelExecutionFailed(
+        model,
+        rows,
+        s"output ${spec.key}",
+        new IllegalStateException(s"the model returned shape ${tensor.shape()} for output ${spec.key} on a batch of $rows rows")
+      )
     }
     val perRow = dims.tail.product.toInt
     val n = rows * perRow

@@ -13,6 +13,11 @@ import tfspark.model.{SignatureSpec, TensorSpec}
  * feeds a single-input signature whole. With `byName` a struct always maps by name (a table's rows). The result is the single output's type, or a struct of
  * all outputs named by their keys (sorted).
  *
+ * Signatures whose inputs are all scalar-shaped (`()`, as `tf.Module` examples export) run once
+ * per row ([[perRow]]), and their outputs have no batch dimension. A scalar input beside batched
+ * inputs takes one value per `Session.run`: [[BatchRunner]] cuts batches wherever its value
+ * changes. Every other input needs a batch dimension of -1.
+ *
  * @param inputs each input's spec, the Spark type that feeds it, and the struct ordinal it comes
  *   from (`None`: the whole argument)
  */
@@ -25,7 +30,10 @@ final case class SignatureBinding(
     unitDimAsArray: Boolean
 ) {
 
-  def decoders: Seq[OutputDecoder] = outputs.map(new OutputDecoder(model, signature, _, unitDimAsArray))
+  /** Every input is a scalar: one `Session.run` per row, outputs without a batch dimension. */
+  def perRow: Boolean = inputs.nonEmpty && inputs.forall { case (spec, _, _) => !InputFeeder.isBatched(spec) }
+
+  def decoders: Seq[OutputDecoder] = outputs.map(new OutputDecoder(model, signature, _, unitDimAsArray, batched = !perRow))
 
   /** The Spark type of one row's result. */
   def resultType: DataType = decoders match {
@@ -76,10 +84,41 @@ object SignatureBinding {
           other.simpleString
         )
     }
+    checkShapes(model, spec)
     // Fail at analysis, not in a task: creating the feeders and decoders checks every type.
     inputs.foreach { case (s, t, _) => InputFeeder.create(model, spec.key, s, t, fillNulls = false) }
     val binding = SignatureBinding(model, spec.key, argumentType, inputs, spec.outputs, unitDimAsArray)
     binding.decoders
     binding
+  }
+
+  /**
+   * The shapes tfspark can feed: batched inputs (`[-1,...]` or unknown rank), and scalar inputs
+   * (`()`); outputs with a batch dimension, except in a signature of scalar inputs only.
+   *
+   * @throws tfspark.errors.TFSparkException UNSUPPORTED_SIGNATURE naming the input or output
+   */
+  private def checkShapes(model: String, spec: SignatureSpec): Unit = {
+    def unsupported(reason: String, expected: String) = TFSparkErrors.unsupportedSignature(model, spec.key, reason, expected)
+    if (spec.inputs.isEmpty) throw unsupported("it has no inputs", "at least one input")
+    spec.inputs.foreach { i =>
+      i.shape.filter(s => s.nonEmpty && s.head != -1L).foreach { s =>
+        throw unsupported(
+          s"input ${i.key} has the fixed first dimension ${s.head} (shape ${i.shapeString})",
+          "a batch dimension of -1 (None) as the first dimension of every non-scalar input, or a scalar input of shape ()"
+        )
+      }
+    }
+    val scalarInputsOnly = spec.inputs.forall(i => !InputFeeder.isBatched(i))
+    if (!scalarInputsOnly) {
+      spec.outputs.foreach { o =>
+        o.shape.filter(s => s.isEmpty || s.head != -1L).foreach { s =>
+          throw unsupported(
+            s"output ${o.key} has shape ${o.shapeString}, without a batch dimension, while inputs are batched",
+            "outputs whose first dimension is the batch (-1)"
+          )
+        }
+      }
+    }
   }
 }

@@ -6,7 +6,6 @@ import org.apache.hadoop.fs.RawLocalFileSystem
 import org.scalatest.funsuite.AnyFunSuite
 
 import tfspark.{ErrorChecks, SparkSessionFixture, TFInference, TestModels}
-import tfspark.sql.TFSparkConf
 
 /** The local disk under another URI scheme: a stand-in for `hdfs:` or `s3a:` in tests. */
 class RemappedLocalFileSystem extends RawLocalFileSystem {
@@ -22,6 +21,8 @@ class RemoteRepositorySuite extends AnyFunSuite with SparkSessionFixture with Er
 
   private def remoteRoot = s"tfstest://${TestModels.modelsDir.getAbsolutePath}"
 
+  override protected def repositoryRoot: String = remoteRoot
+
   test("lists, resolves and copies a version to the local cache, then scores through it") {
     val repo = ModelRepository(remoteRoot)
     assert(repo.models.contains("titanic") && repo.versions("linear") === Seq(1L))
@@ -35,12 +36,9 @@ class RemoteRepositorySuite extends AnyFunSuite with SparkSessionFixture with Er
   }
 
   test("SQL resolves models in a remote spark.tfpredict.repository, and names a missing one by URI") {
-    spark.conf.set(TFSparkConf.Repository, remoteRoot)
-    try {
-      assert(spark.sql("SELECT tfpredict('linear', array(1.0f, 2.0f))").head().getFloat(0) > 2.0f)
-      checkError("MODEL_NOT_FOUND", Map("model" -> "nope", "path" -> s"$remoteRoot/nope")) {
-        spark.sql("SELECT tfpredict('nope', array(1.0f, 2.0f))")
-      }
-    } finally spark.conf.set(TFSparkConf.Repository, TestModels.modelsDir.getPath)
+    assert(spark.sql("SELECT tfpredict('linear', array(1.0f, 2.0f))").head().getFloat(0) > 2.0f)
+    checkError("MODEL_NOT_FOUND", Map("model" -> "nope", "path" -> s"$remoteRoot/nope")) {
+      spark.sql("SELECT tfpredict('nope', array(1.0f, 2.0f))")
+    }
   }
 }

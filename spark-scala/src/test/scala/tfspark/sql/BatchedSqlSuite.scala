@@ -3,6 +3,7 @@ package tfspark.sql
 import org.apache.spark.sql.{DataFrame, Row}
 import org.scalatest.funsuite.AnyFunSuite
 
+import tfspark.conf.TFSparkConf
 import tfspark.{ErrorChecks, SparkSessionFixture}
 
 /**

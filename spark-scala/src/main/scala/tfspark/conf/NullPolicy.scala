@@ -1,4 +1,4 @@
-package tfspark.tensor
+package tfspark.conf
 
 /** What a null input does (`spark.tfpredict.nullPolicy`, BatchScore's `--null-policy`). */
 sealed trait NullPolicy {

@@ -1,0 +1,78 @@
+package tfspark.conf
+
+import org.apache.spark.SparkEnv
+import org.apache.spark.sql.internal.SQLConf
+
+import tfspark.errors.TFSparkErrors
+
+/**
+ * Every `spark.tfpredict.*` configuration key, with its default and its validation (documented in
+ * README.md). Session keys are read from the session's SQL configuration, which includes every
+ * `--conf spark.tfpredict.*` given at start; JVM-wide keys ([[MaxLoadedModels]]) from the
+ * application's Spark configuration, where executors see it too.
+ *
+ * [[Repository]] is the trust boundary (SECURITY.md): it is registered as a *static* SQL
+ * configuration, so it is fixed when the application starts and a runtime `SET` or
+ * `spark.conf.set` of it fails with Spark's `CANNOT_MODIFY_STATIC_CONFIG` from every client
+ * (spark-sql, JDBC/Thrift, Spark Connect, pyspark). [[register]] must run before any session takes
+ * statements; [[tfspark.sql.TFSparkExtensions]] and `TFSparkSQL.register` call it.
+ */
+object TFSparkConf {
+  val Repository = "spark.tfpredict.repository"
+  val DefaultModel = "spark.tfpredict.defaultModel"
+  val BatchSize = "spark.tfpredict.batchSize"
+  val NullPolicy = "spark.tfpredict.nullPolicy"
+  val StrictInputs = "spark.tfpredict.strictInputs"
+  val UnitOutputsAsArrays = "spark.tfpredict.unitOutputsAsArrays"
+  val MaxLoadedModels = "spark.tfpredict.maxLoadedModels"
+
+  val DefaultRepository = "models"
+  val DefaultMaxLoadedModels = 8
+
+  /** Makes [[Repository]] a static configuration of this JVM's Spark SQL. Idempotent. */
+  def register(): Unit = registered
+
+  private lazy val registered: Unit = SQLConf.registerStaticConfigKey(Repository)
+
+  /** The repository root fixed at start (a static configuration: no session can change it). */
+  def repository(conf: SQLConf = SQLConf.get): String = {
+    register()
+    conf.getConfString(Repository, DefaultRepository)
+  }
+
+  def defaultModel(conf: SQLConf = SQLConf.get): Option[String] =
+    Option(conf.getConfString(DefaultModel, null)).map(_.trim).filter(_.nonEmpty)
+
+  /** @throws tfspark.errors.TFSparkException INVALID_CONFIG */
+  def batchSize(conf: SQLConf = SQLConf.get): Int = {
+    val raw = conf.getConfString(BatchSize, "1024")
+    raw.trim.toIntOption.filter(_ > 0).getOrElse(throw TFSparkErrors.invalidConfig(BatchSize, raw, "a positive integer"))
+  }
+
+  /** @throws tfspark.errors.TFSparkException INVALID_CONFIG */
+  def nullPolicy(conf: SQLConf = SQLConf.get): NullPolicy = {
+    val raw = conf.getConfString(NullPolicy, "error")
+    tfspark.conf.NullPolicy.parse(raw).getOrElse(throw TFSparkErrors.invalidConfig(NullPolicy, raw, "'error', 'null' or 'fill'"))
+  }
+
+  /** Whether a `[-1,1]` output is an `array` of one element rather than a scalar. */
+  def unitOutputsAsArrays(conf: SQLConf = SQLConf.get): Boolean =
+    conf.getConfString(UnitOutputsAsArrays, "false").trim.equalsIgnoreCase("true")
+
+  /** Whether struct fields that feed no input are an error (UNEXPECTED_INPUT). */
+  def strictInputs(conf: SQLConf = SQLConf.get): Boolean =
+    conf.getConfString(StrictInputs, "false").trim.equalsIgnoreCase("true")
+
+  /**
+   * How many model versions one JVM keeps loaded ([[tfspark.model.ModelCache]]): beyond it, the
+   * least recently used versions that no running task uses are closed. Read from the
+   * application's configuration (`--conf spark.tfpredict.maxLoadedModels=N`), on the driver and
+   * the executors alike.
+   *
+   * @throws tfspark.errors.TFSparkException INVALID_CONFIG
+   */
+  def maxLoadedModels(): Int = {
+    val raw = Option(SparkEnv.get).flatMap(_.conf.getOption(MaxLoadedModels)).getOrElse(DefaultMaxLoadedModels.toString)
+    raw.trim.toIntOption.filter(_ > 0).getOrElse(throw TFSparkErrors.invalidConfig(MaxLoadedModels, raw, "a positive integer"))
+  }
+}

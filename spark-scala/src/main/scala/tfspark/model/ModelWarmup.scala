@@ -1,0 +1,82 @@
+package tfspark.model
+
+import java.io.File
+import java.nio.file.Files
+
+import scala.jdk.CollectionConverters._
+import scala.util.Using
+
+import org.slf4j.LoggerFactory
+import org.tensorflow.Tensor
+
+import tfspark.errors.TFSparkErrors
+
+/**
+ * Validates a freshly loaded model with one warm-up run per signature before any query uses it,
+ * as TF Serving does. The inputs come from the first source the version has:
+ *  1. TF Serving's `assets.extra/tf_serving_warmup_requests` ([[WarmupRequests]]);
+ *  2. tfspark's golden vectors, `assets.extra/golden.json` ([[GoldenCases]]);
+ *  3. one synthetic row per signature (zeros, `false`, empty strings), where the shapes allow.
+ *
+ * A model whose variables TF's C++ loader did not restore (the known Keras 3 export trap) fails
+ * whatever the source. Any other failure on a warm-up file or golden vectors fails the load too;
+ * on a synthetic row it is only logged, because zeros and empty strings are not always valid
+ * data (an image decoder rejects empty bytes).
+ */
+object ModelWarmup {
+
+  private val log = LoggerFactory.getLogger(getClass)
+
+  /** One warm-up input set for `signature`; the warm-up owns and closes the tensors. */
+  final case class WarmupInput(signature: String, tensors: () => Map[String, Tensor])
+
+  /** TF's messages when a SavedModel's variables were never restored by the C++ loader. */
+  private val NotRestored =
+    Seq("Could not find variable", "uninitialized value", "Container localhost does not exist", "Resource localhost/")
+
+  /**
+   * Runs the warm-up on `handle`.
+   *
+   * @throws tfspark.errors.TFSparkException MODEL_LOAD_FAILED naming the cause (and, for
+   *   variables that were not restored, the fix)
+   */
+  def run(handle: SavedModelHandle): Unit = {
+    val location = handle.location
+    val dir = location.directory
+    val (source, inputs) = sources(dir, handle.signatures)
+    inputs.foreach { input =>
+      if (handle.signatures.contains(input.signature)) {
+        try Using.resource(new TensorMap(input.tensors()))(t => handle.run(input.signature, t.tensors).close())
+        catch {
+          case e: RuntimeException if e.getClass.getName.startsWith("org.tensorflow.exceptions.") =>
+            val message = Option(e.getMessage).getOrElse("")
+            if (NotRestored.exists(message.contains)) throw TFSparkErrors.modelVariablesNotRestored(location.name, dir.getPath, e)
+            if (source != "a synthetic row") {
+              throw TFSparkErrors.modelLoadFailed(location.name, dir.getPath, new IllegalStateException(s"its warm-up from $source failed on signature ${input.signature}: ${message.linesIterator.nextOption().getOrElse("")}", e))
+            }
+            log.info(s"Model ${location.name}: synthetic warm-up of ${input.signature} was rejected by the model (${message.linesIterator.nextOption().getOrElse("")}); not an error")
+          case e: tfspark.errors.TFSparkException => throw e
+          case e: IllegalArgumentException =>
+            throw TFSparkErrors.modelLoadFailed(location.name, dir.getPath, new IllegalStateException(s"its warm-up from $source is unusable: ${e.getMessage}", e))
+        }
+      }
+    }
+    log.info(s"Model ${location.name}/${location.version} warmed up from $source (${inputs.size} run(s))")
+  }
+
+  /** The warm-up source of `dir` and its inputs, in the order of preference above. */
+  def sources(dir: File, signatures: Map[String, SignatureSpec]): (String, Seq[WarmupInput]) = {
+    val requests = new File(dir, ModelArchive.WarmupFile)
+    val golden = new File(dir, "assets.extra/golden.json")
+    if (requests.isFile) ("TF Serving's warm-up requests", WarmupRequests.read(requests.toPath))
+    else if (golden.isFile) ("golden vectors", GoldenCases.read(Files.readString(golden.toPath)))
+    else ("a synthetic row", signatures.values.toSeq.sortBy(_.key).flatMap(SyntheticRow.of))
+  }
+
+  /** Closes every tensor of a map. */
+  private final class TensorMap(val tensors: Map[String, Tensor]) extends AutoCloseable {
+    override def close(): Unit = tensors.values.foreach(_.close())
+  }
+
+  private[model] def javaMap(m: Map[String, Tensor]): java.util.Map[String, Tensor] = m.asJava
+}

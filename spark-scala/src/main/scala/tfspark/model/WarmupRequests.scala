@@ -1,0 +1,96 @@
+package tfspark.model
+
+import java.nio.{ByteBuffer, ByteOrder}
+import java.nio.file.{Files, Path}
+
+import scala.collection.mutable
+import scala.jdk.CollectionConverters._
+
+import com.google.protobuf.CodedInputStream
+import org.tensorflow.Tensor
+import org.tensorflow.proto.{DataType, TensorProto}
+
+/**
+ * Reads TF Serving's warm-up file, `assets.extra/tf_serving_warmup_requests`: a TFRecord file of
+ * `tensorflow.serving.PredictionLog` protos. Only `predict_log` records are used (field 6:
+ * `PredictLog.request` = `PredictRequest{model_spec{signature_name}, map inputs}`); classify,
+ * regress and multi-inference records are skipped, as tfspark only runs signatures. TF Serving's
+ * protos are not on the classpath, so the few fields needed are read with protobuf's wire format.
+ */
+private[model] object WarmupRequests {
+
+  /** @throws IllegalArgumentException for a file that is not TFRecords of PredictionLogs */
+  def read(file: Path): Seq[ModelWarmup.WarmupInput] = {
+    val bytes = Files.readAllBytes(file)
+    val buffer = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN)
+    val records = mutable.ArrayBuffer.empty[Array[Byte]]
+    while (buffer.remaining() > 0) {
+      require(buffer.remaining() >= 12, s"$file is not a TFRecord file: a record header is truncated")
+      val length = buffer.getLong()
+      buffer.getInt() // masked CRC of the length
+      require(length >= 0 && length <= buffer.remaining() - 4, s"$file is not a TFRecord file: a record of $length bytes is truncated")
+      val record = new Array[Byte](length.toInt)
+      buffer.get(record)
+      buffer.getInt() // masked CRC of the data
+      records += record
+    }
+    records.toSeq.flatMap(predictRequest).map { case (signature, inputs) =>
+      val key = if (signature.isEmpty) "serving_default" else signature
+      ModelWarmup.WarmupInput(key, () => inputs.map { case (k, proto) => k -> toTensor(proto) })
+    }
+  }
+
+  /** The signature and inputs of a PredictionLog's predict request; `None` for other log types. */
+  private def predictRequest(record: Array[Byte]): Option[(String, Map[String, TensorProto])] =
+    field(record, 6).flatMap(log => field(log, 1)).map { request =>
+      val signature = field(request, 1).flatMap(spec => field(spec, 3)).map(new String(_, "UTF-8")).getOrElse("")
+      val inputs = fields(request, 2).map { entry =>
+        new String(field(entry, 1).getOrElse(Array.emptyByteArray), "UTF-8") ->
+          TensorProto.parseFrom(field(entry, 2).getOrElse(Array.emptyByteArray))
+      }
+      (signature, inputs.toMap)
+    }
+
+  private def field(message: Array[Byte], number: Int): Option[Array[Byte]] = fields(message, number).headOption
+
+  /** The length-delimited values of field `number` in `message`. */
+  private def fields(message: Array[Byte], number: Int): Seq[Array[Byte]] = {
+    val in = CodedInputStream.newInstance(message)
+    val found = mutable.ArrayBuffer.empty[Array[Byte]]
+    var tag = in.readTag()
+    while (tag != 0) {
+      if ((tag >>> 3) == number && (tag & 7) == 2) found += in.readByteArray()
+      else in.skipField(tag)
+      tag = in.readTag()
+    }
+    found.toSeq
+  }
+
+  /** A TensorProto as a tensor (the caller closes it): `tensor_content` or the typed `*_val` fields. */
+  private def toTensor(proto: TensorProto): Tensor = {
+    val shape = proto.getTensorShape.getDimList.asScala.map(_.getSize).toArray
+    val count = shape.product.toInt
+    val content = proto.getTensorContent
+    def raw[T](width: Int)(read: ByteBuffer => T): IndexedSeq[Any] = {
+      val b = content.asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN)
+      IndexedSeq.fill(content.size() / width)(read(b))
+    }
+    def filled(values: IndexedSeq[Any]): IndexedSeq[Any] =
+      if (values.size == count || values.isEmpty) values else values ++ IndexedSeq.fill(count - values.size)(values.last)
+    val (dtype, values): (TFDType, IndexedSeq[Any]) = proto.getDtype match {
+      case DataType.DT_FLOAT =>
+        TFDType.Float32 -> (if (!content.isEmpty) raw(4)(_.getFloat) else proto.getFloatValList.asScala.toIndexedSeq.map(_.floatValue()))
+      case DataType.DT_DOUBLE =>
+        TFDType.Float64 -> (if (!content.isEmpty) raw(8)(_.getDouble) else proto.getDoubleValList.asScala.toIndexedSeq.map(_.doubleValue()))
+      case DataType.DT_INT32 =>
+        TFDType.Int32 -> (if (!content.isEmpty) raw(4)(_.getInt) else proto.getIntValList.asScala.toIndexedSeq.map(_.intValue()))
+      case DataType.DT_INT64 =>
+        TFDType.Int64 -> (if (!content.isEmpty) raw(8)(_.getLong) else proto.getInt64ValList.asScala.toIndexedSeq.map(_.longValue()))
+      case DataType.DT_BOOL =>
+        TFDType.Bool -> (if (!content.isEmpty) raw(1)(_.get != 0) else proto.getBoolValList.asScala.toIndexedSeq.map(_.booleanValue()))
+      case DataType.DT_STRING => TFDType.String -> proto.getStringValList.asScala.toIndexedSeq.map(_.toByteArray)
+      case other => throw new IllegalArgumentException(s"a warm-up request holds a $other tensor")
+    }
+    WarmupTensors.of(dtype, shape, filled(values))
+  }
+}
