@@ -1,4 +1,4 @@
-"""Command line: ``python -m python_trainer {train,evaluate,verify,signatures,sample} ...``.
+"""Command line: ``python -m python_trainer {train,evaluate,verify,check,signatures,sample} ...``.
 
 Examples
 --------
@@ -7,6 +7,7 @@ Examples
     python -m python_trainer train titanic --epochs 5 --out /tmp/models --version 2
     python -m python_trainer evaluate imdb
     python -m python_trainer verify models/linear/1
+    python -m python_trainer check models/linear/1
     python -m python_trainer signatures models/linear/1
     python -m python_trainer sample linear --rows 1000 --out data/linear_features.csv
 """
@@ -50,6 +51,13 @@ def _parser() -> argparse.ArgumentParser:
     v = sub.add_parser("verify", help="replay an export's golden vectors through Python TF")
     v.add_argument("export_dir", help="a models/<name>/<version> directory")
 
+    c = sub.add_parser(
+        "check",
+        help="load a SavedModel as TF Java / TF Serving do and warm up every signature (exit 0 ok, 1 fails, 2 usage)",
+    )
+    c.add_argument("export_dir", help="a SavedModel directory (any exporter), e.g. models/linear/1")
+    c.add_argument("--json", action="store_true", help="print the report as JSON")
+
     f = sub.add_parser("sample", help="write a CSV of generated feature rows for batch scoring")
     f.add_argument("name", choices=["linear"], help="the workflow whose features to generate")
     f.add_argument("--rows", type=int, default=100_000, help="number of rows (default: %(default)s)")
@@ -77,6 +85,10 @@ def main(argv: list[str] | None = None) -> int:
             worst = verify_golden(Path(args.export_dir))
             print(f"golden vectors of {args.export_dir} reproduce; max |diff| = {worst:.3g}")
             return 0
+        if args.command == "check":
+            from python_trainer.check import main_check
+
+            return main_check(args.export_dir, as_json=args.json)
         if args.command == "sample":
             from python_trainer.workflows import get_workflow
 

@@ -22,7 +22,7 @@ object GoldenRows {
   }
 
   private def sparkType(t: GoldenVectors.Tensor): DataType =
-    t.shape.tail.foldLeft(leafType(t))((inner, _) => ArrayType(inner, containsNull = false))
+    t.shape.drop(1).foldLeft(leafType(t))((inner, _) => ArrayType(inner, containsNull = false))
 
   private def leaves(t: GoldenVectors.Tensor): IndexedSeq[Any] = t.dtype match {
     case "float32" => t.floats.toIndexedSeq
@@ -34,15 +34,17 @@ object GoldenRows {
     case "string" => t.bytes.map(new String(_, "UTF-8")).toIndexedSeq
   }
 
-  /** Row `r` of tensor `t` as a Scala value: a leaf, or nested `Seq`s. */
+  /** Row `r` of tensor `t` as a Scala value: a leaf, or nested `Seq`s. A scalar-shaped tensor feeds every row. */
   private def rowValue(t: GoldenVectors.Tensor, r: Int): Any = {
     val all = leaves(t)
+    if (t.shape.isEmpty) return all(0)
     def nest(offset: Int, dims: Seq[Int]): Any =
       if (dims.isEmpty) all(offset) else (0 until dims.head).map(i => nest(offset + i * dims.tail.product, dims.tail))
     nest(r * t.shape.tail.product, t.shape.tail)
   }
 
-  def rowCount(c: GoldenVectors.Case): Int = c.inputs.values.head.shape.head
+  /** Rows of a case: the batch dimension of its batched inputs, or 1 when every input is a scalar. */
+  def rowCount(c: GoldenVectors.Case): Int = c.inputs.values.find(_.shape.nonEmpty).map(_.shape.head).getOrElse(1)
 
   /** The case's inputs as a DataFrame with an `id` column, inputs sorted by key, in `partitions`. */
   def dataFrame(spark: SparkSession, c: GoldenVectors.Case, partitions: Int): DataFrame = {

@@ -36,8 +36,11 @@ object GoldenVectors {
 
   private val mapper = JsonMapper.builder().enable(JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS).build()
 
-  def read(exportDir: java.io.File): File = {
-    val root = mapper.readTree(new java.io.File(exportDir, "assets.extra/golden.json"))
+  def read(exportDir: java.io.File): File = readFile(new java.io.File(exportDir, "assets.extra/golden.json"))
+
+  /** Reads a golden-vector file wherever it is (the foreign-model corpus keeps them outside the models). */
+  def readFile(json: java.io.File): File = {
+    val root = mapper.readTree(json)
     def tensor(n: JsonNode) =
       Tensor(
         n.get("dtype").asText(),

@@ -7,9 +7,10 @@ import tfspark.model.{ModelCache, ModelRepository}
 /**
  * The same golden checks on `local-cluster[2,1,1024]`: two separate executor JVMs started from
  * SPARK_HOME (pyspark's package directory), which see the model only through what tfspark ships.
- * Also proves that each executor JVM loads a model at most once.
+ * Also proves that each executor JVM loads a model at most once, and that models behind symbolic
+ * links reach the executors as their real files ([[tfspark.model.ModelIdentityBehaviour]]).
  */
-class LocalClusterSuite extends GoldenAgreementBehaviour {
+class LocalClusterSuite extends GoldenAgreementBehaviour with tfspark.model.ModelIdentityBehaviour {
 
   override protected def master: String = "local-cluster[2,1,1024]"
 

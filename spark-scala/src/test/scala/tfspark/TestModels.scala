@@ -36,18 +36,52 @@ object TestModels {
         .sortBy(_._2)
     }
 
+  /**
+   * The foreign-model corpus (`tests/foreign_models/make_foreign_models.py`), which bin/test
+   * generates into `target/foreign-models/` before the Scala tests run.
+   */
+  lazy val foreignModelsDir: File = {
+    val dir = new File(repoRoot, "target/foreign-models")
+    require(
+      new File(dir, "corpus.json").isFile,
+      s"the foreign-model corpus is missing from $dir: run .venv/bin/python tests/foreign_models/make_foreign_models.py $dir (bin/test does)"
+    )
+    dir
+  }
+
   def tempDir(prefix: String): File = Files.createTempDirectory(prefix).toFile
 
   /**
-   * A repository laid out through symbolic links, as TF Serving deployments are: one link per
-   * model name, to the committed models and the test-only ones. The SQL suites use it, so that
-   * every model in one session is reachable by name, through a link.
+   * A repository laid out through symbolic links at every level, as TF Serving deployments are.
+   * The suites that use it reach every model by name, through links:
+   *  - the root is a link (`linked-repo -> real-repo`);
+   *  - each committed and test-only model name is an absolute link to its folder;
+   *  - `rolled/1` and `rolled/2` are version links to two *different* models (linear/1 absolute,
+   *    covid/1 relative, through `store/`), the layout that once gave both one identity;
+   *  - `filelinks/1` is a real folder whose every file is a link to titanic/1's file.
    */
   lazy val linkedRepository: File = {
-    val root = tempDir("tfspark-linked-repo")
+    val base = tempDir("tfspark-linked")
+    val real = new File(base, "real-repo")
+    val store = new File(base, "store")
+    real.mkdirs()
+    store.mkdirs()
+    def link(at: File, to: java.nio.file.Path): Unit = { at.getParentFile.mkdirs(); Files.createSymbolicLink(at.toPath, to) }
     Seq(modelsDir, testModelsDir).flatMap(r => Option(r.listFiles()).toSeq.flatten).filter(_.isDirectory).foreach { m =>
-      Files.createSymbolicLink(new File(root, m.getName).toPath, m.toPath.toAbsolutePath)
+      link(new File(real, m.getName), m.toPath.toAbsolutePath)
     }
+    link(new File(store, "linear-2026-11-27"), new File(modelsDir, "linear/1").toPath.toAbsolutePath)
+    link(new File(store, "covid-2026-11-28"), new File(modelsDir, "covid/1").toPath.toAbsolutePath)
+    link(new File(real, "rolled/1"), new File(store, "linear-2026-11-27").toPath.toAbsolutePath)
+    link(new File(real, "rolled/2"), java.nio.file.Paths.get("../../store/covid-2026-11-28"))
+    val titanic = new File(modelsDir, "titanic/1").toPath.toAbsolutePath
+    val files = Files.walk(titanic).iterator()
+    while (files.hasNext) {
+      val f = files.next()
+      if (Files.isRegularFile(f)) link(new File(real, s"filelinks/1/${titanic.relativize(f)}"), f)
+    }
+    val root = new File(base, "linked-repo")
+    Files.createSymbolicLink(root.toPath, real.toPath.getFileName) // relative root link
     root
   }
 }

@@ -21,18 +21,23 @@ private[model] object GoldenCases {
 
   /** @throws IllegalArgumentException when the document is not golden vectors */
   def read(json: String): Seq[ModelWarmup.WarmupInput] = {
-    val doc = try mapper.readTree(json) catch { case e: Exception => throw new IllegalArgumentException(s"golden.json is not JSON: ${e.getMessage}", e) }
+    val doc =
+      try mapper.readTree(json)
+      catch { case e: Exception => throw new IllegalArgumentException(s"golden.json is not JSON: ${e.getMessage}", e) }
     val cases = Option(doc.get("cases")).filter(_.isArray).getOrElse(throw new IllegalArgumentException("golden.json has no cases"))
     cases.elements().asScala.toSeq.map { c =>
       val signature = Option(c.get("signature")).map(_.asText()).getOrElse("serving_default")
       val inputs = c.get("inputs").properties().asScala.toSeq.map(e => e.getKey -> e.getValue)
-      ModelWarmup.WarmupInput(signature, () => {
-        val built = scala.collection.mutable.LinkedHashMap.empty[String, Tensor]
-        try {
-          inputs.foreach { case (key, entry) => built(key) = tensor(entry) }
-          built.toMap
-        } catch { case e: Throwable => built.values.foreach(_.close()); throw e }
-      })
+      ModelWarmup.WarmupInput(
+        signature,
+        () => {
+          val built = scala.collection.mutable.LinkedHashMap.empty[String, Tensor]
+          try {
+            inputs.foreach { case (key, entry) => built(key) = tensor(entry) }
+            built.toMap
+          } catch { case e: Throwable => built.values.foreach(_.close()); throw e }
+        }
+      )
     }
   }
 
@@ -40,14 +45,19 @@ private[model] object GoldenCases {
     val dtype = TFDType(entry.get("dtype").asText())
     val shape = entry.get("shape").elements().asScala.map(_.asLong()).toArray
     val base64 = Option(entry.get("encoding")).exists(_.asText() == "base64")
-    val values = entry.get("data").elements().asScala.map { v =>
-      val value: Any =
-        if (v.isTextual) (if (base64) Base64.getDecoder.decode(v.asText()) else v.asText())
-        else if (v.isBoolean) v.asBoolean()
-        else if (v.isIntegralNumber) v.asLong()
-        else v.asDouble()
-      value
-    }.toIndexedSeq
+    val values = entry
+      .get("data")
+      .elements()
+      .asScala
+      .map { v =>
+        val value: Any =
+          if (v.isTextual) (if (base64) Base64.getDecoder.decode(v.asText()) else v.asText())
+          else if (v.isBoolean) v.asBoolean()
+          else if (v.isIntegralNumber) v.asLong()
+          else v.asDouble()
+        value
+      }
+      .toIndexedSeq
     WarmupTensors.of(dtype, shape, values)
   }
 }

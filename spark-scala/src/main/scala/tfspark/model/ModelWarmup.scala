@@ -43,34 +43,71 @@ object ModelWarmup {
   def run(handle: SavedModelHandle): Unit = {
     val location = handle.location
     val dir = location.directory
-    val (source, inputs) = sources(dir, handle.signatures)
-    inputs.foreach { input =>
-      if (handle.signatures.contains(input.signature)) {
-        try Using.resource(new TensorMap(input.tensors()))(t => handle.run(input.signature, t.tensors).close())
+    val plan =
+      try sources(dir, handle.signatures)
+      catch {
+        case e: IllegalArgumentException =>
+          throw TFSparkErrors.modelLoadFailed(
+            location.name,
+            dir.getPath,
+            new IllegalStateException(s"its warm-up inputs are unusable: ${e.getMessage}", e)
+          )
+      }
+    plan.foreach { case (signature, source, inputs) =>
+      inputs.foreach { input =>
+        try Using.resource(new TensorMap(input.tensors()))(t => handle.run(signature, t.tensors).close())
         catch {
           case e: RuntimeException if e.getClass.getName.startsWith("org.tensorflow.exceptions.") =>
             val message = Option(e.getMessage).getOrElse("")
+            val first = message.linesIterator.nextOption().getOrElse("")
             if (NotRestored.exists(message.contains)) throw TFSparkErrors.modelVariablesNotRestored(location.name, dir.getPath, e)
-            if (source != "a synthetic row") {
-              throw TFSparkErrors.modelLoadFailed(location.name, dir.getPath, new IllegalStateException(s"its warm-up from $source failed on signature ${input.signature}: ${message.linesIterator.nextOption().getOrElse("")}", e))
+            if (source != Synthetic) {
+              throw TFSparkErrors.modelLoadFailed(
+                location.name,
+                dir.getPath,
+                new IllegalStateException(s"its warm-up from $source failed on signature $signature: $first", e)
+              )
             }
-            log.info(s"Model ${location.name}: synthetic warm-up of ${input.signature} was rejected by the model (${message.linesIterator.nextOption().getOrElse("")}); not an error")
-          case e: tfspark.errors.TFSparkException => throw e
+            log.info(s"Model ${location.name}: the synthetic warm-up row of $signature was rejected ($first); not an error")
           case e: IllegalArgumentException =>
-            throw TFSparkErrors.modelLoadFailed(location.name, dir.getPath, new IllegalStateException(s"its warm-up from $source is unusable: ${e.getMessage}", e))
+            throw TFSparkErrors.modelLoadFailed(
+              location.name,
+              dir.getPath,
+              new IllegalStateException(s"its warm-up from $source is unusable for signature $signature: ${e.getMessage}", e)
+            )
         }
       }
     }
-    log.info(s"Model ${location.name}/${location.version} warmed up from $source (${inputs.size} run(s))")
+    log.info(
+      s"Model ${location.name}/${location.version} warmed up: " + plan
+        .map { case (s, src, in) => s"$s from $src (${in.size})" }
+        .mkString(", ")
+    )
   }
 
-  /** The warm-up source of `dir` and its inputs, in the order of preference above. */
-  def sources(dir: File, signatures: Map[String, SignatureSpec]): (String, Seq[WarmupInput]) = {
+  val WarmupRequestsSource = "TF Serving's warm-up requests"
+  val GoldenSource = "golden vectors"
+  val Synthetic = "a synthetic row"
+
+  /**
+   * Each signature's warm-up source and inputs: the first of the sources above that has inputs for
+   * it. A signature with no usable source (an input of unknown rank, say) is left out.
+   *
+   * @throws IllegalArgumentException when a warm-up file or golden vectors cannot be read
+   */
+  def sources(dir: File, signatures: Map[String, SignatureSpec]): Seq[(String, String, Seq[WarmupInput])] = {
     val requests = new File(dir, ModelArchive.WarmupFile)
     val golden = new File(dir, "assets.extra/golden.json")
-    if (requests.isFile) ("TF Serving's warm-up requests", WarmupRequests.read(requests.toPath))
-    else if (golden.isFile) ("golden vectors", GoldenCases.read(Files.readString(golden.toPath)))
-    else ("a synthetic row", signatures.values.toSeq.sortBy(_.key).flatMap(SyntheticRow.of))
+    val fromRequests = if (requests.isFile) WarmupRequests.read(requests.toPath) else Nil
+    val fromGolden = if (golden.isFile) GoldenCases.read(Files.readString(golden.toPath)) else Nil
+    val unknown = (fromRequests ++ fromGolden).map(_.signature).filterNot(signatures.contains).distinct
+    require(unknown.isEmpty, s"warm-up inputs name signatures the model does not have: ${unknown.mkString(", ")}")
+    signatures.keys.toSeq.sorted.flatMap { key =>
+      val own = (src: Seq[WarmupInput]) => src.filter(_.signature == key)
+      if (own(fromRequests).nonEmpty) Some((key, WarmupRequestsSource, own(fromRequests)))
+      else if (own(fromGolden).nonEmpty) Some((key, GoldenSource, own(fromGolden)))
+      else SyntheticRow.of(signatures(key)).map(input => (key, Synthetic, Seq(input)))
+    }
   }
 
   /** Closes every tensor of a map. */

@@ -14,16 +14,21 @@ private[model] object SyntheticRow {
     val feedable = Set(TFDType.Float32, TFDType.Float64, TFDType.Int32, TFDType.Int64, TFDType.Bool, TFDType.String)
     if (signature.inputs.isEmpty || signature.inputs.exists(i => i.shape.isEmpty || !feedable(i.dtype))) None
     else
-      Some(ModelWarmup.WarmupInput(signature.key, () => {
-        val built = scala.collection.mutable.LinkedHashMap.empty[String, Tensor]
-        try {
-          signature.inputs.foreach { i =>
-            val dims = i.shape.get.map(d => if (d < 0) 1L else d).toArray
-            val zero: Any = if (i.dtype == TFDType.String) "" else if (i.dtype == TFDType.Bool) false else 0
-            built(i.key) = WarmupTensors.of(i.dtype, dims, IndexedSeq.fill(dims.product.toInt)(zero))
+      Some(
+        ModelWarmup.WarmupInput(
+          signature.key,
+          () => {
+            val built = scala.collection.mutable.LinkedHashMap.empty[String, Tensor]
+            try {
+              signature.inputs.foreach { i =>
+                val dims = i.shape.get.map(d => if (d < 0) 1L else d).toArray
+                val zero: Any = if (i.dtype == TFDType.String) "" else if (i.dtype == TFDType.Bool) false else 0
+                built(i.key) = WarmupTensors.of(i.dtype, dims, IndexedSeq.fill(dims.product.toInt)(zero))
+              }
+              built.toMap
+            } catch { case e: Throwable => built.values.foreach(_.close()); throw e }
           }
-          built.toMap
-        } catch { case e: Throwable => built.values.foreach(_.close()); throw e }
-      }))
+        )
+      )
   }
 }

@@ -20,7 +20,13 @@ import org.tensorflow.proto.{DataType, TensorProto}
 private[model] object WarmupRequests {
 
   /** @throws IllegalArgumentException for a file that is not TFRecords of PredictionLogs */
-  def read(file: Path): Seq[ModelWarmup.WarmupInput] = {
+  def read(file: Path): Seq[ModelWarmup.WarmupInput] =
+    try parse(file)
+    catch {
+      case e: java.io.IOException => throw new IllegalArgumentException(s"$file is not TFRecords of PredictionLogs: ${e.getMessage}", e)
+    }
+
+  private def parse(file: Path): Seq[ModelWarmup.WarmupInput] = {
     val bytes = Files.readAllBytes(file)
     val buffer = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN)
     val records = mutable.ArrayBuffer.empty[Array[Byte]]
@@ -36,7 +42,14 @@ private[model] object WarmupRequests {
     }
     records.toSeq.flatMap(predictRequest).map { case (signature, inputs) =>
       val key = if (signature.isEmpty) "serving_default" else signature
-      ModelWarmup.WarmupInput(key, () => inputs.map { case (k, proto) => k -> toTensor(proto) })
+      ModelWarmup.WarmupInput(
+        key,
+        () => {
+          val built = mutable.LinkedHashMap.empty[String, Tensor]
+          try { inputs.foreach { case (k, proto) => built(k) = toTensor(proto) }; built.toMap }
+          catch { case e: Throwable => built.values.foreach(_.close()); throw e }
+        }
+      )
     }
   }
 

@@ -27,7 +27,8 @@ private[model] object WarmupTensors {
       case TFDType.Int32 => TInt32.tensorOf(s, DataBuffers.of(values.map(v => num(v).toInt).toArray, true, false))
       case TFDType.Int64 =>
         TInt64.tensorOf(s, DataBuffers.of(values.map { case l: Long => l; case v => num(v).toLong }.toArray, true, false))
-      case TFDType.Bool => TBool.tensorOf(s, DataBuffers.of(values.map { case b: Boolean => b; case v => num(v) != 0 }.toArray, true, false))
+      case TFDType.Bool =>
+        TBool.tensorOf(s, DataBuffers.of(values.map { case b: Boolean => b; case v => num(v) != 0 }.toArray, true, false))
       case TFDType.String =>
         val bytes = values.map {
           case b: Array[Byte] => b

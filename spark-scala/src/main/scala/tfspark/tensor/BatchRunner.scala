@@ -28,7 +28,9 @@ import tfspark.model.SavedModelHandle
 final class BatchRunner(handle: SavedModelHandle, val binding: SignatureBinding, val capacity: Int, fillNulls: Boolean) {
   require(capacity > 0, s"batch capacity must be positive, got $capacity")
 
-  private val feeders = binding.inputs.map { case (spec, t, _) => InputFeeder.create(binding.model, binding.signature, spec, t, fillNulls) }.toArray
+  private val feeders = binding.inputs.map { case (spec, t, _) =>
+    InputFeeder.create(binding.model, binding.signature, spec, t, fillNulls)
+  }.toArray
   private val ordinals = binding.inputs.map(_._3).toArray
   private val types = binding.inputs.map(_._2).toArray
   private val unbatched = feeders.map(!_.batched)
@@ -84,8 +86,8 @@ final class BatchRunner(handle: SavedModelHandle, val binding: SignatureBinding,
     if (segmentRows > 0 && (perRow || (anyUnbatched && scalarsChange()))) runSegment()
     i = 0
     while (i < feeders.length) {
-      feeders(i).add(values(i), row)
-      if (unbatched(i)) segmentScalars(i) = values(i)
+      if (!unbatched(i)) feeders(i).add(values(i), row)
+      else if (segmentRows == 0) { feeders(i).add(values(i), row); segmentScalars(i) = values(i) } // once per segment
       values(i) = null
       i += 1
     }

@@ -1,0 +1,104 @@
+package tfspark.model
+
+import java.io.File
+import java.nio.file.Files
+
+import org.apache.spark.sql.Row
+import org.scalatest.funsuite.AnyFunSuite
+
+import tfspark.{ErrorChecks, SparkSessionFixture, TFInference, TestModels}
+
+/**
+ * A model's identity is the hash of its resolved files, whatever symbolic links lead to them:
+ * two linked versions with different files are two models, in one query too, and executors get
+ * the real files. Mixed into a local[2] suite and the local-cluster suite.
+ */
+trait ModelIdentityBehaviour extends AnyFunSuite with SparkSessionFixture with ErrorChecks {
+
+  override protected def repositoryRoot: String = TestModels.linkedRepository.getPath
+
+  private def linked(relative: String) = new File(TestModels.linkedRepository, relative)
+  private def committed(relative: String) = new File(TestModels.modelsDir, relative)
+
+  private val passenger =
+    "named_struct('pclass', 1, 'sex', 'female', 'age', 30.0, 'sibsp', 0, 'parch', 0, 'fare', 50.0, 'cabin', 'C85', 'embarked', 'S')"
+
+  test("links: version links to two different models keep two identities, and one query gets both right") {
+    val (sha1, sha2) = (ModelArchive.sha256(linked("rolled/1")), ModelArchive.sha256(linked("rolled/2")))
+    assert(sha1 === ModelArchive.sha256(committed("linear/1")), "a link must hash the files it leads to")
+    assert(sha2 === ModelArchive.sha256(committed("covid/1")))
+    assert(sha1 !== sha2, "two different linked models must not share an identity")
+
+    val row = spark
+      .sql(
+        "SELECT tfpredict('rolled@1', array(1.0f, 2.0f)) AS a, " +
+          "tfpredict('rolled@2', array(array(10.0f, 2.0f, 0.0f), array(12.0f, 3.0f, 1.0f))) AS b, " +
+          "tfpredict('linear', array(1.0f, 2.0f)) AS a0, " +
+          "tfpredict('covid', array(array(10.0f, 2.0f, 0.0f), array(12.0f, 3.0f, 1.0f))) AS b0"
+      )
+      .head()
+    assert(row.getFloat(0) === row.getFloat(2), "rolled@1 is linear/1")
+    assert(math.abs(row.getFloat(0) - 2.838135f) < 1e-5f)
+    assert(row.getSeq[Float](1) === row.getSeq[Float](3), "rolled@2 is covid/1")
+    assert(row.getSeq[Float](1).size === 3)
+  }
+
+  test("links: a version whose files are each a link serves the real files") {
+    val (bytes, _) = ModelArchive.pack(linked("filelinks/1"))
+    val entries = {
+      val in = new java.util.zip.ZipInputStream(new java.io.ByteArrayInputStream(bytes))
+      Iterator.continually(in.getNextEntry).takeWhile(_ != null).map(e => e.getName -> in.readAllBytes().length).toMap
+    }
+    assert(entries("saved_model.pb") === Files.size(committed("titanic/1/saved_model.pb").toPath))
+    assert(entries.keys.exists(_.startsWith("variables/")))
+    val Seq(viaLinks, direct) =
+      spark.sql(s"SELECT tfpredict('filelinks', $passenger) AS p UNION ALL SELECT tfpredict('titanic', $passenger)").collect().toSeq
+    assert(viaLinks.getAs[Row](0) === direct.getAs[Row](0))
+  }
+
+  test("links: the repository root, model names and versions resolve through links on every task") {
+    val scored = spark
+      .range(0, 64, 1, 4)
+      .selectExpr("tfpredict('rolled@1', array(cast(id AS float), 1.0f)) AS p", "tfpredict('linear', array(cast(id AS float), 1.0f)) AS q")
+      .collect()
+    assert(scored.length === 64 && scored.forall(r => r.getFloat(0) == r.getFloat(1)))
+    val model = TFInference.ship(spark.sparkContext, ModelRepository(TestModels.linkedRepository.getPath).resolve("rolled", Some(2L)))
+    assert(model.sha256 === ModelArchive.sha256(committed("covid/1")))
+  }
+}
+
+/** [[ModelIdentityBehaviour]] on local[2], plus the folders that are not models. */
+class ModelIdentitySuite extends ModelIdentityBehaviour {
+
+  private def notAModel(dir: File)(expectedReason: String): Unit = {
+    val e = checkError("MODEL_LOAD_FAILED", Map("model" -> dir.getName)) {
+      TFInference.ship(spark.sparkContext, ModelLocation(dir.getName, 1, dir))
+    }
+    assert(e.getMessage.contains(expectedReason), e.getMessage)
+  }
+
+  test("an empty folder, a folder without saved_model.pb and a broken link are MODEL_LOAD_FAILED, never a cache hit") {
+    val base = TestModels.tempDir("tfspark-not-models")
+    val empty = new File(base, "empty"); empty.mkdirs()
+    val noPb = new File(base, "nopb/variables"); noPb.mkdirs()
+    Files.writeString(new File(noPb, "x.index").toPath, "not a model")
+    val broken = new File(base, "broken")
+    Files.createSymbolicLink(broken.toPath, new File(base, "nowhere").toPath)
+    notAModel(empty)("holds no files")
+    notAModel(noPb.getParentFile)("holds no saved_model.pb")
+    notAModel(broken)("does not exist")
+    val message = intercept[tfspark.errors.TFSparkException](ModelArchive.pack(noPb.getParentFile)).getMessage
+    assert(message.contains("no saved_model.pb"), message)
+  }
+
+  test("a version folder without saved_model.pb is not a version: MODEL_VERSION_NOT_FOUND lists the real ones") {
+    val repo = TestModels.tempDir("tfspark-partial")
+    Files.createSymbolicLink(new File(repo, "m").toPath.toAbsolutePath, new File(TestModels.modelsDir, "linear").toPath.toAbsolutePath)
+    new File(repo, "half/1").mkdirs()
+    Files.createSymbolicLink(new File(repo, "half/2").toPath, new File(repo, "nowhere").toPath)
+    checkError("MODEL_VERSION_NOT_FOUND", Map("model" -> "half", "available" -> "none")) {
+      ModelRepository(repo.getPath).resolve("half")
+    }
+    assert(ModelRepository(repo.getPath).resolve("m").version === 1L)
+  }
+}

@@ -1,0 +1,496 @@
+"""``python -m python_trainer check`` and the foreign-model corpus (tests/foreign_models/make_foreign_models.py).
+
+The corpus holds SavedModels exported the ways users export them. These tests prove that its
+expectations are right (through Python's loader and through the graph-mode loader that mirrors TF
+Java and TF Serving), that its linked layout is byte-for-byte the plain one, and that ``check``
+tells the working models from the broken Keras 3 exports.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from python_trainer import cli
+from python_trainer.check import (
+    ERROR_CLASS,
+    SOURCE_GOLDEN,
+    SOURCE_SYNTHETIC,
+    SOURCE_WARMUP,
+    UNRESTORED_CAUSE,
+    UNRESTORED_FIX,
+    NotASavedModelError,
+    check_saved_model,
+)
+from python_trainer.golden import GOLDEN_FILE, load_golden, verify_golden
+from python_trainer.warmup import decode_prediction_log, read_warmup_requests, warmup_path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+GENERATOR = REPO_ROOT / "tests" / "foreign_models" / "make_foreign_models.py"
+SHARED_CORPUS = REPO_ROOT / "target" / "foreign-models"
+
+
+def _generator():
+    spec = importlib.util.spec_from_file_location("make_foreign_models", GENERATOR)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+gen = _generator()
+AGREE_MODELS = sorted(name for name, (_, expect) in gen.MODELS.items() if expect == gen.AGREE)
+BROKEN_MODELS = sorted(name for name, (_, expect) in gen.MODELS.items() if expect != gen.AGREE)
+
+# The corpus's contract with the JVM tests: signature → {input or output key: (dtype, shape)}.
+SIGNATURES = {
+    "keras_export": {
+        "serving_default": ({"x": ("float32", [-1, 4])}, {"output_0": ("float32", [-1, 1])}),
+        "serve": ({"x": ("float32", [-1, 4])}, {"output_0": ("float32", [-1, 1])}),
+    },
+    "export_archive": {
+        "serving_default": ({"x": ("float32", [-1, 4])}, {"output_0": ("float32", [-1, 1])}),
+        "serve": ({"x": ("float32", [-1, 4])}, {"output_0": ("float32", [-1, 1])}),
+        "embed": ({"x": ("float32", [-1, 4])}, {"embedding": ("float32", [-1, 8])}),
+    },
+    "saved_model_save": {
+        "serving_default": ({"inputs": ("float32", [-1, 4])}, {"output_0": ("float32", [-1, 1])}),
+    },
+    "scalar_module": {
+        "serving_default": ({"x": ("float32", [])}, {"y": ("float32", [])}),
+        "threshold": (
+            {"threshold": ("float32", []), "text": ("string", [-1])},
+            {"above": ("int64", [-1]), "margin": ("float32", [-1])},
+        ),
+    },
+    "vocab_asset": {
+        "serving_default": ({"word": ("string", [-1])}, {"word_id": ("int64", [-1]), "score": ("float32", [-1])}),
+    },
+    "mixed_dtypes": {
+        "serving_default": (
+            {
+                "count": ("int32", [-1]),
+                "flag": ("bool", [-1]),
+                "payload": ("string", [-1]),
+                "pair": ("float64", [-1, 2]),
+            },
+            {"score": ("float32", [-1]), "length": ("int32", [-1])},
+        ),
+    },
+    "with_warmup": {
+        "serving_default": ({"features": ("float32", [-1, 3])}, {"prediction": ("float32", [-1, 1])}),
+    },
+    "keras_broken": {
+        "serving_default": ({"features": ("float32", [-1, 4])}, {"prediction": ("float32", [-1, 1])}),
+    },
+}
+
+
+def _run_generator(out: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    return subprocess.run(
+        [sys.executable, str(GENERATOR), str(out)], capture_output=True, text=True, check=False, env=env, timeout=600
+    )
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory) -> Path:
+    """The corpus: ``target/foreign-models`` when its stamp matches this script, else a fresh one in a tmp dir."""
+    if gen.is_fresh(SHARED_CORPUS):
+        return SHARED_CORPUS
+    out = tmp_path_factory.mktemp("foreign-models")
+    result = _run_generator(out)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return out
+
+
+def _check_cli(*args: str, capsys) -> tuple[int, str, str]:
+    code = cli.main(["check", *args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def _copy_model(src: Path, dest: Path) -> Path:
+    shutil.copytree(src, dest, symlinks=False)
+    return dest
+
+
+# ------------------------------------------------------------------------------------------------
+# The corpus itself
+# ------------------------------------------------------------------------------------------------
+
+
+def test_corpus_lists_every_model_with_its_real_signatures(corpus):
+    entries = {e["name"]: e for e in json.loads((corpus / "corpus.json").read_text(encoding="utf-8"))}
+    assert sorted(entries) == sorted(SIGNATURES)
+    for name, signatures in SIGNATURES.items():
+        entry = entries[name]
+        assert entry["expect"] == ("agree" if name in AGREE_MODELS else ERROR_CLASS)
+        assert entry["exporter"] and entry["link_shape"]
+        assert (corpus / entry["path"] / "saved_model.pb").is_file()
+        assert (corpus / entry["linked_path"] / "saved_model.pb").is_file()
+        want = {
+            key: {
+                "inputs": {k: {"dtype": d, "shape": s} for k, (d, s) in sorted(ins.items())},
+                "outputs": {k: {"dtype": d, "shape": s} for k, (d, s) in sorted(outs.items())},
+            }
+            for key, (ins, outs) in signatures.items()
+        }
+        assert entry["signatures"] == want, name
+        assert gen.read_signature_defs(corpus / entry["path"]) == want, name
+
+
+def test_only_with_warmup_carries_assets_extra(corpus):
+    for name in SIGNATURES:
+        extra = corpus / "plain" / name / "1" / "assets.extra"
+        if name == "with_warmup":
+            assert sorted(p.name for p in extra.iterdir()) == ["tf_serving_warmup_requests"]
+        else:
+            assert not extra.exists(), f"{name} must not carry assets.extra (the JVM must warm it up synthetically)"
+    assert (corpus / "plain" / "vocab_asset" / "1" / "assets" / "vocab.txt").read_text(encoding="utf-8").split() == (
+        gen.VOCABULARY
+    )
+
+
+@pytest.mark.parametrize("name", AGREE_MODELS)
+def test_expected_vectors_cover_every_signature_with_one_and_many_rows(corpus, name):
+    doc = json.loads((corpus / "expected" / f"{name}.json").read_text(encoding="utf-8"))
+    assert doc["format"] == 1 and doc["model"] == name and doc["version"] == 1
+    assert set(doc["tolerance"]) == {"atol", "rtol"}
+    for signature, (inputs, outputs) in SIGNATURES[name].items():
+        cases = [c for c in doc["cases"] if c["signature"] == signature]
+        assert cases, f"{name}: no expected case for signature {signature}"
+        for case in cases:
+            assert set(case["inputs"]) == set(inputs) and set(case["outputs"]) == set(outputs)
+            for key, (dtype, _) in {**inputs, **outputs}.items():
+                entry = {**case["inputs"], **case["outputs"]}[key]
+                assert entry["dtype"] == dtype, (name, case["name"], key)
+        batched = [k for k, (_, shape) in inputs.items() if shape]
+        if batched:
+            rows = {c["inputs"][batched[0]]["shape"][0] for c in cases}
+            assert 1 in rows and max(rows) >= 5, (name, signature, rows)
+        else:
+            assert all(c["inputs"][k]["shape"] == [] for c in cases for k in inputs)
+            assert len(cases) >= 2
+    assert not (corpus / "expected" / "saved_model_save.json").exists()
+    assert not (corpus / "expected" / "keras_broken.json").exists()
+
+
+@pytest.mark.parametrize("name", AGREE_MODELS)
+def test_expected_vectors_reproduce_through_python_tf(corpus, tmp_path, name):
+    model = _copy_model(corpus / "plain" / name / "1", tmp_path / "model")
+    (model / "assets.extra").mkdir(exist_ok=True)
+    shutil.copy(corpus / "expected" / f"{name}.json", model / "assets.extra" / GOLDEN_FILE)
+    verify_golden(model)  # raises GoldenMismatchError naming the case and element
+
+
+@pytest.mark.parametrize("layout", ["plain", "linked/repo"])
+@pytest.mark.parametrize("name", AGREE_MODELS)
+def test_expected_vectors_reproduce_through_the_graph_mode_loader(corpus, tmp_path, name, layout):
+    """Independently of ``check``: a v1 Session over the SignatureDef's tensor names, as TF Java feeds them."""
+    import tensorflow as tf
+
+    model = corpus / layout / name / "1"
+    scratch = tmp_path / "golden"
+    (scratch / "assets.extra").mkdir(parents=True)
+    shutil.copy(corpus / "expected" / f"{name}.json", scratch / "assets.extra" / GOLDEN_FILE)
+    doc, cases = load_golden(scratch)
+    atol, rtol = doc["tolerance"]["atol"], doc["tolerance"]["rtol"]
+    graph = tf.Graph()
+    with graph.as_default(), tf.compat.v1.Session(graph=graph) as session:
+        meta = tf.compat.v1.saved_model.loader.load(session, ["serve"], str(model))
+        for case in cases:
+            sd = meta.signature_def[case.signature]
+            feed = {sd.inputs[k].name: v for k, v in case.inputs.items()}
+            got = session.run({k: v.name for k, v in sd.outputs.items()}, feed_dict=feed)
+            assert set(got) == set(case.outputs)
+            for key, want in case.outputs.items():
+                have = np.asarray(got[key])
+                assert have.shape == want.shape, (case.name, key)
+                if want.dtype == object or want.dtype.kind in "iub":
+                    assert have.tolist() == want.tolist(), (case.name, key)
+                else:
+                    np.testing.assert_allclose(have, want, atol=atol, rtol=rtol, err_msg=f"{name} {case.name} {key}")
+
+
+def _tree_hash(root: Path) -> dict[str, str]:
+    """Relative path → sha256 of every file under ``root``, links followed at every level."""
+    out = {}
+    for dirpath, _, files in os.walk(root, followlinks=True):
+        for f in files:
+            path = Path(dirpath) / f
+            out[str(path.relative_to(root))] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return out
+
+
+def test_linked_layout_resolves_to_the_plain_bytes(corpus):
+    identities = {}
+    for name in SIGNATURES:
+        plain = _tree_hash(corpus / "plain" / name / "1")
+        linked = _tree_hash(corpus / "linked" / "repo" / name / "1")
+        assert "saved_model.pb" in plain and any(k.startswith("variables/") for k in plain)
+        assert linked == plain, name
+        identities[name] = hashlib.sha256(json.dumps(sorted(plain.items())).encode()).hexdigest()
+    assert len(set(identities.values())) == len(identities), "two corpus models must never share an identity"
+
+
+def test_linked_layout_has_every_link_shape(corpus):
+    linked = corpus / "linked"
+    real = linked / "real_repo"
+    assert (linked / "repo").is_symlink() and os.readlink(linked / "repo") == "real_repo"
+    assert (real / "keras_export").is_symlink() and not os.path.isabs(os.readlink(real / "keras_export"))
+    assert os.path.isabs(os.readlink(real / "mixed_dtypes"))
+    assert (corpus / "store" / "mixed_dtypes" / "1").is_symlink()  # a chain: name link → version link
+    assert os.path.isabs(os.readlink(real / "export_archive" / "1"))
+    assert os.path.isabs(os.readlink(real / "keras_broken" / "1"))
+    assert not os.path.isabs(os.readlink(real / "scalar_module" / "1"))
+    assert not os.path.isabs(os.readlink(real / "with_warmup" / "1"))
+    vocab = real / "vocab_asset" / "1"
+    assert not vocab.is_symlink() and not (vocab / "variables").is_symlink()
+    files = [p for p in vocab.rglob("*") if not p.is_dir()]
+    assert files and all(p.is_symlink() for p in files)
+    targets = {os.path.isabs(os.readlink(p)) for p in files}
+    assert targets == {True, False}, "both relative and absolute file links"
+    assert not any(p.is_symlink() for p in (real / "saved_model_save").rglob("*"))
+
+
+def test_generator_is_deterministic_and_idempotent(corpus, tmp_path):
+    out = tmp_path / "again"
+    first = _run_generator(out)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "wrote the foreign-model corpus" in first.stdout
+    for name in AGREE_MODELS:
+        again = json.loads((out / "expected" / f"{name}.json").read_text(encoding="utf-8"))
+        before = json.loads((corpus / "expected" / f"{name}.json").read_text(encoding="utf-8"))
+        assert again == before, f"{name}: the expected vectors changed between two runs"
+    second = _run_generator(out)
+    assert second.returncode == 0 and "up to date" in second.stdout
+    (out / "plain" / "keras_export" / "1" / "saved_model.pb").unlink()
+    assert not gen.is_fresh(out), "a damaged corpus is not fresh, whatever its stamp says"
+
+
+# ------------------------------------------------------------------------------------------------
+# check
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("layout", ["plain", "linked/repo"])
+@pytest.mark.parametrize("name", AGREE_MODELS)
+def test_check_passes_on_every_agreeing_corpus_model(corpus, capsys, name, layout):
+    code, out, _ = _check_cli(str(corpus / layout / name / "1"), capsys=capsys)
+    assert code == 0, out
+    assert "verdict: OK" in out
+    for signature in SIGNATURES[name]:
+        assert f"{signature}: ok (warm-up from " in out
+
+
+@pytest.mark.parametrize("name", ["linear", "titanic"])
+def test_check_passes_on_the_committed_models_with_their_golden_vectors(models_dir, capsys, name):
+    code, out, _ = _check_cli(str(models_dir / name / "1"), capsys=capsys)
+    assert code == 0, out
+    assert "serving_default: ok (warm-up from golden vectors, " in out
+    report = check_saved_model(models_dir / name / "1")
+    assert report.ok and all(r.source == SOURCE_GOLDEN and r.max_abs_diff is not None for r in report.signatures)
+
+
+def test_check_names_its_warmup_source(corpus, models_dir):
+    warm = check_saved_model(corpus / "plain" / "with_warmup" / "1").signature("serving_default")
+    assert (warm.status, warm.source, warm.runs) == ("ok", SOURCE_WARMUP, 3)
+    assert warm.line() == "serving_default: ok (warm-up from tf_serving_warmup_requests, 3 requests)"
+    golden = check_saved_model(models_dir / "linear" / "1").signature("serving_default")
+    assert golden.source == SOURCE_GOLDEN and golden.line().startswith(
+        "serving_default: ok (warm-up from golden vectors"
+    )
+    synthetic = check_saved_model(corpus / "plain" / "keras_export" / "1")
+    assert [r.source for r in synthetic.signatures] == [SOURCE_SYNTHETIC, SOURCE_SYNTHETIC]
+    assert synthetic.signature("serve").line() == "serve: ok (warm-up from a synthetic row)"
+    scalar = check_saved_model(corpus / "plain" / "scalar_module" / "1")
+    assert scalar.ok and {r.signature: r.runs for r in scalar.signatures} == {"serving_default": 1, "threshold": 1}
+
+
+@pytest.mark.parametrize("layout", ["plain", "linked/repo"])
+@pytest.mark.parametrize("name", BROKEN_MODELS)
+def test_check_fails_on_the_broken_keras_exports_with_the_diagnosis(corpus, capsys, name, layout):
+    code, out, _ = _check_cli(str(corpus / layout / name / "1"), capsys=capsys)
+    assert code == 1, out
+    assert f"verdict: FAILED [{ERROR_CLASS}]" in out
+    assert "Could not find variable" in out
+    assert f"cause: {UNRESTORED_CAUSE}" in out
+    assert f"fix: {UNRESTORED_FIX}" in out
+    report = check_saved_model(corpus / layout / name / "1")
+    assert not report.ok and report.error_class == ERROR_CLASS
+    assert report.diagnosis.cause == UNRESTORED_CAUSE and report.diagnosis.fix == UNRESTORED_FIX
+    assert report.signature("serving_default").status == "failed"
+
+
+@pytest.mark.parametrize("name", BROKEN_MODELS)
+def test_python_loader_runs_what_the_graph_loader_cannot(corpus, name):
+    """Why the broken exports are traps: Python's own loader runs them without complaint."""
+    import tensorflow as tf
+
+    fn = tf.saved_model.load(str(corpus / "plain" / name / "1")).signatures["serving_default"]
+    (key,) = SIGNATURES[name]["serving_default"][0]
+    result = fn(**{key: tf.ones([2, 4])})
+    assert result[next(iter(SIGNATURES[name]["serving_default"][1]))].shape == (2, 1)
+
+
+def test_check_exit_status_and_json_from_a_real_process(corpus):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    broken = subprocess.run(
+        [sys.executable, "-m", "python_trainer", "check", "--json", str(corpus / "plain" / "keras_broken" / "1")],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+        cwd=REPO_ROOT,
+    )
+    assert broken.returncode == 1, broken.stderr
+    doc = json.loads(broken.stdout)
+    assert doc["ok"] is False and doc["error_class"] == ERROR_CLASS
+    assert doc["diagnosis"] == {"cause": UNRESTORED_CAUSE, "fix": UNRESTORED_FIX}
+    assert doc["signatures"][0]["inputs"][0] == {
+        "key": "features",
+        "name": "serving_default_features:0",
+        "dtype": "float32",
+        "shape": [-1, 4],
+    }
+
+
+def test_check_usage_errors_exit_2(tmp_path, capsys, models_dir):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code, _, err = _check_cli(str(empty), capsys=capsys)
+    assert code == 2 and "NOT_A_SAVED_MODEL" in err and "is empty" in err
+
+    no_pb = _copy_model(models_dir / "linear" / "1", tmp_path / "no_pb")
+    (no_pb / "saved_model.pb").unlink()
+    code, _, err = _check_cli(str(no_pb), capsys=capsys)
+    assert code == 2 and "has no saved_model.pb" in err and "variables" in err
+
+    code, _, err = _check_cli(str(models_dir / "linear"), capsys=capsys)
+    assert code == 2 and f"try {models_dir / 'linear' / '1'}" in err
+
+    code, _, err = _check_cli(str(models_dir / "linear" / "1" / "saved_model.pb"), capsys=capsys)
+    assert code == 2 and "is not a directory" in err
+
+    code, _, err = _check_cli(str(tmp_path / "nowhere"), capsys=capsys)
+    assert code == 2 and "does not exist" in err
+
+    with pytest.raises(NotASavedModelError):
+        check_saved_model(empty)
+
+
+def test_check_fails_when_golden_vectors_disagree(tmp_path, capsys, models_dir):
+    model = _copy_model(models_dir / "linear" / "1", tmp_path / "linear")
+    golden = model / "assets.extra" / GOLDEN_FILE
+    doc = json.loads(golden.read_text(encoding="utf-8"))
+    doc["cases"][0]["outputs"]["prediction"]["data"][0] += 1.0
+    golden.write_text(json.dumps(doc), encoding="utf-8")
+    code, out, _ = _check_cli(str(model), capsys=capsys)
+    assert code == 1
+    assert "FAILED (warm-up from golden vectors" in out and "output 'prediction' at [0, 0]" in out
+    assert "cause:" not in out, "a wrong answer is not the Keras 3 variable problem"
+
+
+def test_a_synthetic_row_the_model_rejects_as_data_is_skipped_not_failed(tmp_path, models_dir):
+    model = _copy_model(models_dir / "cifar2" / "1", tmp_path / "cifar2")
+    shutil.rmtree(model / "assets.extra")
+    report = check_saved_model(model)
+    assert report.ok, report.lines()
+    image = report.signature("serving_default")  # b"" is no JPEG: a data error
+    assert image.status == "skipped" and image.source == SOURCE_SYNTHETIC
+    assert image.line().startswith("serving_default: warm-up skipped: ") and "InvalidArgumentError" in image.line()
+    assert report.signature("pixels").status == "ok"
+    assert "1 warm-up skipped" in report.lines()[-1]
+
+
+def test_warmup_requests_other_than_predict_are_skipped_with_a_note(corpus, tmp_path):
+    import tensorflow as tf
+
+    model = _copy_model(corpus / "plain" / "with_warmup" / "1", tmp_path / "with_warmup")
+    records = [r.numpy() for r in tf.data.TFRecordDataset(str(warmup_path(model)))]
+    assert len(records) == 3
+    classify_log = b"\x12\x00"  # PredictionLog{2: ClassifyLog{}}
+    with tf.io.TFRecordWriter(str(warmup_path(model))) as writer:
+        for record in [classify_log, *records]:
+            writer.write(record)
+    requests, notes = read_warmup_requests(warmup_path(model))
+    assert [r.signature for r in requests] == ["serving_default"] * 3
+    assert [r.inputs["features"].shape for r in requests] == [(1, 3), (3, 3), (2, 3)]
+    assert notes == ["warm-up record 0 holds a classify_log, not a predict_log: skipped"]
+    report = check_saved_model(model)
+    assert report.ok and report.signature("serving_default").runs == 3
+    assert report.notes == notes
+
+
+def test_a_warmup_request_for_a_missing_signature_fails(corpus, tmp_path):
+    model = _copy_model(corpus / "plain" / "with_warmup" / "1", tmp_path / "with_warmup")
+    gen.write_warmup_requests(warmup_path(model), "with_warmup", [("nope", {"features": np.zeros((1, 3), np.float32)})])
+    report = check_saved_model(model)
+    assert not report.ok and report.diagnosis is None
+    assert report.signature("nope").status == "failed"
+    # the signature that no request names falls back to the next source (here a synthetic row)
+    assert report.signature("serving_default").source == SOURCE_SYNTHETIC
+
+
+def test_decoder_reads_what_protobuf_writes():
+    import tensorflow as tf
+
+    log_class = gen._prediction_log_class()
+    log = log_class()
+    log.predict_log.request.model_spec.signature_name = "threshold"
+    log.predict_log.request.inputs["threshold"].ParseFromString(
+        tf.make_tensor_proto(np.float32(2.5)).SerializeToString()
+    )
+    text = np.array([b"a", "é".encode(), b"\xff"], dtype=object)
+    log.predict_log.request.inputs["text"].ParseFromString(tf.make_tensor_proto(text).SerializeToString())
+    request = decode_prediction_log(log.SerializeToString(), 7)
+    assert request.index == 7 and request.signature == "threshold"
+    assert request.inputs["threshold"].shape == () and request.inputs["threshold"] == np.float32(2.5)
+    assert request.inputs["text"].tolist() == text.tolist()
+
+
+def test_a_malformed_golden_file_fails_the_check(tmp_path, models_dir):
+    model = _copy_model(models_dir / "linear" / "1", tmp_path / "linear")
+    (model / "assets.extra" / GOLDEN_FILE).write_text('{"cases": [{}]}', encoding="utf-8")
+    report = check_saved_model(model)
+    assert not report.ok and report.diagnosis is None
+    assert report.signature(GOLDEN_FILE).line().startswith("golden.json: FAILED: assets.extra/golden.json is not")
+    assert report.signature("serving_default").source == SOURCE_SYNTHETIC
+
+
+def test_synthetic_rows_follow_the_declared_shapes():
+    from python_trainer.check import TensorSpecInfo, _synthetic_feed
+
+    def spec(key, dtype, shape):
+        return TensorSpecInfo(key=key, name=f"{key}:0", dtype=dtype, shape=shape)
+
+    feed, _ = _synthetic_feed(
+        [
+            spec("scalar", "float32", []),
+            spec("text", "string", [-1]),
+            spec("image", "uint8", [-1, -1, -1, 3]),
+            spec("anything", "int64", None),
+            spec("flag", "bool", [-1, 2]),
+        ]
+    )
+    assert {k: v.shape for k, v in feed.items()} == {
+        "scalar": (),
+        "text": (1,),
+        "image": (1, 1, 1, 3),
+        "anything": (1,),
+        "flag": (1, 2),
+    }
+    assert feed["text"].tolist() == [b""] and feed["flag"].dtype == bool and feed["image"].dtype == np.uint8
+    fixed, _ = _synthetic_feed([spec("a", "float32", [3, 2]), spec("b", "int32", [-1])])
+    assert fixed["a"].shape == (3, 2) and fixed["b"].shape == (3,), "a fixed batch size is shared"
+    none, reason = _synthetic_feed([spec("handle", "resource", [])])
+    assert none is None and "resource" in reason
