@@ -48,7 +48,8 @@ def _generator():
 
 gen = _generator()
 AGREE_MODELS = sorted(name for name, (_, expect) in gen.MODELS.items() if expect == gen.AGREE)
-BROKEN_MODELS = sorted(name for name, (_, expect) in gen.MODELS.items() if expect != gen.AGREE)
+BROKEN_MODELS = sorted(name for name, (_, expect) in gen.MODELS.items() if expect == gen.LOAD_FAILED)
+ODD_MODELS = sorted(gen.ODD_MODELS)
 
 # The corpus's contract with the JVM tests: signature → {input or output key: (dtype, shape)}.
 SIGNATURES = {
@@ -91,6 +92,19 @@ SIGNATURES = {
     "keras_broken": {
         "serving_default": ({"features": ("float32", [-1, 4])}, {"prediction": ("float32", [-1, 1])}),
     },
+    # the odd signatures (shape None: unknown rank)
+    "odd_fixed_batch": {"serving_default": ({"x": ("float32", [8, 2])}, {"y": ("float32", [8])})},
+    "odd_scalar_output": {"serving_default": ({"x": ("float32", [-1, 2])}, {"total": ("float32", [])})},
+    "odd_unknown_rank_output": {"serving_default": ({"x": ("float32", [-1, 2])}, {"flat": ("float32", None)})},
+    "odd_uint8_input": {
+        "serving_default": (
+            {"pixels": ("uint8", [-1, 4]), "scale": ("float32", [-1])},
+            {"score": ("float32", [-1])},
+        ),
+    },
+    "odd_half_output": {"serving_default": ({"x": ("float32", [-1, 2])}, {"half": ("float16", [-1])})},
+    "odd_no_inputs": {"serving_default": ({}, {"constant": ("float32", [-1])})},
+    "odd_fixed_output": {"serving_default": ({"x": ("float32", [-1, 2])}, {"column_sums": ("float32", [3])})},
 }
 
 
@@ -133,7 +147,15 @@ def test_corpus_lists_every_model_with_its_real_signatures(corpus):
     assert sorted(entries) == sorted(SIGNATURES)
     for name, signatures in SIGNATURES.items():
         entry = entries[name]
-        assert entry["expect"] == ("agree" if name in AGREE_MODELS else ERROR_CLASS)
+        if name in AGREE_MODELS:
+            assert entry["expect"] == "agree"
+        elif name in BROKEN_MODELS:
+            assert entry["expect"] == ERROR_CLASS
+        else:
+            assert name in ODD_MODELS and name.startswith("odd_")
+            assert entry["expect"] == "UNSUPPORTED_SIGNATURE"
+        assert entry["odd"] is (name in ODD_MODELS)
+        assert ("feed" in entry, "offending" in entry) == (entry["odd"], entry["odd"]), name
         assert entry["exporter"] and entry["link_shape"]
         assert (corpus / entry["path"] / "saved_model.pb").is_file()
         assert (corpus / entry["linked_path"] / "saved_model.pb").is_file()
@@ -180,8 +202,8 @@ def test_expected_vectors_cover_every_signature_with_one_and_many_rows(corpus, n
         else:
             assert all(c["inputs"][k]["shape"] == [] for c in cases for k in inputs)
             assert len(cases) >= 2
-    assert not (corpus / "expected" / "saved_model_save.json").exists()
-    assert not (corpus / "expected" / "keras_broken.json").exists()
+    for other in BROKEN_MODELS + ODD_MODELS:
+        assert not (corpus / "expected" / f"{other}.json").exists(), other
 
 
 @pytest.mark.parametrize("name", AGREE_MODELS)
@@ -275,6 +297,117 @@ def test_generator_is_deterministic_and_idempotent(corpus, tmp_path):
     assert second.returncode == 0 and "up to date" in second.stdout
     (out / "plain" / "keras_export" / "1" / "saved_model.pb").unlink()
     assert not gen.is_fresh(out), "a damaged corpus is not fresh, whatever its stamp says"
+
+
+# ------------------------------------------------------------------------------------------------
+# The odd signatures: they load and run in TF, and tfspark must refuse them (UNSUPPORTED_SIGNATURE)
+# ------------------------------------------------------------------------------------------------
+
+SERVED_DTYPES = {"float32", "float64", "int32", "int64", "bool", "string"}
+
+
+def served_or_refused(signature: dict) -> str | None:
+    """A Python mirror of the JVM's rules (SignatureBinding, InputFeeder, OutputDecoder): None when
+    tfspark serves the signature (``{inputs, outputs}`` as in corpus.json), else the key it must name."""
+    inputs, outputs = signature["inputs"], signature["outputs"]
+    if not inputs:
+        return "<no inputs>"
+    for key, t in sorted(inputs.items()):
+        if t["shape"] and t["shape"][0] != -1:
+            return key  # a fixed first dimension
+    batched = any(t["shape"] != [] for t in inputs.values())
+    for key, t in sorted(outputs.items()):
+        if t["shape"] is None:
+            return key  # unknown rank
+        if batched and (t["shape"] == [] or t["shape"][0] != -1):
+            return key  # no batch dimension while the inputs are batched
+    for key, t in sorted({**inputs, **outputs}.items()):
+        if t["dtype"] not in SERVED_DTYPES:
+            return key
+    return None
+
+
+def _entries(corpus) -> dict[str, dict]:
+    return {e["name"]: e for e in json.loads((corpus / "corpus.json").read_text(encoding="utf-8"))}
+
+
+def test_the_odd_signatures_are_exactly_the_ones_tfspark_must_refuse(corpus):
+    entries = _entries(corpus)
+    assert ODD_MODELS == sorted(n for n, e in entries.items() if e["odd"])
+    assert len(ODD_MODELS) == 7
+    for name, entry in entries.items():
+        refused = {key: served_or_refused(sd) for key, sd in entry["signatures"].items()}
+        if entry["odd"]:
+            assert list(refused) == ["serving_default"], name
+            assert refused["serving_default"] == (entry["offending"] or "<no inputs>"), name
+        else:
+            assert set(refused.values()) == {None}, f"{name} has a signature tfspark cannot serve: {refused}"
+
+
+def _feed_values(feed: str) -> dict[str, int]:
+    """``array(a, b)`` → {"": 2}; ``named_struct('k', array(a, b), 'j', c)`` → {"k": 2, "j": 1}; ``struct()`` → {}."""
+    import re
+
+    if feed == "struct()":
+        return {}
+    if feed.startswith("array("):
+        return {"": len(feed[len("array(") : -1].split(","))}
+    assert feed.startswith("named_struct(") and feed.endswith(")"), feed
+    pairs = re.findall(r"'(\w+)', (array\([^)]*\)|[^,)]+)", feed)
+    return {k: len(v[len("array(") : -1].split(",")) if v.startswith("array(") else 1 for k, v in pairs}
+
+
+def test_each_odd_model_has_a_plausible_feed(corpus):
+    """The feed fits the inputs in everything but the odd shape: the JVM must fail on the signature, not the feed."""
+    for name in ODD_MODELS:
+        entry = _entries(corpus)[name]
+        inputs = entry["signatures"]["serving_default"]["inputs"]
+        values = _feed_values(entry["feed"])
+        if "" in values:
+            ((key, spec),) = inputs.items()
+            values = {key: values[""]}
+        assert sorted(values) == sorted(inputs), name
+        for key, n in values.items():
+            shape = inputs[key]["shape"]
+            assert n == (shape[-1] if len(shape) == 2 else 1), (name, key, shape, n)
+
+
+@pytest.mark.parametrize("layout", ["plain", "linked/repo"])
+@pytest.mark.parametrize("name", ODD_MODELS)
+def test_check_passes_on_the_odd_signatures(corpus, capsys, name, layout):
+    """``check`` judges whether TF's C++ loader restores and runs a model, not whether tfspark serves its
+    signature: every odd model loads and runs one synthetic row (zeros), so it passes."""
+    code, out, _ = _check_cli(str(corpus / layout / name / "1"), capsys=capsys)
+    assert code == 0, out
+    assert "serving_default: ok (warm-up from a synthetic row)" in out
+    assert "verdict: OK: the model loads and 1 of 1 signatures run" in out
+    report = check_saved_model(corpus / layout / name / "1")
+    assert report.ok and report.diagnosis is None
+
+
+def test_the_odd_outputs_really_have_the_odd_shapes(corpus):
+    """Through the graph-mode loader, as TF Java runs them: the variables restore, and the outputs do not
+    follow the batch (a scalar, a fixed [3], a float16, a rank only known at run time)."""
+    import tensorflow as tf
+
+    def run(name, feed_rows):
+        graph = tf.Graph()
+        with graph.as_default(), tf.compat.v1.Session(graph=graph) as session:
+            meta = tf.compat.v1.saved_model.loader.load(session, ["serve"], str(corpus / "plain" / name / "1"))
+            sd = meta.signature_def["serving_default"]
+            feed = {sd.inputs[k].name: v for k, v in feed_rows.items()}
+            return session.run({k: v.name for k, v in sd.outputs.items()}, feed_dict=feed)
+
+    x5 = np.arange(10, dtype=np.float32).reshape(5, 2)
+    assert run("odd_scalar_output", {"x": x5})["total"].shape == ()
+    assert run("odd_fixed_output", {"x": x5})["column_sums"].shape == (3,)
+    assert run("odd_unknown_rank_output", {"x": x5})["flat"].shape == (10,)
+    half = run("odd_half_output", {"x": x5})["half"]
+    assert half.dtype == np.float16 and half.shape == (5,)
+    assert run("odd_fixed_batch", {"x": np.ones((8, 2), np.float32)})["y"].shape == (8,)
+    pixels = np.array([[1, 2, 3, 250]] * 5, np.uint8)
+    assert run("odd_uint8_input", {"pixels": pixels, "scale": np.full(5, 0.5, np.float32)})["score"].shape == (5,)
+    assert run("odd_no_inputs", {})["constant"].shape == (3,)
 
 
 # ------------------------------------------------------------------------------------------------

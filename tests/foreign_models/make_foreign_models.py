@@ -47,6 +47,22 @@ Models (``OUT_DIR/plain/<name>/1/``)
     loader (TF Java, TF Serving) fails with "Could not find variable prediction/bias" (or another of its
     variables: whichever op reads first): the negative case.
 
+Odd signatures (``expect: UNSUPPORTED_SIGNATURE``, ``odd: true``)
+    ``tf.Module`` exports whose variables are tracked: they load in TF's C++ loader and run (``check``
+    passes on them), but their SignatureDef has a shape or dtype tfspark does not serve, so every JVM
+    entry point must refuse them with ``UNSUPPORTED_SIGNATURE``, naming the input or output
+    (``offending`` in corpus.json). Each has ``feed``: the SQL argument a user would plausibly pass,
+    as in ``tfpredict('<name>', <feed>)``. All have one signature, ``serving_default``:
+
+    ``odd_fixed_batch``          ``x float32 [8,2]`` → ``y float32 [8]`` (a fixed batch size)
+    ``odd_scalar_output``        ``x float32 [-1,2]`` → ``total float32 []`` (sum over the batch)
+    ``odd_unknown_rank_output``  ``x float32 [-1,2]`` → ``flat float32 <unknown rank>`` (reshape to a
+                                 shape read from a variable of unknown shape)
+    ``odd_uint8_input``          ``pixels uint8 [-1,4]``, ``scale float32 [-1]`` → ``score float32 [-1]``
+    ``odd_half_output``          ``x float32 [-1,2]`` → ``half float16 [-1]``
+    ``odd_no_inputs``            no inputs → ``constant float32 [-1]`` (a variable of shape [None])
+    ``odd_fixed_output``         ``x float32 [-1,2]`` → ``column_sums float32 [3]`` (sum over the batch)
+
 No model carries ``assets.extra/golden.json``: the JVM must use its synthetic warm-up on them (and
 the warm-up requests on ``with_warmup``).
 
@@ -57,8 +73,9 @@ Other outputs
     (one-row and multi-row cases for every signature; ``[]``-shaped cases for scalar inputs), with
     the outputs computed by Python TF through ``tf.saved_model.load(dir).signatures[key]``.
 ``OUT_DIR/corpus.json``
-    A list of ``{name, exporter, path, linked_path, link_shape, signatures, expect}``. ``expect`` is
-    ``"agree"`` or the expected error class (``"MODEL_LOAD_FAILED"``).
+    A list of ``{name, exporter, path, linked_path, link_shape, signatures, expect, odd}``, plus
+    ``feed`` and ``offending`` where ``odd`` is true. ``expect`` is ``"agree"`` or the expected error
+    class (``"MODEL_LOAD_FAILED"``, or ``"UNSUPPORTED_SIGNATURE"`` for the odd signatures).
 
 Linked layout (``OUT_DIR/linked/repo``, the same models through symbolic links)
 -------------------------------------------------------------------------------
@@ -81,6 +98,7 @@ Linked layout (``OUT_DIR/linked/repo``, the same models through symbolic links)
       with_warmup/1 -> ../../../store/with_warmup-2026-11-26    version link, relative
       keras_broken/1 -> /ABS/OUT_DIR/store/keras_broken-2026-11-25       version link, absolute (negative)
       saved_model_save/1/                                      a plain copy, no link (negative)
+      odd_*  -> ../../store/odd/odd_*                          name link, relative (the odd signatures)
 
 Every link target under ``store/`` is a byte copy of the model in ``plain/``, so the linked layout
 resolves to the same bytes as the plain one.
@@ -111,6 +129,7 @@ STAMP = ".stamp"
 MANAGED = ("plain", "linked", "store", "expected", "corpus.json")
 AGREE = "agree"
 LOAD_FAILED = "MODEL_LOAD_FAILED"
+UNSUPPORTED = "UNSUPPORTED_SIGNATURE"
 VOCABULARY = ["spark", "tensor", "flow", "model", "café", "naïve", "日本", "serving"]
 
 
@@ -388,6 +407,154 @@ def make_keras_broken(out: Path, rng):
     return "tf.Module wrapping a Keras 3 model without tracking its variables, tf.saved_model.save", []
 
 
+# ----------------------------------------------------------------------------------------------
+# Odd signatures: SavedModels that load and run in TF (their variables are tracked and restore in
+# the C++ loader), but whose SignatureDef has a shape or dtype tfspark does not serve. The JVM must
+# refuse each with UNSUPPORTED_SIGNATURE, naming the input or output, never with a load failure or
+# an exception without an error class. Each returns (exporter, feed): ``feed`` is the SQL argument a
+# user would plausibly pass to ``tfpredict('<name>', <feed>)``.
+# ----------------------------------------------------------------------------------------------
+
+
+def _odd_module(rng, shape, **extra):
+    """A ``tf.Module`` holding one seeded float32 variable ``w`` of ``shape`` (plus ``extra`` variables)."""
+    import tensorflow as tf
+
+    module = tf.Module()
+    module.w = tf.Variable(rng.normal(0, 1, shape).astype("float32"), name="w")
+    for key, value in extra.items():
+        setattr(module, key, value)
+    return module
+
+
+def _save_odd(module, fn, out: Path) -> None:
+    import tensorflow as tf
+
+    module.serve = fn
+    tf.saved_model.save(module, str(out), signatures={"serving_default": fn})
+
+
+def make_odd_fixed_batch(out: Path, rng):
+    import tensorflow as tf
+
+    module = _odd_module(rng, (2,))
+
+    @tf.function(input_signature=[tf.TensorSpec([8, 2], tf.float32, name="x")])
+    def serve(x):
+        return {"y": tf.linalg.matvec(x, module.w)}
+
+    _save_odd(module, serve, out)
+    return "tf.Module, input x float32 [8,2]: a fixed batch size", "array(1.0f, 2.0f)"
+
+
+def make_odd_scalar_output(out: Path, rng):
+    import tensorflow as tf
+
+    module = _odd_module(rng, (2,))
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 2], tf.float32, name="x")])
+    def serve(x):
+        return {"total": tf.reduce_sum(x * module.w)}
+
+    _save_odd(module, serve, out)
+    return (
+        "tf.Module, batched input x [-1,2], output total of shape [] (a sum over the whole batch)",
+        "array(1.0f, 2.0f)",
+    )
+
+
+def make_odd_unknown_rank_output(out: Path, rng):
+    import tensorflow as tf
+
+    # a reshape to a shape read from a variable of unknown shape: TF cannot infer the output's rank
+    target = tf.Variable([-1], shape=tf.TensorShape(None), dtype=tf.int32, name="target_shape")
+    module = _odd_module(rng, (2,), target=target)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 2], tf.float32, name="x")])
+    def serve(x):
+        return {"flat": tf.reshape(x * module.w, module.target)}
+
+    _save_odd(module, serve, out)
+    return "tf.Module, batched input x [-1,2], output flat of unknown rank (tf.reshape to a dynamic shape)", (
+        "array(1.0f, 2.0f)"
+    )
+
+
+def make_odd_uint8_input(out: Path, rng):
+    import tensorflow as tf
+
+    module = _odd_module(rng, (4,))
+
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None, 4], tf.uint8, name="pixels"),
+            tf.TensorSpec([None], tf.float32, name="scale"),
+        ]
+    )
+    def serve(pixels, scale):
+        return {"score": tf.linalg.matvec(tf.cast(pixels, tf.float32), module.w) * scale}
+
+    _save_odd(module, serve, out)
+    return "tf.Module, inputs pixels uint8 [-1,4] and scale float32 [-1]", (
+        "named_struct('pixels', array(1, 2, 3, 250), 'scale', 0.5f)"
+    )
+
+
+def make_odd_half_output(out: Path, rng):
+    import tensorflow as tf
+
+    module = _odd_module(rng, (2,))
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 2], tf.float32, name="x")])
+    def serve(x):
+        return {"half": tf.cast(tf.linalg.matvec(x, module.w), tf.float16)}
+
+    _save_odd(module, serve, out)
+    return "tf.Module, batched input x [-1,2], output half float16 [-1]", "array(1.0f, 2.0f)"
+
+
+def make_odd_no_inputs(out: Path, rng):
+    import tensorflow as tf
+
+    # a variable of shape [None]: the output's SignatureDef shape is [-1] although nothing is fed
+    values = tf.Variable(rng.normal(0, 1, 3).astype("float32"), shape=tf.TensorShape([None]), name="values")
+    module = _odd_module(rng, (), values=values)
+
+    @tf.function(input_signature=[])
+    def serve():
+        return {"constant": module.values * module.w}
+
+    _save_odd(module, serve, out)
+    return "tf.Module, a signature with no inputs returning a [-1] float32 constant", "struct()"
+
+
+def make_odd_fixed_output(out: Path, rng):
+    import tensorflow as tf
+
+    module = _odd_module(rng, (2, 3))
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 2], tf.float32, name="x")])
+    def serve(x):
+        return {"column_sums": tf.reduce_sum(tf.matmul(x, module.w), axis=0)}
+
+    _save_odd(module, serve, out)
+    return "tf.Module, batched input x [-1,2], output column_sums of fixed shape [3] (a sum over the batch)", (
+        "array(1.0f, 2.0f)"
+    )
+
+
+# name → (make, the input or output key the refusal must name; None where there is no key to name)
+ODD_MODELS = {
+    "odd_fixed_batch": (make_odd_fixed_batch, "x"),
+    "odd_scalar_output": (make_odd_scalar_output, "total"),
+    "odd_unknown_rank_output": (make_odd_unknown_rank_output, "flat"),
+    "odd_uint8_input": (make_odd_uint8_input, "pixels"),
+    "odd_half_output": (make_odd_half_output, "half"),
+    "odd_no_inputs": (make_odd_no_inputs, None),
+    "odd_fixed_output": (make_odd_fixed_output, "column_sums"),
+}
+
+
 MODELS = {
     "keras_export": (make_keras_export, AGREE),
     "export_archive": (make_export_archive, AGREE),
@@ -397,6 +564,7 @@ MODELS = {
     "mixed_dtypes": (make_mixed_dtypes, AGREE),
     "with_warmup": (make_with_warmup, AGREE),
     "keras_broken": (make_keras_broken, LOAD_FAILED),
+    **{name: (make, UNSUPPORTED) for name, (make, _) in ODD_MODELS.items()},
 }
 
 
@@ -583,6 +751,11 @@ def build_linked(out: Path) -> dict[str, str]:
     shutil.copytree(plain / "saved_model_save", real / "saved_model_save")
     shapes["saved_model_save"] = "plain folders (no link)"
 
+    for name in ODD_MODELS:
+        shutil.copytree(plain / name, store / "odd" / name)
+        _link(real / name, f"../../store/odd/{name}")
+        shapes[name] = "model name is a relative link"
+
     _link(out / "linked" / "repo", "real_repo")
     return shapes
 
@@ -610,19 +783,24 @@ def generate(out: Path, *, force: bool = False) -> bool:
         rng = np.random.default_rng(SEED + index)
         model_dir = out / "plain" / name / str(VERSION)
         model_dir.parent.mkdir(parents=True)
-        exporter, cases = make(model_dir, rng)
-        if expect == AGREE:
-            write_expected(model_dir, out / "expected" / f"{name}.json", name, cases)
-        corpus.append(
-            {
-                "name": name,
-                "exporter": exporter,
-                "path": f"plain/{name}/{VERSION}",
-                "linked_path": f"linked/repo/{name}/{VERSION}",
-                "signatures": read_signature_defs(model_dir),
-                "expect": expect,
-            }
+        entry = {"name": name}
+        if name in ODD_MODELS:
+            entry["exporter"], feed = make(model_dir, rng)
+        else:
+            entry["exporter"], cases = make(model_dir, rng)
+            if expect == AGREE:
+                write_expected(model_dir, out / "expected" / f"{name}.json", name, cases)
+        entry.update(
+            path=f"plain/{name}/{VERSION}",
+            linked_path=f"linked/repo/{name}/{VERSION}",
+            signatures=read_signature_defs(model_dir),
+            expect=expect,
+            odd=name in ODD_MODELS,
         )
+        if name in ODD_MODELS:
+            entry["feed"] = feed
+            entry["offending"] = ODD_MODELS[name][1]
+        corpus.append(entry)
     shapes = build_linked(out)
     for entry in corpus:
         entry["link_shape"] = shapes[entry["name"]]
@@ -636,13 +814,15 @@ def _summary(out: Path) -> str:
     lines = []
 
     def tensors(infos: dict) -> str:
-        return ", ".join(f"{k}: {v['dtype']} {v['shape']}" for k, v in infos.items())
+        return ", ".join(
+            f"{k}: {v['dtype']} {'<unknown rank>' if v['shape'] is None else v['shape']}" for k, v in infos.items()
+        )
 
     for entry in corpus:
         sigs = "; ".join(
             f"{key}({tensors(s['inputs'])}) -> {tensors(s['outputs'])}" for key, s in entry["signatures"].items()
         )
-        lines.append(f"  {entry['name']:<17} expect {entry['expect']:<17} {sigs}")
+        lines.append(f"  {entry['name']:<23} expect {entry['expect']:<21} {sigs}")
     return "\n".join(lines)
 
 

@@ -1,0 +1,70 @@
+package tfspark.model
+
+import java.io.File
+
+import org.scalatest.funsuite.AnyFunSuite
+
+import tfspark.{SparkSessionFixture, TestModels}
+import tfspark.conf.TFSparkConf
+
+/**
+ * Versions rolling through one long-lived executor JVM (`local-cluster[1,1,1024]`): 20 versions
+ * appear one after another, each is queried by the next query, and the executor keeps at most
+ * `spark.tfpredict.maxLoadedModels` of them loaded, with a flat resident set.
+ */
+class ModelRollSuite extends AnyFunSuite with SparkSessionFixture {
+
+  private val bound = 3
+  private lazy val repo = TestModels.tempDir("tfspark-roll")
+
+  override protected def master: String = "local-cluster[1,1,1024]"
+  override protected def repositoryRoot: String = repo.getPath
+
+  override protected def extraConf: Map[String, String] = {
+    val classpath = sys.props.getOrElse("tfspark.test.executorClasspath", fail("sbt did not pass -Dtfspark.test.executorClasspath"))
+    val nativeCache = sys.props.get("org.bytedeco.javacpp.cachedir").map(d => s"-Dorg.bytedeco.javacpp.cachedir=$d").getOrElse("")
+    Map(
+      "spark.executor.extraClassPath" -> classpath,
+      "spark.executor.extraJavaOptions" -> nativeCache,
+      "spark.executor.memory" -> "768m",
+      TFSparkConf.MaxLoadedModels -> bound.toString
+    )
+  }
+
+  override def beforeAll(): Unit = {
+    assert(sys.env.contains("SPARK_HOME"), "local-cluster needs SPARK_HOME (pyspark's package directory); bin/test sets it")
+    super.beforeAll()
+  }
+
+  /** (models loaded, VmRSS in MB, loads so far) in the executor JVM. */
+  private def probe(): (Int, Long, Int) =
+    spark.sparkContext
+      .parallelize(Seq(0), 1)
+      .map { _ =>
+        val rssKb = scala.io.Source
+          .fromFile("/proc/self/status")
+          .getLines()
+          .collectFirst { case l if l.startsWith("VmRSS:") => l.split("\\s+")(1).toLong }
+          .getOrElse(-1L)
+        (ModelCache.loaded.size, rssKb / 1024, ModelCache.loadCounts.values.sum)
+      }
+      .collect()
+      .head
+
+  test(s"20 versions roll through one executor: at most $bound stay loaded, and its RSS stays flat") {
+    val linear = new File(TestModels.modelsDir, "linear/1")
+    val figures = (1L to 20L).map { v =>
+      RolledVersions.add(repo, "m", v, linear)
+      val sum = spark.sql("SELECT sum(tfpredict('m', array(cast(id AS float), 1.0f))) FROM range(0, 20000, 1, 2)").head().getDouble(0)
+      assert(sum > 0)
+      val (loaded, rss, loads) = probe()
+      assert(loaded <= bound, s"version $v: $loaded models loaded in the executor")
+      (v, loaded, rss, loads)
+    }
+    figures.foreach { case (v, loaded, rss, loads) => info(f"version $v%2d: $loaded loaded, $loads loads so far, executor RSS $rss MB") }
+    assert(figures.last._4 === 20, "each version was loaded once in the executor")
+    val (at5, at20) = (figures(4)._3, figures.last._3)
+    info(s"executor RSS: $at5 MB after version 5, $at20 MB after version 20 (${at20 - at5} MB drift)")
+    assert(at20 - at5 < 120, s"the executor's RSS grew from $at5 MB to $at20 MB over 15 versions")
+  }
+}
