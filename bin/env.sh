@@ -7,4 +7,5 @@ export SPARK_SCALA_VERSION=2.13
 export TFSPARK_NATIVE_CACHE="${TFSPARK_NATIVE_CACHE:-${TFSPARK_CACHE:-$ROOT/.cache}/javacpp}"
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-1}"
 export PYTHONUNBUFFERED=1
+export SPARK_LOCAL_IP="${SPARK_LOCAL_IP:-127.0.0.1}"  # local Spark, tests and their servers stay on loopback
 DIST="$ROOT/spark-scala/target/dist"

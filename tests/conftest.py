@@ -72,26 +72,27 @@ def spark_repository(tmp_path_factory, foreign_models) -> Path:
 
 
 @pytest.fixture(scope="session")
-def spark(spark_repository):
+def spark(request):
     """A local[2] pyspark session whose JVM has tfspark's assembled jar and SQL extension.
 
     Its repository is :func:`spark_repository` (the committed models and the foreign corpus, by
     name). The jars come from ``./sbt sparkScala/dist`` (bin/test builds them first). Missing jars
     fail the test with the command to run, unless TFSPARK_SKIP_JVM=1 asks to skip the JVM tests.
     """
-    from python_trainer.spark_bridge import JarNotFoundError, build_session
+    from python_trainer.spark_bridge import JarNotFoundError, build_session, find_jars
 
     try:
-        session = build_session(
-            master="local[2]",
-            app_name="tfspark-pytest",
-            repository=spark_repository,
-            default_model="linear",
-        )
+        find_jars()
     except JarNotFoundError:
         if os.environ.get("TFSPARK_SKIP_JVM") == "1":
             pytest.skip("TFSPARK_SKIP_JVM=1 and the tfspark jars are not built")
         raise
+    session = build_session(
+        master="local[2]",
+        app_name="tfspark-pytest",
+        repository=request.getfixturevalue("spark_repository"),
+        default_model="linear",
+    )
     session.sparkContext.setLogLevel("WARN")
     yield session
     session.stop()

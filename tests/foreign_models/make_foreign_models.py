@@ -51,15 +51,16 @@ Odd signatures (``expect: UNSUPPORTED_SIGNATURE``, ``odd: true``)
     ``tf.Module`` exports whose variables are tracked: they load in TF's C++ loader and run (``check``
     passes on them), but their SignatureDef has a shape or dtype tfspark does not serve, so every JVM
     entry point must refuse them with ``UNSUPPORTED_SIGNATURE``, naming the input or output
-    (``offending`` in corpus.json). Each has ``feed``: the SQL argument a user would plausibly pass,
-    as in ``tfpredict('<name>', <feed>)``. All have one signature, ``serving_default``:
+    (``offending`` in corpus.json) and the reason (``reason``: words the message must contain). Each has
+    ``feed``: the SQL argument a user would plausibly pass, as in ``tfpredict('<name>', <feed>)``. All
+    have one signature, ``serving_default``:
 
     ``odd_fixed_batch``          ``x float32 [8,2]`` → ``y float32 [8]`` (a fixed batch size)
     ``odd_scalar_output``        ``x float32 [-1,2]`` → ``total float32 []`` (sum over the batch)
     ``odd_unknown_rank_output``  ``x float32 [-1,2]`` → ``flat float32 <unknown rank>`` (reshape to a
                                  shape read from a variable of unknown shape)
     ``odd_uint8_input``          ``pixels uint8 [-1,4]``, ``scale float32 [-1]`` → ``score float32 [-1]``
-    ``odd_half_output``          ``x float32 [-1,2]`` → ``half float16 [-1]``
+    ``odd_half_output``          ``x float32 [-1,2]`` → ``probability float16 [-1]``
     ``odd_no_inputs``            no inputs → ``constant float32 [-1]`` (a variable of shape [None])
     ``odd_fixed_output``         ``x float32 [-1,2]`` → ``column_sums float32 [3]`` (sum over the batch)
 
@@ -74,7 +75,7 @@ Other outputs
     the outputs computed by Python TF through ``tf.saved_model.load(dir).signatures[key]``.
 ``OUT_DIR/corpus.json``
     A list of ``{name, exporter, path, linked_path, link_shape, signatures, expect, odd}``, plus
-    ``feed`` and ``offending`` where ``odd`` is true. ``expect`` is ``"agree"`` or the expected error
+    ``feed``, ``offending`` and ``reason`` where ``odd`` is true. ``expect`` is ``"agree"`` or the expected error
     class (``"MODEL_LOAD_FAILED"``, or ``"UNSUPPORTED_SIGNATURE"`` for the odd signatures).
 
 Linked layout (``OUT_DIR/linked/repo``, the same models through symbolic links)
@@ -507,10 +508,10 @@ def make_odd_half_output(out: Path, rng):
 
     @tf.function(input_signature=[tf.TensorSpec([None, 2], tf.float32, name="x")])
     def serve(x):
-        return {"half": tf.cast(tf.linalg.matvec(x, module.w), tf.float16)}
+        return {"probability": tf.sigmoid(tf.cast(tf.linalg.matvec(x, module.w), tf.float16))}
 
     _save_odd(module, serve, out)
-    return "tf.Module, batched input x [-1,2], output half float16 [-1]", "array(1.0f, 2.0f)"
+    return "tf.Module, batched input x [-1,2], output probability float16 [-1]", "array(1.0f, 2.0f)"
 
 
 def make_odd_no_inputs(out: Path, rng):
@@ -543,15 +544,15 @@ def make_odd_fixed_output(out: Path, rng):
     )
 
 
-# name → (make, the input or output key the refusal must name; None where there is no key to name)
+# name → (make, the input or output key the refusal must name (None where there is none), words of the reason)
 ODD_MODELS = {
-    "odd_fixed_batch": (make_odd_fixed_batch, "x"),
-    "odd_scalar_output": (make_odd_scalar_output, "total"),
-    "odd_unknown_rank_output": (make_odd_unknown_rank_output, "flat"),
-    "odd_uint8_input": (make_odd_uint8_input, "pixels"),
-    "odd_half_output": (make_odd_half_output, "half"),
-    "odd_no_inputs": (make_odd_no_inputs, None),
-    "odd_fixed_output": (make_odd_fixed_output, "column_sums"),
+    "odd_fixed_batch": (make_odd_fixed_batch, "x", "fixed first dimension 8"),
+    "odd_scalar_output": (make_odd_scalar_output, "total", "shape []"),
+    "odd_unknown_rank_output": (make_odd_unknown_rank_output, "flat", "unknown rank"),
+    "odd_uint8_input": (make_odd_uint8_input, "pixels", "uint8"),
+    "odd_half_output": (make_odd_half_output, "probability", "half"),
+    "odd_no_inputs": (make_odd_no_inputs, None, "no inputs"),
+    "odd_fixed_output": (make_odd_fixed_output, "column_sums", "shape [3]"),
 }
 
 
@@ -564,7 +565,7 @@ MODELS = {
     "mixed_dtypes": (make_mixed_dtypes, AGREE),
     "with_warmup": (make_with_warmup, AGREE),
     "keras_broken": (make_keras_broken, LOAD_FAILED),
-    **{name: (make, UNSUPPORTED) for name, (make, _) in ODD_MODELS.items()},
+    **{name: (make, UNSUPPORTED) for name, (make, _, _) in ODD_MODELS.items()},
 }
 
 
@@ -799,7 +800,7 @@ def generate(out: Path, *, force: bool = False) -> bool:
         )
         if name in ODD_MODELS:
             entry["feed"] = feed
-            entry["offending"] = ODD_MODELS[name][1]
+            entry["offending"], entry["reason"] = ODD_MODELS[name][1:]
         corpus.append(entry)
     shapes = build_linked(out)
     for entry in corpus:

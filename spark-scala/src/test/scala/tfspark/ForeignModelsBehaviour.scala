@@ -23,11 +23,34 @@ abstract class ForeignModelsBehaviour(layout: String) extends AnyFunSuite with S
 
   override protected def repositoryRoot: String = root.getPath
 
-  private final case class Entry(name: String, exporter: String, expect: String)
+  /**
+   * @param feed for the odd signatures: a SQL argument a user would plausibly pass
+   * @param inputs the input keys of `serving_default`
+   * @param offending the key the refusal must name; `reason` words it must contain
+   */
+  private final case class Entry(
+      name: String,
+      exporter: String,
+      expect: String,
+      feed: Option[String],
+      inputs: Seq[String],
+      offending: Option[String],
+      reason: Option[String]
+  )
 
   private val corpus: Seq[Entry] =
     JsonMapper.builder().build().readTree(new File(corpusDir, "corpus.json")).elements().asScala.toSeq.map { n =>
-      Entry(n.get("name").asText(), n.get("exporter").asText(), n.get("expect").asText())
+      val serving = Option(n.get("signatures")).flatMap(s => Option(s.get("serving_default")))
+      def text(field: String) = Option(n.get(field)).filterNot(_.isNull).map(_.asText())
+      Entry(
+        n.get("name").asText(),
+        n.get("exporter").asText(),
+        n.get("expect").asText(),
+        text("feed"),
+        serving.flatMap(s => Option(s.get("inputs"))).map(_.fieldNames().asScala.toSeq).getOrElse(Nil),
+        text("offending"),
+        text("reason")
+      )
     }
 
   private def paths(name: String, version: Long = 1): Seq[(String, GoldenVectors.Case => Seq[Any])] = {
@@ -96,6 +119,36 @@ abstract class ForeignModelsBehaviour(layout: String) extends AnyFunSuite with S
           s"${entry.name}: ${golden.cases.size} cases over ${golden.cases.map(_.signature).distinct.sorted.mkString(", ")}; " + rows
             .mkString("; ")
         )
+      }
+    } else if (entry.feed.nonEmpty) {
+      test(s"$layout/${entry.name} (${entry.exporter}): every entry point refuses it with ${entry.expect}, naming what is wrong") {
+        val feed = entry.feed.get
+        // The same argument as columns: a struct's fields, or the single input named by its key.
+        def frame() =
+          if (feed.startsWith("named_struct") || feed.startsWith("struct")) spark.sql(s"SELECT 0 AS id, $feed AS s").select("id", "s.*")
+          else spark.sql(s"SELECT 0 AS id, $feed AS ${entry.inputs.headOption.getOrElse("x")}")
+        lazy val model = TFInference.ship(spark.sparkContext, ModelRepository(root.getPath).resolve(entry.name))
+        val rows = Seq(
+          "SQL" -> (() => spark.sql(s"SELECT tfpredict('${entry.name}', $feed)").collect()),
+          "RDD maps" -> (() => TFInference.predictMaps(spark.sparkContext.emptyRDD[Map[String, Any]], model).collect()),
+          "DataFrame API" -> (() => TFInference.predictDataFrame(frame(), model).collect()),
+          "Transformer" -> (() => new tfspark.ml.TFModelTransformer().setModel(entry.name).transform(frame()).collect()),
+          "BatchScore" -> { () =>
+            val dir = TestModels.tempDir("odd-batchscore")
+            frame().write.parquet(new File(dir, "in.parquet").getPath)
+            jobs.BatchScore.run(
+              spark,
+              jobs.BatchScore.Options
+                .parse(Seq("--repository", root.getPath, "--model", entry.name, "--input", s"$dir/in.parquet", "--output", s"$dir/out"))
+            )
+          }
+        ).map { case (path, run) =>
+          val e = checkError(entry.expect, Map("model" -> entry.name))(run())
+          entry.offending.foreach(k => assert(e.getMessage.contains(s" $k "), s"$path: the message does not name $k: ${e.getMessage}"))
+          entry.reason.foreach(r => assert(e.getMessage.contains(r), s"$path: the message does not say '$r': ${e.getMessage}"))
+          s"$path: ${e.errorClass}"
+        }
+        info(s"${entry.name}: " + rows.mkString("; "))
       }
     } else {
       test(s"$layout/${entry.name} (${entry.exporter}): every entry point fails with ${entry.expect}, naming the cause and the fix") {

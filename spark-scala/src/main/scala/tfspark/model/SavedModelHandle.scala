@@ -4,7 +4,7 @@ import java.util.concurrent.atomic.AtomicBoolean
 
 import scala.jdk.CollectionConverters._
 
-import org.tensorflow.{Result, SavedModelBundle, SessionFunction, Signature, Tensor}
+import org.tensorflow.{Result, SavedModelBundle, SessionFunction, Tensor}
 
 import tfspark.errors.TFSparkErrors
 
@@ -22,9 +22,21 @@ final class SavedModelHandle private (val location: ModelLocation, bundle: Saved
   private val functions: Map[String, SessionFunction] =
     bundle.signatures().asScala.map(s => s.key() -> bundle.function(s.key())).toMap
 
-  /** Every callable signature (TF's internal `__saved_model_init_op` is left out), by key. */
+  /**
+   * Every callable signature (TF's internal `__saved_model_init_op` is left out), by key. Read
+   * from the MetaGraphDef's SignatureDefs: TF Java's `Signature` turns an unknown rank into a
+   * scalar shape, which would make an unknown-rank input look like a scalar one.
+   */
   val signatures: Map[String, SignatureSpec] =
-    bundle.signatures().asScala.iterator.filterNot(_.key().startsWith("__")).map(SavedModelHandle.toSpec).map(s => s.key -> s).toMap
+    bundle
+      .metaGraphDef()
+      .getSignatureDefMap
+      .asScala
+      .iterator
+      .filterNot(_._1.startsWith("__"))
+      .map { case (key, definition) => SavedModelHandle.toSpec(key, definition) }
+      .map(s => s.key -> s)
+      .toMap
 
   /** @throws tfspark.errors.TFSparkException SIGNATURE_NOT_FOUND */
   def signature(key: String): SignatureSpec =
@@ -82,12 +94,13 @@ object SavedModelHandle {
     }
   }
 
-  private def toSpec(s: Signature): SignatureSpec = {
-    def specs(m: java.util.Map[String, Signature.TensorDescription]): Seq[TensorSpec] =
-      m.asScala.toSeq.sortBy(_._1).map { case (k, d) =>
-        val shape = if (d.shape.isUnknown) None else Some(d.shape.asArray().toSeq)
-        TensorSpec(k, TFDType.fromProto(d.dataType), shape)
+  private def toSpec(key: String, definition: org.tensorflow.proto.SignatureDef): SignatureSpec = {
+    def specs(m: java.util.Map[String, org.tensorflow.proto.TensorInfo]): Seq[TensorSpec] =
+      m.asScala.toSeq.sortBy(_._1).map { case (k, info) =>
+        val proto = info.getTensorShape
+        val shape = if (proto.getUnknownRank) None else Some(proto.getDimList.asScala.map(_.getSize).toSeq)
+        TensorSpec(k, TFDType.fromProto(info.getDtype), shape)
       }
-    SignatureSpec(s.key(), specs(s.getInputs), specs(s.getOutputs))
+    SignatureSpec(key, specs(definition.getInputsMap), specs(definition.getOutputsMap))
   }
 }

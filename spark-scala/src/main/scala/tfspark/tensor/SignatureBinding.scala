@@ -59,6 +59,7 @@ object SignatureBinding {
       unitDimAsArray: Boolean = false,
       byName: Boolean = false
   ): SignatureBinding = {
+    checkShapes(model, spec)
     def same(a: String, b: String) = if (caseSensitive) a == b else a.equalsIgnoreCase(b)
     val inputs = argumentType match {
       case struct: StructType if byName || spec.inputs.size > 1 || spec.inputs.exists(i => struct.fieldNames.exists(same(_, i.key))) =>
@@ -84,7 +85,6 @@ object SignatureBinding {
           other.simpleString
         )
     }
-    checkShapes(model, spec)
     // Fail at analysis, not in a task: creating the feeders and decoders checks every type.
     inputs.foreach { case (s, t, _) => InputFeeder.create(model, spec.key, s, t, fillNulls = false) }
     val binding = SignatureBinding(model, spec.key, argumentType, inputs, spec.outputs, unitDimAsArray)
