@@ -14,6 +14,9 @@ trait SparkSessionFixture extends BeforeAndAfterAll { self: Suite =>
   protected def master: String = "local[2]"
   protected def extraConf: Map[String, String] = Map.empty
 
+  /** Whether the session starts with `spark.sql.extensions=tfspark.sql.TFSparkExtensions`. */
+  protected def withExtension: Boolean = true
+
   /** `spark.tfpredict.repository`: fixed when the session starts, like in production. */
   protected def repositoryRoot: String = TestModels.modelsDir.getPath
 
@@ -29,9 +32,9 @@ trait SparkSessionFixture extends BeforeAndAfterAll { self: Suite =>
       .config("spark.ui.enabled", "false")
       .config("spark.ui.showConsoleProgress", "false")
       .config("spark.sql.shuffle.partitions", "5")
-      .config("spark.sql.extensions", "tfspark.sql.TFSparkExtensions")
       .config(TFSparkConf.Repository, repositoryRoot)
       .config(TFSparkConf.DefaultModel, "linear")
+    if (withExtension) builder.config("spark.sql.extensions", "tfspark.sql.TFSparkExtensions")
     extraConf.foreach { case (k, v) => builder.config(k, v) }
     _spark = builder.getOrCreate()
     _spark.sparkContext.setLogLevel("WARN")

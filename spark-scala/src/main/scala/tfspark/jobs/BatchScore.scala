@@ -180,6 +180,18 @@ object BatchScore {
    */
   def run(spark: SparkSession, options: Options): Summary = {
     val started = System.nanoTime()
+    val (scored, model) = plan(spark, options)
+    val rows = writeAtomically(scored, options)
+    Summary(rows, (System.nanoTime() - started) / 1e9, model, options.output, options.outputFormat)
+  }
+
+  /**
+   * The scored table as a Spark plan (nothing runs yet) and the model's `name/version`: the
+   * input, the `tfpredict` column (batched: `explain()` shows `BatchEvalTF`), and the columns kept.
+   *
+   * @throws tfspark.errors.TFSparkException for bad arguments, models or inputs
+   */
+  def plan(spark: SparkSession, options: Options): (DataFrame, String) = {
     val repository = ModelRepository(options.repository.getOrElse(spark.conf.get(TFSparkConf.Repository, TFSparkConf.DefaultRepository)))
     val reference = ModelReference.parse(options.model)
     val (name, signature) = (reference.name, reference.signature)
@@ -221,8 +233,7 @@ object BatchScore {
         )
       case _ => kept
     }
-    val rows = writeAtomically(scored, options)
-    Summary(rows, (System.nanoTime() - started) / 1e9, s"$name/${model.version}", options.output, options.outputFormat)
+    (scored, s"$name/${model.version}")
   }
 
   private def read(spark: SparkSession, path: String, format: String): DataFrame = {

@@ -4,6 +4,7 @@ import scala.collection.mutable
 
 import org.apache.spark.sql.catalyst.expressions._
 import org.apache.spark.sql.catalyst.plans.logical.{Filter, LogicalPlan, Project, Subquery}
+import org.apache.spark.sql.catalyst.optimizer.{CollapseProject, ColumnPruning, RemoveNoopOperators}
 import org.apache.spark.sql.catalyst.rules.Rule
 
 /**
@@ -29,10 +30,21 @@ object ExtractTFPredict extends Rule[LogicalPlan] {
         case _ =>
           plan.transformUp {
             case p @ Project(list, child) if extractable(list).nonEmpty =>
-              val (rewrite, node) = evaluateBelow(extractable(list), child)
-              p.copy(projectList = list.map(rewrite(_).asInstanceOf[NamedExpression]), child = node)
+              // A call that a Filter just below already evaluates (WHERE and SELECT calling the
+              // same model on the same argument) reuses that result: one run per row.
+              val below = computedBelow(child)
+              val reused = list.map(e => replaceCalls(e, below).asInstanceOf[NamedExpression])
+              val exposed = expose(child, below.values.filter(a => reused.exists(_.references.contains(a))).toSeq)
+              val fresh = extractable(reused)
+              if (fresh.isEmpty) p.copy(projectList = reused, child = exposed)
+              else {
+                val (rewrite, node) = evaluateBelow(fresh, exposed)
+                p.copy(projectList = reused.map(rewrite(_).asInstanceOf[NamedExpression]), child = node)
+              }
             // Each top-level conjunct is looked at on its own: the others stay below, so the rows
             // they remove are never scored (a call on the right of a top-level AND is extracted).
+            // The Filter keeps its output (a Union above needs it exact); a Project above that
+            // calls the same model on the same argument exposes the result instead ([[expose]]).
             case f @ Filter(condition, child) if splitConjuncts(condition).exists(c => extractable(Seq(c)).nonEmpty) =>
               val (withCalls, plain) = splitConjuncts(condition).partition(c => extractable(Seq(c)).nonEmpty)
               val below = plain.reduceOption(And).map(Filter(_, child)).getOrElse(child)
@@ -40,6 +52,31 @@ object ExtractTFPredict extends Rule[LogicalPlan] {
               Project(f.output, Filter(withCalls.map(rewrite).reduce(And), node))
           }
       }
+
+  /**
+   * The results of calls that a [[BatchEvalTF]] evaluates below `plan`, by canonical call, when
+   * only Filters and column-selecting Projects (the shape the Filter case leaves) are between.
+   */
+  private def computedBelow(plan: LogicalPlan): Map[Expression, Attribute] = plan match {
+    case b: BatchEvalTF => b.calls.map(_.canonicalized).zip(b.resultAttrs).toMap
+    case f: Filter => computedBelow(f.child)
+    case p: Project if p.projectList.forall(_.isInstanceOf[Attribute]) => computedBelow(p.child)
+    case _ => Map.empty
+  }
+
+  /** Adds `attributes` to the column-selecting Projects between `plan` and the [[BatchEvalTF]] below it. */
+  private def expose(plan: LogicalPlan, attributes: Seq[Attribute]): LogicalPlan =
+    if (attributes.isEmpty) plan
+    else
+      plan match {
+        case p: Project if p.projectList.forall(_.isInstanceOf[Attribute]) =>
+          p.copy(projectList = p.projectList ++ attributes.filterNot(p.outputSet.contains), child = expose(p.child, attributes))
+        case f: Filter => f.copy(child = expose(f.child, attributes))
+        case other => other
+      }
+
+  private def replaceCalls(e: Expression, computed: Map[Expression, Attribute]): Expression =
+    if (computed.isEmpty) e else e.transformUp { case c: TFPredict if computed.contains(c.canonicalized) => computed(c.canonicalized) }
 
   /** The calls of `expressions` that every row evaluates and that have no call in their argument. */
   private def extractable(expressions: Seq[Expression]): Seq[TFPredict] = {
@@ -69,5 +106,19 @@ object ExtractTFPredict extends Rule[LogicalPlan] {
     val byCall = calls.map(_.canonicalized).zip(results).toMap
     val rewrite = (e: Expression) => e.transformUp { case c: TFPredict if byCall.contains(c.canonicalized) => byCall(c.canonicalized) }
     (rewrite, BatchEvalTF(calls, results, child))
+  }
+}
+
+/**
+ * [[ExtractTFPredict]] followed by Spark's column pruning, for sessions where the rule is
+ * installed at run time (`spark.experimental.extraOptimizations`, [[TFSparkSQL.install]]): that
+ * batch runs after Spark's operator optimizations, so without this the scan under a new
+ * [[BatchEvalTF]] would read every column.
+ */
+object ExtractTFPredictAndPrune extends Rule[LogicalPlan] {
+  override def apply(plan: LogicalPlan): LogicalPlan = {
+    val extracted = ExtractTFPredict(plan)
+    if (extracted.fastEquals(plan)) plan
+    else RemoveNoopOperators(CollapseProject(ColumnPruning(extracted)))
   }
 }

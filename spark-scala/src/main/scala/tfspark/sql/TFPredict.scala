@@ -20,10 +20,16 @@ import tfspark.tensor.{BatchRunner, SignatureBinding}
  * outputs. This expression evaluates row by row (one `Session.run` per row on a model loaded once
  * per JVM through [[ModelCache]]); batched execution is the job of the SQL extension.
  *
- * @param nullPolicy `spark.tfpredict.nullPolicy` at analysis
+ * @param nullPolicy `spark.tfpredict.nullPolicy` at analysis, or the API caller's
+ * @param batchSize rows per `Session.run` when batched; `None`: `spark.tfpredict.batchSize`
  */
-case class TFPredict(argument: Expression, model: ShippedModel, binding: SignatureBinding, nullPolicy: NullPolicy)
-    extends UnaryExpression
+case class TFPredict(
+    argument: Expression,
+    model: ShippedModel,
+    binding: SignatureBinding,
+    nullPolicy: NullPolicy,
+    batchSize: Option[Int] = None
+) extends UnaryExpression
     with CodegenFallback {
 
   override def child: Expression = argument

@@ -1,7 +1,6 @@
 package tfspark.sql
 
-import org.apache.spark.sql.{SparkSession, SparkSessionExtensions}
-import org.apache.spark.sql.catalyst.FunctionIdentifier
+import org.apache.spark.sql.SparkSessionExtensions
 
 import tfspark.conf.TFSparkConf
 
@@ -17,27 +16,5 @@ class TFSparkExtensions extends (SparkSessionExtensions => Unit) {
     extensions.injectFunction((TFPredictFunction.identifier, TFPredictFunction.info, TFPredictFunction.build _))
     extensions.injectOptimizerRule(_ => ExtractTFPredict)
     extensions.injectPlannerStrategy(_ => BatchEvalTFStrategy)
-  }
-}
-
-/**
- * Registers `tfpredict` in a session that was started without [[TFSparkExtensions]], the way
- * the extension does: as a built-in function of this session (`system.builtin.tfpredict`).
- */
-object TFSparkSQL {
-  private val builtinIdentifier =
-    FunctionIdentifier(
-      TFPredictFunction.Name,
-      Some("builtin"),
-      Some("system")
-    ) // CatalogManager.{BUILTIN_NAMESPACE,SYSTEM_CATALOG_NAME} are private[sql]
-
-  def register(spark: SparkSession): Unit = {
-    TFSparkConf.register()
-    spark
-      .asInstanceOf[org.apache.spark.sql.classic.SparkSession]
-      .sessionState
-      .functionRegistry
-      .registerFunction(builtinIdentifier, TFPredictFunction.info, TFPredictFunction.build _)
   }
 }

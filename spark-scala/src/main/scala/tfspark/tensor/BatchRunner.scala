@@ -37,7 +37,8 @@ final class BatchRunner(handle: SavedModelHandle, val binding: SignatureBinding,
   private val anyUnbatched = unbatched.contains(true)
   private val perRow = binding.perRow
   private val decoders = binding.decoders
-  private val values = new Array[Any](feeders.length) // one row's input values, reused
+  private val values = new Array[Any](feeders.length) // one row's scalar-input values, reused
+  private val nulls = new Array[Boolean](feeders.length)
   private val segmentScalars = new Array[Any](feeders.length) // the open segment's scalar inputs
   private val closedSegments = ArrayBuffer.empty[Seq[Array[Any]]] // decoded columns per closed segment
   private var rows = 0
@@ -69,31 +70,43 @@ final class BatchRunner(handle: SavedModelHandle, val binding: SignatureBinding,
    *   MODEL_EXECUTION_FAILED when a segment run here fails
    */
   def add(argument: Any, row: => String): Unit = {
+    // First the null checks and the scalar inputs (which may close the open segment), then the
+    // batched inputs, read straight from the struct without boxing.
     var i = 0
     while (i < feeders.length) {
-      val value = ordinals(i) match {
-        case None => argument
-        case Some(ordinal) =>
-          val struct = argument.asInstanceOf[InternalRow]
-          if (struct.isNullAt(ordinal)) null else struct.get(ordinal, types(i))
+      val isNull = ordinals(i) match {
+        case None => argument == null
+        case Some(ordinal) => argument.asInstanceOf[InternalRow].isNullAt(ordinal)
       }
-      if (value == null && !(fillNulls && InputFeeder.depthOf(types(i)) == 0)) {
+      if (isNull && !(fillNulls && InputFeeder.depthOf(types(i)) == 0)) {
         throw TFSparkErrors.nullInput(binding.model, feeders(i).spec.key, s"a ${types(i).simpleString} value", row)
       }
-      values(i) = value
+      nulls(i) = isNull
+      if (unbatched(i)) values(i) = if (isNull) null else valueOf(argument, i)
       i += 1
     }
     if (segmentRows > 0 && (perRow || (anyUnbatched && scalarsChange()))) runSegment()
     i = 0
     while (i < feeders.length) {
-      if (!unbatched(i)) feeders(i).add(values(i), row)
-      else if (segmentRows == 0) { feeders(i).add(values(i), row); segmentScalars(i) = values(i) } // once per segment
-      values(i) = null
+      if (unbatched(i)) {
+        if (segmentRows == 0) { feeders(i).add(values(i), row); segmentScalars(i) = values(i) } // once per segment
+        values(i) = null
+      } else if (nulls(i)) feeders(i).add(null, row)
+      else
+        ordinals(i) match {
+          case None => feeders(i).add(argument, row)
+          case Some(ordinal) => feeders(i).addField(argument.asInstanceOf[InternalRow], ordinal, row)
+        }
       i += 1
     }
     if (segmentRows == 0) segmentFirstRow = row
     segmentRows += 1
     rows += 1
+  }
+
+  private def valueOf(argument: Any, i: Int): Any = ordinals(i) match {
+    case None => argument
+    case Some(ordinal) => argument.asInstanceOf[InternalRow].get(ordinal, types(i))
   }
 
   private def scalarsChange(): Boolean = {

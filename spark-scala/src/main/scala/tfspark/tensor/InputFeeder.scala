@@ -2,6 +2,7 @@ package tfspark.tensor
 
 import scala.collection.mutable.ArrayBuffer
 
+import org.apache.spark.sql.catalyst.InternalRow
 import org.apache.spark.sql.catalyst.expressions.SpecializedGetters
 import org.apache.spark.sql.catalyst.util.ArrayData
 import org.apache.spark.sql.types._
@@ -55,9 +56,42 @@ abstract class InputFeeder(val model: String, val spec: TensorSpec, val sparkTyp
    * @throws tfspark.errors.TFSparkException INPUT_SHAPE_MISMATCH, NULL_INPUT (a null element)
    */
   def add(value: Any, row: => String): Unit = {
-    if (sparkDepth == 0) putScalar(value, row) else walk(value.asInstanceOf[ArrayData], 0, row)
+    if (sparkDepth == 0) putScalar(value, row)
+    else
+      value match {
+        // The RDD and driver paths feed primitive arrays straight in, without Catalyst values.
+        case floats: Array[Float] if sparkDepth == 1 => checkWidth(floats.length, row); putFloats(floats)
+        case array => walk(array.asInstanceOf[ArrayData], 0, row)
+      }
     rows += 1
   }
+
+  /**
+   * Adds one row's value read from field `ordinal` of `struct` (not null there): numbers are
+   * read with the struct's typed getters, without boxing.
+   *
+   * @throws tfspark.errors.TFSparkException as [[add]]
+   */
+  def addField(struct: InternalRow, ordinal: Int, row: => String): Unit =
+    if (sparkDepth == 0) { putField(struct, ordinal); rows += 1 }
+    else add(struct.getArray(ordinal), row)
+
+  /** A top-level scalar from a struct field; feeders override it to avoid boxing. */
+  protected def putField(struct: InternalRow, ordinal: Int): Unit = putBoxed(struct.get(ordinal, sparkType))
+
+  /** Checks an innermost row of `n` values against the first per-row dimension. */
+  private def checkWidth(n: Int, row: => String): Unit = {
+    val expected = batchDims(0)
+    if (expected >= 0 && expected != n) throw TFSparkErrors.inputShapeMismatch(model, spec.key, expected, n.toLong, row, 1)
+    if (expected < 0) {
+      if (rows == 0) batchDims(0) = n
+      else throw TFSparkErrors.inputShapeMismatch(model, spec.key, batchDims(0), n.toLong, row, 1)
+    }
+  }
+
+  /** Copies one row's floats (a float leaf type only; the binding guarantees it). */
+  protected def putFloats(values: Array[Float]): Unit =
+    throw new IllegalStateException(s"input ${spec.key} is not fed from float arrays")
 
   /** The batch as a `[rows, dims...]` tensor. The caller owns and closes it. */
   def toTensor(): Tensor =
@@ -232,6 +266,9 @@ object InputFeeder {
         count += n
       case _ => super.putLeaves(array, n)
     }
+    override protected def putFloats(values: Array[Float]): Unit =
+      if (double) { ensure(values.length); values.foreach(v => { doubles(count) = v.toDouble; count += 1 }) }
+      else { ensure(values.length); System.arraycopy(values, 0, floats, count, values.length); count += values.length }
     override protected def canFill = true
     override protected def putFill(): Unit = put(Double.NaN)
     override protected def putBoxed(value: Any): Unit = value match {
@@ -239,6 +276,7 @@ object InputFeeder {
       case n => put(n.asInstanceOf[Number].doubleValue())
     }
     override protected def putLeaf(array: SpecializedGetters, ordinal: Int): Unit = put(read(array, ordinal))
+    override protected def putField(struct: InternalRow, ordinal: Int): Unit = put(read(struct, ordinal))
     override protected def clearValues(): Unit = count = 0
     override protected def build(shape: Shape): Tensor =
       if (double) TFloat64.tensorOf(shape, DataBuffers.of(doubles, true, false).narrow(count.toLong))
@@ -259,6 +297,7 @@ object InputFeeder {
     override protected def putFill(): Unit = ()
     override protected def putBoxed(value: Any): Unit = put(value.asInstanceOf[Number].longValue())
     override protected def putLeaf(array: SpecializedGetters, ordinal: Int): Unit = put(read(array, ordinal))
+    override protected def putField(struct: InternalRow, ordinal: Int): Unit = put(read(struct, ordinal))
     override protected def clearValues(): Unit = count = 0
     override protected def build(shape: Shape): Tensor =
       if (long) TInt64.tensorOf(shape, DataBuffers.of(values, true, false).narrow(count.toLong))
@@ -279,14 +318,22 @@ object InputFeeder {
   private final class StringFeeder(model: String, spec: TensorSpec, sparkType: DataType, fill: Boolean)
       extends InputFeeder(model, spec, sparkType, fill) {
     private val binary = leafType == BinaryType
-    private val values = ArrayBuffer.empty[Array[Byte]]
+    private var values = new Array[Array[Byte]](1024)
+    private var count = 0
+    private def put(v: Array[Byte]): Unit = {
+      if (count == values.length) values = java.util.Arrays.copyOf(values, count * 2)
+      values(count) = v
+      count += 1
+    }
     override protected def canFill = true
-    override protected def putFill(): Unit = values += Array.emptyByteArray
-    override protected def putBoxed(value: Any): Unit = values += bytes(value)
+    override protected def putFill(): Unit = put(Array.emptyByteArray)
+    override protected def putBoxed(value: Any): Unit = put(bytes(value))
     override protected def putLeaf(array: SpecializedGetters, ordinal: Int): Unit =
-      values += (if (binary) array.getBinary(ordinal) else array.getUTF8String(ordinal).getBytes)
-    override protected def clearValues(): Unit = values.clear()
-    override protected def build(shape: Shape): Tensor = TString.tensorOfBytes(shape, DataBuffers.ofObjects(values.toSeq: _*))
+      put(if (binary) array.getBinary(ordinal) else array.getUTF8String(ordinal).getBytes)
+    // A struct built from Scala values (predictMaps) may hold bytes where it declares a string.
+    override protected def putField(struct: InternalRow, ordinal: Int): Unit = putBoxed(struct.get(ordinal, sparkType))
+    override protected def clearValues(): Unit = { java.util.Arrays.fill(values.asInstanceOf[Array[AnyRef]], 0, count, null); count = 0 }
+    override protected def build(shape: Shape): Tensor = StringTensors.of(shape, values, count)
     private def bytes(value: Any): Array[Byte] = value match {
       case s: UTF8String => s.getBytes
       case b: Array[Byte] => b

@@ -1,0 +1,123 @@
+package tfspark.rdd
+
+import org.apache.spark.TaskContext
+import org.apache.spark.rdd.RDD
+import org.apache.spark.sql.Row
+import org.apache.spark.sql.catalyst.expressions.GenericInternalRow
+import org.apache.spark.sql.types.{ArrayType, FloatType, StructField, StructType}
+
+import tfspark.conf.NullPolicy
+import tfspark.errors.TFSparkErrors
+import tfspark.model.{ModelArchive, ModelCache, ModelLocation, ShippedModel, SignatureSpec, TFDType}
+import tfspark.tensor.{BatchRunner, BatchingIterator, ExternalValues, InputFeeder, OutputDecoder, SignatureBinding}
+
+/**
+ * Batched inference on RDDs and on the driver, through tfspark's one batching loop
+ * ([[BatchingIterator]]). Float arrays go straight into the batch buffers, without Catalyst
+ * values. Each executor JVM loads a model once ([[ModelCache]]).
+ */
+object RDDPredictions {
+
+  /**
+   * Predicts each array of `rdd` with a signature of one numeric input and one float32 output.
+   *
+   * @throws tfspark.errors.TFSparkException UNSUPPORTED_SIGNATURE, SIGNATURE_NOT_FOUND or
+   *   INVALID_ARGUMENT here; NULL_INPUT or INPUT_SHAPE_MISMATCH (naming the row and partition)
+   *   from the job, as the cause of Spark's job failure
+   */
+  def predictArrays(rdd: RDD[Array[Float]], model: ShippedModel, batchSize: Int, signature: String): RDD[Array[Float]] = {
+    checkBatchSize(batchSize)
+    val binding = floatArrayBinding(model.name, signatureOf(model, signature))
+    rdd.mapPartitions { rows =>
+      arrays(
+        rows,
+        new BatchRunner(ModelCache.acquire(model), binding, batchSize, fillNulls = false),
+        s"partition ${TaskContext.getPartitionId()}"
+      )
+    }
+  }
+
+  /**
+   * Predicts rows given as maps from input key to plain Scala value; returns, per row, a map from
+   * output key to value.
+   *
+   * @throws tfspark.errors.TFSparkException as [[predictArrays]], and INPUT_TYPE_MISMATCH or
+   *   MISSING_INPUT for a value of the wrong kind or a missing key (in the job)
+   */
+  def predictMaps(rdd: RDD[Map[String, Any]], model: ShippedModel, batchSize: Int, signature: String): RDD[Map[String, Any]] = {
+    checkBatchSize(batchSize)
+    val spec = signatureOf(model, signature)
+    val struct = StructType(spec.inputs.map(i => StructField(i.key, InputFeeder.naturalType(i))))
+    val binding = SignatureBinding.bind(model.name, spec, struct)
+    val keys = spec.outputs.map(_.key)
+    rdd.mapPartitions { rows =>
+      val runner = new BatchRunner(ModelCache.acquire(model), binding, batchSize, fillNulls = false)
+      val toScala = ExternalValues.toScala(binding.resultType)
+      val partition = TaskContext.getPartitionId()
+      val argument = (m: Map[String, Any]) =>
+        if (m == null) null
+        else
+          new GenericInternalRow(
+            struct.fields
+              .map { f =>
+                val value = m.getOrElse(f.name, throw TFSparkErrors.missingInput(model.name, signature, f.name, m.keys))
+                ExternalValues.toCatalyst(model.name, f.name, value, f.dataType)
+              }
+              .toArray[Any]
+          )
+      new BatchingIterator[Map[String, Any], Map[String, Any]](
+        rows,
+        IndexedSeq(BatchingIterator.Call(runner, argument, NullPolicy.Error, "a non-null row")),
+        batchSize,
+        keep = identity,
+        emit = (_, results) =>
+          toScala(results(0)) match {
+            case r: Row if keys.size > 1 => keys.zip(r.toSeq).toMap
+            case single => Map(keys.head -> single)
+          },
+        label = index => s"row $index of partition $partition"
+      )
+    }
+  }
+
+  /**
+   * Predicts `rows` on the driver, in batches of `batchSize`, with a model loaded through this
+   * JVM's [[ModelCache]] (held while it runs): the same contract as [[predictArrays]].
+   */
+  def predictLocal(location: ModelLocation, rows: Seq[Array[Float]], batchSize: Int, signature: String): Seq[Array[Float]] = {
+    checkBatchSize(batchSize)
+    ModelCache.withHandle(ModelArchive.sha256(location.directory), location) { handle =>
+      val binding = floatArrayBinding(location.name, handle.signature(signature))
+      arrays(rows.iterator, new BatchRunner(handle, binding, batchSize, fillNulls = false), "the driver's input").toList
+    }
+  }
+
+  private def arrays(rows: Iterator[Array[Float]], runner: BatchRunner, where: String): Iterator[Array[Float]] =
+    new BatchingIterator[Array[Float], Array[Float]](
+      rows,
+      IndexedSeq(BatchingIterator.Call[Array[Float]](runner, identity, NullPolicy.Error, "a non-null row")),
+      runner.capacity,
+      keep = identity,
+      emit = (_, results) => OutputDecoder.toFloatArray(results(0)),
+      label = index => s"row $index of $where"
+    )
+
+  /** @throws tfspark.errors.TFSparkException UNSUPPORTED_SIGNATURE unless one float32 output */
+  private def floatArrayBinding(model: String, spec: SignatureSpec): SignatureBinding = {
+    if (spec.outputs.size != 1 || spec.outputs.head.dtype != TFDType.Float32) {
+      throw TFSparkErrors.unsupportedSignature(
+        model,
+        spec.key,
+        s"it has outputs ${spec.outputs.mkString(", ")}",
+        "one float32 output for RDD[Array[Float]] (use the Map or DataFrame API otherwise)"
+      )
+    }
+    SignatureBinding.bind(model, spec, ArrayType(FloatType, containsNull = false), unitDimAsArray = true)
+  }
+
+  private[tfspark] def signatureOf(model: ShippedModel, signature: String): SignatureSpec =
+    model.signatures.getOrElse(signature, throw TFSparkErrors.signatureNotFound(model.name, signature, model.signatures.keys.toSeq.sorted))
+
+  private[tfspark] def checkBatchSize(batchSize: Int): Unit =
+    if (batchSize < 1) throw TFSparkErrors.invalidArgument("batchSize", batchSize.toString, "a positive number of rows")
+}

@@ -1,0 +1,105 @@
+package tfspark.sql
+
+import org.apache.spark.sql.{Column, DataFrame}
+import org.apache.spark.sql.catalyst.expressions.{CreateNamedStruct, Literal}
+import org.apache.spark.sql.tfspark.ExpressionColumns
+import org.apache.spark.sql.types.{StructField, StructType}
+
+import tfspark.conf.NullPolicy
+import tfspark.errors.TFSparkErrors
+import tfspark.model.ShippedModel
+import tfspark.rdd.RDDPredictions
+import tfspark.tensor.SignatureBinding
+
+/**
+ * The DataFrame API, the Transformer and BatchScore: a `tfpredict` [[Column]] over the user's
+ * DataFrame, so the result is still a Spark plan. The optimizer batches it like SQL's
+ * (`explain()` shows `BatchEvalTF`), column pruning and pushdown work through it, and the
+ * batched rule is installed on the session first if `spark.sql.extensions` did not
+ * ([[TFSparkSQL.install]]).
+ */
+object DataFramePredictions {
+
+  /**
+   * Appends `outputCol` with `model`'s result to every row of `df`. Inputs are fed from the
+   * columns named like the signature's inputs (as Spark matches names), or from the column that
+   * `inputCols` names for an input; other columns pass through.
+   *
+   * @throws tfspark.errors.TFSparkException MISSING_INPUT, AMBIGUOUS_INPUT, INPUT_TYPE_MISMATCH,
+   *   UNSUPPORTED_SIGNATURE, SIGNATURE_NOT_FOUND, INVALID_ARGUMENT here; row errors from the job
+   */
+  def predict(
+      df: DataFrame,
+      model: ShippedModel,
+      outputCol: String,
+      inputCols: Map[String, String],
+      batchSize: Int,
+      signature: String,
+      nullPolicy: NullPolicy,
+      unitOutputsAsArrays: Boolean
+  ): DataFrame = df.withColumn(outputCol, column(df, model, inputCols, batchSize, signature, nullPolicy, unitOutputsAsArrays))
+
+  /** The `tfpredict` Column of [[predict]], to use in any projection of `df`. */
+  def column(
+      df: DataFrame,
+      model: ShippedModel,
+      inputCols: Map[String, String],
+      batchSize: Int,
+      signature: String,
+      nullPolicy: NullPolicy,
+      unitOutputsAsArrays: Boolean
+  ): Column = {
+    RDDPredictions.checkBatchSize(batchSize)
+    TFSparkSQL.install(df.sparkSession)
+    val (binding, _, ordinals) = bindColumns(df, model, inputCols, signature, unitOutputsAsArrays)
+    val attributes = df.queryExecution.analyzed.output
+    val argument = CreateNamedStruct(binding.argumentType.asInstanceOf[StructType].fieldNames.toSeq.zip(ordinals).flatMap {
+      case (name, ordinal) => Seq(Literal(name), attributes(ordinal))
+    })
+    ExpressionColumns.column(TFPredict(argument, model, binding, nullPolicy, Some(batchSize)))
+  }
+
+  /**
+   * How `model` is fed from `df`'s columns: the binding, the argument struct type, and the
+   * ordinals of its fields in `df`.
+   *
+   * @throws tfspark.errors.TFSparkException MISSING_INPUT, AMBIGUOUS_INPUT, INPUT_TYPE_MISMATCH,
+   *   UNSUPPORTED_SIGNATURE, INVALID_ARGUMENT, SIGNATURE_NOT_FOUND
+   */
+  def bindColumns(
+      df: DataFrame,
+      model: ShippedModel,
+      inputCols: Map[String, String],
+      signature: String,
+      unitOutputsAsArrays: Boolean
+  ): (SignatureBinding, StructType, Array[Int]) = {
+    val spec = RDDPredictions.signatureOf(model, signature)
+    val caseSensitive = df.sparkSession.conf.get("spark.sql.caseSensitive", "false").toBoolean
+    val schema = df.schema
+    def column(name: String): Int = {
+      val i = schema.fieldNames.indexWhere(f => if (caseSensitive) f == name else f.equalsIgnoreCase(name))
+      if (i < 0) throw TFSparkErrors.invalidArgument("input column", s"'$name'", s"one of ${schema.fieldNames.mkString(", ")}")
+      i
+    }
+    inputCols.keys.filterNot(k => spec.inputs.exists(_.key == k)).foreach { k =>
+      throw TFSparkErrors.missingInput(model.name, signature, k, spec.inputs.map(_.key))
+    }
+    // The argument: a struct of the mapped columns named by input key, or of all columns by name.
+    val fields: Seq[(String, Int)] =
+      if (inputCols.nonEmpty) inputCols.toSeq.map { case (input, col) => input -> column(col) }
+      else schema.fieldNames.toSeq.zipWithIndex
+    def bind(fields: Seq[(String, Int)]) = {
+      val argumentType = StructType(fields.map { case (name, i) => StructField(name, schema(i).dataType) })
+      (
+        SignatureBinding.bind(model.name, spec, argumentType, caseSensitive, unitDimAsArray = unitOutputsAsArrays, byName = true),
+        argumentType
+      )
+    }
+    // Bound once over every candidate column (for the errors), then over the columns that feed an
+    // input only, so that the plan reads no column the model does not take.
+    val (all, _) = bind(fields)
+    val used = all.inputs.flatMap(_._3).distinct.sorted.map(fields)
+    val (binding, argumentType) = bind(used)
+    (binding, argumentType, used.map(_._2).toArray)
+  }
+}

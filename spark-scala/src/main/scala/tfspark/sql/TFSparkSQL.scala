@@ -1,0 +1,50 @@
+package tfspark.sql
+
+import org.apache.spark.sql.SparkSession
+import org.apache.spark.sql.catalyst.FunctionIdentifier
+
+import tfspark.conf.TFSparkConf
+
+/**
+ * tfspark in a session that was started without [[TFSparkExtensions]] (a plain pyspark or
+ * spark-shell session): [[register]] adds the `tfpredict` function, [[install]] the batched
+ * execution, so that nothing runs row by row unless asked (`spark.tfpredict.batchedSql=false`).
+ */
+object TFSparkSQL {
+  private val builtinIdentifier =
+    FunctionIdentifier(
+      TFPredictFunction.Name,
+      Some("builtin"),
+      Some("system")
+    ) // CatalogManager.{BUILTIN_NAMESPACE,SYSTEM_CATALOG_NAME} are private[sql]
+
+  /** Registers `tfpredict` as a built-in function of `spark`, as the extension does, and installs batching. */
+  def register(spark: SparkSession): Unit = {
+    TFSparkConf.register()
+    classic(spark).sessionState.functionRegistry.registerFunction(builtinIdentifier, TFPredictFunction.info, TFPredictFunction.build _)
+    install(spark)
+  }
+
+  /**
+   * Installs the batching rule ([[ExtractTFPredictAndPrune]]) and planner strategy ([[BatchEvalTFStrategy]])
+   * on `spark` through `spark.experimental`, unless the session already has them (from the
+   * extension, or an earlier call). Idempotent and thread-safe. The DataFrame API, the
+   * Transformer, BatchScore and pyspark's `register` call it at first use.
+   */
+  def install(spark: SparkSession): Unit = {
+    TFSparkConf.register()
+    val session = classic(spark)
+    if (!hasExtension(session)) session.synchronized {
+      val experimental = session.experimental
+      if (!experimental.extraOptimizations.contains(ExtractTFPredictAndPrune)) experimental.extraOptimizations :+= ExtractTFPredictAndPrune
+      if (!experimental.extraStrategies.contains(BatchEvalTFStrategy)) experimental.extraStrategies :+= BatchEvalTFStrategy
+    }
+  }
+
+  /** Whether `spark.sql.extensions` names [[TFSparkExtensions]] (then the rule is already injected). */
+  private def hasExtension(spark: SparkSession): Boolean =
+    spark.sparkContext.getConf.get("spark.sql.extensions", "").split(",").map(_.trim).contains(classOf[TFSparkExtensions].getName)
+
+  private def classic(spark: SparkSession): org.apache.spark.sql.classic.SparkSession =
+    spark.asInstanceOf[org.apache.spark.sql.classic.SparkSession]
+}
