@@ -40,7 +40,7 @@ lazy val commonSettings = Seq(
 )
 
 lazy val root = (project in file("."))
-  .aggregate(sparkScala)
+  .aggregate(sparkScala, extras)
   .settings(
     name := "tfspark-root",
     publish / skip := true
@@ -104,16 +104,34 @@ lazy val sparkScala = (project in file("spark-scala"))
     }
   )
 
-/** Copies the assembled jar and the native classifier jar to target/dist, the layout that bin/ and tests use. */
+/**
+ * What is not tfspark itself and stays out of its jar: the book's chapter 6-7 demo
+ * (`tfspark.examples.BookExamples`, run by bin/demo) and the JVM paths of the benchmark harness
+ * (`tfspark.bench.BenchPaths`, called by bench/run through py4j). Staged as tfspark-extras.jar.
+ */
+lazy val extras = (project in file("spark-scala-extras"))
+  .dependsOn(sparkScala)
+  .settings(commonSettings)
+  .settings(
+    name := "tfspark-extras",
+    libraryDependencies ++= Seq(
+      "org.apache.spark" %% "spark-sql" % sparkVersion % Provided,
+      "org.apache.spark" %% "spark-mllib" % sparkVersion % Provided
+    )
+  )
+
+/** Copies the assembled jar, the extras jar and the native classifier jar to target/dist, the layout that bin/ and tests use. */
 lazy val dist = taskKey[File]("Assemble tfspark and stage it with the TF native jar in spark-scala/target/dist")
 sparkScala / dist := {
   val jar = (sparkScala / assembly).value
+  val extrasJar = (extras / Compile / packageBin).value
   val outDir = (sparkScala / target).value / "dist"
   val natives = (sparkScala / Compile / dependencyClasspath).value.files
     .filter(f => f.getName.startsWith("tensorflow-core-native") && f.getName.endsWith(s"-$nativeClassifier.jar"))
   IO.delete(outDir)
   IO.createDirectory(outDir)
   IO.copyFile(jar, outDir / "tfspark-assembly.jar")
+  IO.copyFile(extrasJar, outDir / "tfspark-extras.jar")
   natives.foreach(n => IO.copyFile(n, outDir / n.getName, preserveLastModified = true))
   streams.value.log.info(s"staged ${(outDir * "*.jar").get.map(_.getName).mkString(", ")} in $outDir")
   outDir

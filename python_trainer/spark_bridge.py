@@ -55,9 +55,13 @@ def spark_conf(
     batch_size: int | None = None,
     dist_dir: str | os.PathLike | None = None,
     native_cache: str | os.PathLike = NATIVE_CACHE,
+    extra_jars: tuple[str | os.PathLike, ...] = (),
 ) -> dict[str, str]:
-    """The Spark configuration that puts tfspark into a new pyspark session."""
-    jars = ",".join(str(j) for j in find_jars(dist_dir))
+    """The Spark configuration that puts tfspark into a new pyspark session.
+
+    ``extra_jars`` are added to ``spark.jars`` (the benchmark harness adds ``tfspark-extras.jar``).
+    """
+    jars = ",".join(str(j) for j in [*find_jars(dist_dir), *extra_jars])
     cache_opt = f"-Dorg.bytedeco.javacpp.cachedir={Path(native_cache).resolve()}"
     conf = {
         "spark.jars": jars,

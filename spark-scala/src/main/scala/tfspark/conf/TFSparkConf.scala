@@ -25,6 +25,9 @@ object TFSparkConf {
   val StrictInputs = "spark.tfpredict.strictInputs"
   val UnitOutputsAsArrays = "spark.tfpredict.unitOutputsAsArrays"
   val MaxLoadedModels = "spark.tfpredict.maxLoadedModels"
+  val BatchedSql = "spark.tfpredict.batchedSql"
+  val IntraOpThreads = "spark.tfpredict.intraOpThreads"
+  val NativeCacheDir = "spark.tfpredict.nativeCacheDir"
 
   val DefaultRepository = "models"
   val DefaultMaxLoadedModels = 8
@@ -62,6 +65,31 @@ object TFSparkConf {
   /** Whether struct fields that feed no input are an error (UNEXPECTED_INPUT). */
   def strictInputs(conf: SQLConf = SQLConf.get): Boolean =
     conf.getConfString(StrictInputs, "false").trim.equalsIgnoreCase("true")
+
+  /** Whether `tfpredict` calls run batched (`false`: one `Session.run` per row, on request only). */
+  def batchedSql(conf: SQLConf = SQLConf.get): Boolean = {
+    val raw = conf.getConfString(BatchedSql, "true")
+    raw.trim.toLowerCase match {
+      case "true" => true
+      case "false" => false
+      case _ => throw TFSparkErrors.invalidConfig(BatchedSql, raw, "true or false")
+    }
+  }
+
+  /**
+   * Threads per TF op in each session (`intra_op_parallelism_threads`), from the application's
+   * configuration: `None` unless set.
+   *
+   * @throws tfspark.errors.TFSparkException INVALID_CONFIG
+   */
+  def intraOpThreads(): Option[Int] =
+    Option(SparkEnv.get).flatMap(_.conf.getOption(IntraOpThreads)).map { raw =>
+      raw.trim.toIntOption.filter(_ > 0).getOrElse(throw TFSparkErrors.invalidConfig(IntraOpThreads, raw, "a positive integer"))
+    }
+
+  /** Where executors unpack TF's native library (`None` unless set). */
+  def nativeCacheDir(): Option[String] =
+    Option(SparkEnv.get).flatMap(_.conf.getOption(NativeCacheDir)).map(_.trim).filter(_.nonEmpty)
 
   /**
    * How many model versions one JVM keeps loaded ([[tfspark.model.ModelCache]]): beyond it, the

@@ -23,51 +23,45 @@ import tfspark.model.{ModelReference, ModelRepository}
  */
 object BatchScore {
 
-  val Usage: String =
+  /** Every option, declared once: the parser and `--help` both come from here. */
+  val Declared: Seq[JobOption] = Seq(
+    JobOption.value("model", "NAME[@VERSION][:SIGNATURE]", "model in the repository, latest version unless @VERSION (default: linear)"),
+    JobOption
+      .value("repository", "DIR", "model repository root, <DIR>/<name>/<version>/ (default: models,\nor spark.tfpredict.repository)"),
+    JobOption.value("input", "PATH", "input data (required)"),
+    JobOption.value(
+      "input-format",
+      "FMT",
+      "any Spark source: csv (header, inferSchema), json, parquet, ...\n(default: from the file extension, else csv)"
+    ),
+    JobOption.value(
+      "input-map",
+      "IN=COL,...",
+      "feed signature input IN from column COL (default: the columns\nnamed like the inputs, case-insensitive)"
+    ),
+    JobOption.value(
+      "features",
+      "COLS",
+      "assemble these numeric columns, in order, into the array of a\nsingle-input signature (default for such a signature when no\n" +
+        "column is named like its input: every numeric column)"
+    ),
+    JobOption.value("drop", "COLS", "leave these input columns out of the output (e.g. content)"),
+    JobOption.value("null-policy", "P", "error (default), null (null result) or fill (NaN / \"\")"),
+    JobOption.value("output", "PATH", "output directory (required); must not exist unless --overwrite"),
+    JobOption.value("output-format", "FMT", "parquet, csv or json (default: parquet)"),
+    JobOption.value("prediction-col", "NAME", "name of the added column (default: prediction)"),
+    JobOption.value("batch-size", "N", "rows per TF call (default: 1024)"),
+    JobOption.flag("overwrite", "replace an existing output directory"),
+    JobOption.flag("help", "print this text")
+  )
+
+  val Usage: String = JobArguments.usage(
     """Usage: spark-submit --class tfspark.jobs.BatchScore tfspark-assembly.jar [options]
       |
       |Scores a table with a TensorFlow SavedModel from the model repository and writes it with a
-      |`prediction` column added.
-      |
-      |Options:
-      |  --model NAME[@VERSION][:SIGNATURE]
-      |                            model in the repository, latest version unless @VERSION (default: linear)
-      |  --repository DIR          model repository root, <DIR>/<name>/<version>/ (default: models,
-      |                            or spark.tfpredict.repository)
-      |  --input PATH              input data (required)
-      |  --input-format FMT        any Spark source: csv (header, inferSchema), json, parquet, ...
-      |                            (default: from the file extension, else csv)
-      |  --input-map IN=COL,...     feed signature input IN from column COL (default: the columns
-      |                            named like the inputs, case-insensitive)
-      |  --features COLS           assemble these numeric columns, in order, into the array of a
-      |                            single-input signature (default for such a signature when no
-      |                            column is named like its input: every numeric column)
-      |  --drop COLS               leave these input columns out of the output (e.g. content)
-      |  --null-policy P           error (default), null (null result) or fill (NaN / "")
-      |  --output PATH             output directory (required); must not exist unless --overwrite
-      |  --output-format FMT       parquet, csv or json (default: parquet)
-      |  --prediction-col NAME     name of the added column (default: prediction)
-      |  --batch-size N            rows per TF call (default: 1024)
-      |  --overwrite               replace an existing output directory
-      |  --help                    print this text
-      |""".stripMargin
-
-  private val ValueKeys =
-    Set(
-      "model",
-      "repository",
-      "input",
-      "input-format",
-      "features",
-      "output",
-      "output-format",
-      "prediction-col",
-      "batch-size",
-      "input-map",
-      "drop",
-      "null-policy"
-    )
-  private val FlagKeys = Set("help", "overwrite")
+      |`prediction` column added. The scoring is a batched Spark plan (BatchEvalTF).""".stripMargin,
+    Declared
+  )
 
   /** The job's options, validated before Spark starts. */
   final case class Options(
@@ -89,7 +83,7 @@ object BatchScore {
   object Options {
 
     /** @throws tfspark.errors.TFSparkException INVALID_ARGUMENT */
-    def parse(args: Seq[String]): Options = from(JobArguments.parse(args, ValueKeys, FlagKeys))
+    def parse(args: Seq[String]): Options = from(JobArguments.parse(args, Declared))
 
     /** @throws tfspark.errors.TFSparkException INVALID_ARGUMENT */
     def from(args: JobArguments): Options = {
@@ -149,7 +143,7 @@ object BatchScore {
   def exitCode(args: Array[String]): Int = {
     val options =
       try {
-        val parsed = JobArguments.parse(args.toSeq, ValueKeys, FlagKeys)
+        val parsed = JobArguments.parse(args.toSeq, Declared)
         if (parsed.flag("help")) { println(Usage); return 0 }
         Options.from(parsed)
       } catch {

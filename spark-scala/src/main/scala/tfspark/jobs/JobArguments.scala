@@ -22,7 +22,35 @@ final class JobArguments(values: Map[String, String]) {
   }
 }
 
+/**
+ * One declared command-line option: `--name VALUE` (with `value`, the placeholder in the help)
+ * or a flag `--name`. A job declares its options once; the parser and `--help` both come from
+ * the declaration.
+ */
+final case class JobOption(name: String, value: Option[String], help: String)
+
+object JobOption {
+  def value(name: String, placeholder: String, help: String): JobOption = JobOption(name, Some(placeholder), help)
+  def flag(name: String, help: String): JobOption = JobOption(name, None, help)
+}
+
 object JobArguments {
+
+  /** Parses `args` against declared `options` (see the other overload). */
+  def parse(args: Seq[String], options: Seq[JobOption]): JobArguments =
+    parse(args, options.filter(_.value.nonEmpty).map(_.name).toSet, options.filter(_.value.isEmpty).map(_.name).toSet)
+
+  /** `--help` text: `header`, then one entry per option, its help wrapped under it when long. */
+  def usage(header: String, options: Seq[JobOption]): String = {
+    val column = 28
+    val lines = options.map { o =>
+      val left = s"  --${o.name}" + o.value.fold("")(" " + _)
+      val help = o.help.linesIterator.toList
+      if (left.length < column - 1) (left.padTo(column, ' ') + help.head) +: help.tail.map(" " * column + _)
+      else left +: help.map(" " * column + _)
+    }
+    header.stripTrailing() + "\n\nOptions:\n" + lines.flatten.mkString("\n") + "\n"
+  }
 
   /**
    * Parses `args` against the allowed `valueKeys` (each takes a value) and `flagKeys`.

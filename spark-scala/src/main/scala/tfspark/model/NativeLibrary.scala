@@ -1,5 +1,7 @@
 package tfspark.model
 
+import tfspark.conf.TFSparkConf
+
 /**
  * Where JavaCPP extracts TensorFlow's native library (about 680 MB uncompressed). Every JVM that
  * extracts it pays for that, so the driver, the executors and the tests share one directory:
@@ -11,13 +13,15 @@ package tfspark.model
 object NativeLibrary {
   val CacheDirProperty = "org.bytedeco.javacpp.cachedir"
   val CacheDirEnv = "TFSPARK_NATIVE_CACHE"
-  val CacheDirConf = "spark.tfpredict.nativeCacheDir"
 
   /** Applies the Spark conf or `$TFSPARK_NATIVE_CACHE` when the system property is not set. Idempotent. */
   def ensureConfigured(): Unit = synchronized {
     if (System.getProperty(CacheDirProperty) == null) {
-      val fromConf = Option(org.apache.spark.SparkEnv.get).flatMap(_.conf.getOption(CacheDirConf))
-      fromConf.orElse(sys.env.get(CacheDirEnv)).filter(_.nonEmpty).foreach(System.setProperty(CacheDirProperty, _))
+      TFSparkConf
+        .nativeCacheDir()
+        .orElse(sys.env.get(CacheDirEnv))
+        .filter(_.nonEmpty)
+        .foreach(System.setProperty(CacheDirProperty, _))
     }
   }
 }

@@ -2,6 +2,8 @@ package tfspark.model
 
 import org.apache.spark.SparkEnv
 
+import tfspark.conf.TFSparkConf
+
 /**
  * How many threads one TF session may use for an op (`intra_op_parallelism_threads`).
  *
@@ -11,14 +13,14 @@ import org.apache.spark.SparkEnv
  * one; `spark.tfpredict.intraOpThreads` overrides it. Outside Spark: TF's own default (0).
  */
 object SessionThreads {
-  val ConfKey = "spark.tfpredict.intraOpThreads"
 
+  /** @throws tfspark.errors.TFSparkException INVALID_CONFIG for a malformed `spark.tfpredict.intraOpThreads` */
   def intraOp(): Int = Option(SparkEnv.get).map(_.conf) match {
     case None => 0
     case Some(conf) =>
-      conf.getOption(ConfKey).map(_.trim.toInt).getOrElse {
+      TFSparkConf.intraOpThreads().getOrElse {
         val cores = Runtime.getRuntime.availableProcessors()
-        val slots = conf.getOption("spark.executor.cores").map(_.toInt).getOrElse {
+        val slots = conf.getOption("spark.executor.cores").flatMap(_.trim.toIntOption).getOrElse {
           conf
             .getOption("spark.master")
             .collect {

@@ -7,6 +7,8 @@ import org.apache.spark.sql.catalyst.plans.logical.{Filter, LogicalPlan, Project
 import org.apache.spark.sql.catalyst.optimizer.{CollapseProject, ColumnPruning, RemoveNoopOperators}
 import org.apache.spark.sql.catalyst.rules.Rule
 
+import tfspark.conf.TFSparkConf
+
 /**
  * Moves `tfpredict` calls out of `Project` and `Filter` into a [[BatchEvalTF]] node below them, so
  * that they run batched (Spark's `ExtractPythonUDFs` does the same for Python UDFs).
@@ -20,10 +22,10 @@ import org.apache.spark.sql.catalyst.rules.Rule
  */
 object ExtractTFPredict extends Rule[LogicalPlan] {
 
-  val EnabledKey = "spark.tfpredict.batchedSql"
+  val EnabledKey: String = TFSparkConf.BatchedSql
 
   override def apply(plan: LogicalPlan): LogicalPlan =
-    if (!conf.getConfString(EnabledKey, "true").equalsIgnoreCase("true")) plan
+    if (!TFSparkConf.batchedSql(conf)) plan
     else
       plan match {
         case s: Subquery if s.correlated => plan

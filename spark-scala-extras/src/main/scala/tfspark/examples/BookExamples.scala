@@ -1,11 +1,12 @@
-package tfspark.jobs
+package tfspark.examples
 
 import org.apache.spark.sql.SparkSession
 
 import tfspark.TFInference
-import tfspark.errors.TFSparkException
-import tfspark.model.ModelRepository
 import tfspark.conf.TFSparkConf
+import tfspark.errors.TFSparkException
+import tfspark.jobs.JobArguments
+import tfspark.model.ModelRepository
 import tfspark.sql.TFSparkSQL
 
 /**
@@ -13,7 +14,7 @@ import tfspark.sql.TFSparkSQL
  * model on the driver, through the batched RDD path, and through Spark SQL's `tfpredict`, and
  * prints the three side by side. Exit status 0, or 1 with one line on stderr.
  *
- * Usage: `spark-submit --class tfspark.jobs.BookExamples tfspark-assembly.jar [--repository DIR] [--model NAME]`
+ * Usage: `spark-submit --jars tfspark-extras.jar --class tfspark.examples.BookExamples tfspark-assembly.jar [--repository DIR] [--model NAME]`
  */
 object BookExamples {
 
