@@ -473,6 +473,9 @@ def main(argv=None) -> int:
         (repo / name).exists() or (repo / name).symlink_to(MODELS / name)
     from python_trainer.spark_bridge import DIST_DIR
 
+    # The cached inputs (1 M rows of 64 floats) and BatchScore's Parquet reads share the driver's heap.
+    os.environ.setdefault("PYSPARK_SUBMIT_ARGS", "--driver-memory 6g pyspark-shell")
+
     spark = build_session(
         repository=repo,
         app_name="tfspark-bench",
