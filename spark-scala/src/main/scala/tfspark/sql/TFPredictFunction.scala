@@ -2,7 +2,7 @@ package tfspark.sql
 
 import org.apache.spark.sql.SparkSession
 import org.apache.spark.sql.catalyst.FunctionIdentifier
-import org.apache.spark.sql.catalyst.expressions.{Expression, ExpressionInfo}
+import org.apache.spark.sql.catalyst.expressions.{CreateNamedStruct, Expression, ExpressionInfo}
 import org.apache.spark.sql.internal.SQLConf
 import org.apache.spark.sql.types.StringType
 
@@ -72,6 +72,31 @@ object TFPredictFunction {
         TFSparkConf.strictInputs(conf),
         TFSparkConf.unitOutputsAsArrays(conf)
       )
-    TFPredict(features, shipped, binding, TFSparkConf.nullPolicy(conf))
+    val (argument, _) = pruneStruct(features, binding)
+    val finalBinding =
+      if (argument eq features) binding
+      else
+        SignatureBinding.bind(
+          name,
+          sig,
+          argument.dataType,
+          conf.caseSensitiveAnalysis,
+          TFSparkConf.strictInputs(conf),
+          TFSparkConf.unitOutputsAsArrays(conf)
+        )
+    TFPredict(argument, shipped, finalBinding, TFSparkConf.nullPolicy(conf))
+  }
+
+  /**
+   * `struct(*)` over a wide table names every column, but the model takes a few: the struct is cut
+   * to the fields that feed an input, so the others are never read for the model (and column
+   * pruning can drop them from the scan). Returns the argument and the kept field ordinals.
+   */
+  private def pruneStruct(features: Expression, binding: SignatureBinding): (Expression, Seq[Int]) = features match {
+    case struct: CreateNamedStruct if binding.inputs.forall(_._3.isDefined) =>
+      val used = binding.inputs.flatMap(_._3).distinct.sorted
+      if (used.size == struct.nameExprs.size) (features, used)
+      else (CreateNamedStruct(used.flatMap(i => Seq(struct.nameExprs(i), struct.valExprs(i)))), used)
+    case _ => (features, Nil)
   }
 }

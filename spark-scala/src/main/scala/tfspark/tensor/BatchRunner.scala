@@ -34,6 +34,7 @@ final class BatchRunner(handle: SavedModelHandle, val binding: SignatureBinding,
   private val ordinals = binding.inputs.map(_._3).toArray
   private val types = binding.inputs.map(_._2).toArray
   private val unbatched = feeders.map(!_.batched)
+  private val scalarTyped = types.map(InputFeeder.depthOf(_) == 0) // a null there can be filled
   private val anyUnbatched = unbatched.contains(true)
   private val perRow = binding.perRow
   private val decoders = binding.decoders
@@ -78,7 +79,7 @@ final class BatchRunner(handle: SavedModelHandle, val binding: SignatureBinding,
         case None => argument == null
         case Some(ordinal) => argument.asInstanceOf[InternalRow].isNullAt(ordinal)
       }
-      if (isNull && !(fillNulls && InputFeeder.depthOf(types(i)) == 0)) {
+      if (isNull && !(fillNulls && scalarTyped(i))) {
         throw TFSparkErrors.nullInput(binding.model, feeders(i).spec.key, s"a ${types(i).simpleString} value", row)
       }
       nulls(i) = isNull

@@ -50,6 +50,18 @@ class OneEngineSuite extends AnyFunSuite with SparkSessionFixture with AdaptiveS
     assert(batchNodes(scored.queryExecution.executedPlan).size === 1)
   }
 
+  test("SQL's struct(*) is cut to the fields that feed the model: the scan reads no other column") {
+    TFSparkSQL.register(spark)
+    spark.read.parquet(passengers).createOrReplaceTempView("passengers_parquet")
+    spark.conf.set("spark.tfpredict.nullPolicy", "fill")
+    try {
+      val df = spark.sql("SELECT PassengerId, tfpredict('titanic', struct(*)).survived AS s FROM passengers_parquet")
+      val schema = readSchema(df.queryExecution.explainString(org.apache.spark.sql.execution.SimpleMode))
+      assert(!schema.contains("Name") && !schema.contains("Ticket") && !schema.contains("Survived#"), schema)
+      assert(df.count() === spark.read.parquet(passengers).count())
+    } finally spark.conf.unset("spark.tfpredict.nullPolicy")
+  }
+
   test("BatchScore's plan is batched under the Parquet scan; dropped columns are not read") {
     val options = BatchScore.Options.parse(
       Seq("--model", "titanic", "--input", passengers, "--output", "unused", "--null-policy", "fill", "--drop", "Name,Ticket")
