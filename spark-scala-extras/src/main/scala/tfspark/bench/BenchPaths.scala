@@ -42,11 +42,20 @@ object BenchPaths {
     }
   }
 
-  /** (b) The RDD path: the array column as `RDD[Array[Float]]` through `TFInference.predictRDD`; returns the row count. */
-  def rdd(df: DataFrame, column: String, repository: String, model: String, batchSize: Int): Long = {
-    val shipped = TFInference.ship(df.sparkSession.sparkContext, ModelRepository(repository).resolve(model))
-    val arrays = df.select(column).rdd.map(_.getSeq[Float](0).toArray)
+  /**
+   * (b) The RDD path as its users have it: an `RDD[Array[Float]]`, materialized and cached first
+   * (not timed, see [[cachedArrays]]), through `TFInference.predictRDD`; returns the row count.
+   */
+  def rdd(arrays: org.apache.spark.rdd.RDD[Array[Float]], repository: String, model: String, batchSize: Int): Long = {
+    val shipped = TFInference.ship(arrays.sparkContext, ModelRepository(repository).resolve(model))
     TFInference.predictRDD(arrays, shipped, batchSize).count()
+  }
+
+  /** The array column of `df` as a cached, materialized `RDD[Array[Float]]` for [[rdd]]. */
+  def cachedArrays(df: DataFrame, column: String): org.apache.spark.rdd.RDD[Array[Float]] = {
+    val arrays = df.select(column).rdd.map(_.getSeq[Float](0).toArray).cache()
+    arrays.count()
+    arrays
   }
 
   /**
