@@ -136,6 +136,8 @@ def transformer(
 def register(spark) -> None:
     """Registers ``tfpredict`` in a running session that was started without the extension.
 
-    Its JVM must already have the jars on its classpath (``spark.jars`` at start).
+    It also installs the batched execution on that session (``BatchEvalTF``), so calls are not
+    evaluated row by row. Its JVM must already have the jars on its classpath (``spark.jars`` at
+    start).
     """
     spark._jvm.tfspark.sql.TFSparkSQL.register(spark._jsparkSession)

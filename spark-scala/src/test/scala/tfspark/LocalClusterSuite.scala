@@ -14,15 +14,7 @@ class LocalClusterSuite extends GoldenAgreementBehaviour with tfspark.model.Mode
 
   override protected def master: String = "local-cluster[2,1,1024]"
 
-  override protected def extraConf: Map[String, String] = {
-    val classpath = sys.props.getOrElse("tfspark.test.executorClasspath", fail("sbt did not pass -Dtfspark.test.executorClasspath"))
-    val nativeCache = sys.props.get("org.bytedeco.javacpp.cachedir").map(d => s"-Dorg.bytedeco.javacpp.cachedir=$d").getOrElse("")
-    Map(
-      "spark.executor.extraClassPath" -> classpath,
-      "spark.executor.extraJavaOptions" -> nativeCache,
-      "spark.executor.memory" -> "768m"
-    )
-  }
+  override protected def extraConf: Map[String, String] = localClusterConf
 
   override def beforeAll(): Unit = {
     assert(sys.env.contains("SPARK_HOME"), "local-cluster needs SPARK_HOME (pyspark's package directory); bin/test sets it")

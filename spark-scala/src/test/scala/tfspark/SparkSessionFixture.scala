@@ -20,6 +20,20 @@ trait SparkSessionFixture extends BeforeAndAfterAll { self: Suite =>
   /** `spark.tfpredict.repository`: fixed when the session starts, like in production. */
   protected def repositoryRoot: String = TestModels.modelsDir.getPath
 
+  /**
+   * What `local-cluster` executors need: the test classpath (sbt passes it as
+   * `-Dtfspark.test.executorClasspath`), the shared JavaCPP cache, and a small heap.
+   */
+  protected def localClusterConf: Map[String, String] = {
+    val classpath = sys.props.getOrElse("tfspark.test.executorClasspath", sys.error("sbt did not pass -Dtfspark.test.executorClasspath"))
+    val nativeCache = sys.props.get("org.bytedeco.javacpp.cachedir").map(d => s"-Dorg.bytedeco.javacpp.cachedir=$d").getOrElse("")
+    Map(
+      "spark.executor.extraClassPath" -> classpath,
+      "spark.executor.extraJavaOptions" -> nativeCache,
+      "spark.executor.memory" -> "768m"
+    )
+  }
+
   @transient private var _spark: SparkSession = _
   protected def spark: SparkSession = _spark
 
