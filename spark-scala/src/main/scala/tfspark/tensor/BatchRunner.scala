@@ -90,7 +90,7 @@ final class BatchRunner(handle: SavedModelHandle, val binding: SignatureBinding,
     i = 0
     while (i < feeders.length) {
       if (unbatched(i)) {
-        if (segmentRows == 0) { feeders(i).add(values(i), row); segmentScalars(i) = values(i) } // once per segment
+        if (segmentRows == 0) { feeders(i).add(values(i), row); segmentScalars(i) = BatchRunner.owned(values(i)) } // once per segment
         values(i) = null
       } else if (nulls(i)) feeders(i).add(null, row)
       else
@@ -161,6 +161,17 @@ final class BatchRunner(handle: SavedModelHandle, val binding: SignatureBinding,
 }
 
 object BatchRunner {
+
+  /**
+   * A copy of a Catalyst value that outlives the row it came from: strings and arrays read from an
+   * `UnsafeRow` point into the row's buffer, which the upstream operator reuses.
+   */
+  private[tensor] def owned(value: Any): Any = value match {
+    case s: org.apache.spark.unsafe.types.UTF8String => s.clone()
+    case a: org.apache.spark.sql.catalyst.util.ArrayData => a.copy()
+    case b: Array[Byte] => b.clone()
+    case other => other
+  }
 
   /** Equality of two Catalyst input values (binary values by content). */
   private[tensor] def sameValue(a: Any, b: Any): Boolean = (a, b) match {
