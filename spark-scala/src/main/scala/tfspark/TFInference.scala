@@ -5,7 +5,7 @@ import org.apache.spark.rdd.RDD
 import org.apache.spark.sql.{Column, DataFrame}
 import org.apache.spark.sql.types.StructType
 
-import tfspark.conf.NullPolicy
+import tfspark.conf.{NullPolicy, OnError}
 import tfspark.model.{ModelLocation, ModelReference, ModelRepository, ShippedModel}
 import tfspark.rdd.RDDPredictions
 import tfspark.sql.DataFramePredictions
@@ -61,6 +61,9 @@ object TFInference {
    *
    * @param nullPolicy what a null input does: fail (NULL_INPUT), give a null result, or feed NaN/""
    * @param unitOutputsAsArrays a `[-1,1]` output gives a one-element array instead of a scalar
+   * @param onError what a row the model cannot score does: fail the job, or a null result and its
+   *   error in `errorCol` (default `<outputCol>_error`)
+   * @param rowLabel columns that name a row in errors (default: `spark.tfpredict.rowLabel`)
    */
   def predictDataFrame(
       df: DataFrame,
@@ -70,8 +73,24 @@ object TFInference {
       batchSize: Int = DefaultBatchSize,
       signature: String = DefaultSignature,
       nullPolicy: NullPolicy = NullPolicy.Error,
-      unitOutputsAsArrays: Boolean = false
-  ): DataFrame = DataFramePredictions.predict(df, model, outputCol, inputCols, batchSize, signature, nullPolicy, unitOutputsAsArrays)
+      unitOutputsAsArrays: Boolean = false,
+      onError: OnError = OnError.Fail,
+      errorCol: Option[String] = None,
+      rowLabel: Seq[String] = Nil
+  ): DataFrame =
+    DataFramePredictions.predict(
+      df,
+      model,
+      outputCol,
+      inputCols,
+      batchSize,
+      signature,
+      nullPolicy,
+      unitOutputsAsArrays,
+      onError,
+      errorCol,
+      rowLabel
+    )
 
   /** The `tfpredict` Column that [[predictDataFrame]] appends, for any projection of `df`. */
   def predictColumn(
@@ -81,8 +100,9 @@ object TFInference {
       batchSize: Int = DefaultBatchSize,
       signature: String = DefaultSignature,
       nullPolicy: NullPolicy = NullPolicy.Error,
-      unitOutputsAsArrays: Boolean = false
-  ): Column = DataFramePredictions.column(df, model, inputCols, batchSize, signature, nullPolicy, unitOutputsAsArrays)
+      unitOutputsAsArrays: Boolean = false,
+      onError: OnError = OnError.Fail
+  ): Column = DataFramePredictions.column(df, model, inputCols, batchSize, signature, nullPolicy, unitOutputsAsArrays, onError)
 
   /** See [[DataFramePredictions.bindColumns]]. */
   def bindColumns(

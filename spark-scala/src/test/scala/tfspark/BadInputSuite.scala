@@ -21,7 +21,7 @@ class BadInputSuite extends AnyFunSuite with SparkSessionFixture with ErrorCheck
     val rows = spark.sparkContext.parallelize(Seq(Array(1f, 2f), Array(1f, 2f, 3f)), 1)
     checkError(
       "INPUT_SHAPE_MISMATCH",
-      Map("model" -> "linear", "input" -> "features", "expected" -> "2", "got" -> "3", "row" -> "row 1 of partition 0")
+      Map("model" -> "linear", "input" -> "features", "expected" -> "2", "got" -> "3", "row" -> "row 1 of partition 0 ([1.0, 2.0, 3.0])")
     ) {
       TFInference.predictRDD(rows, linear).collect()
     }
@@ -35,7 +35,7 @@ class BadInputSuite extends AnyFunSuite with SparkSessionFixture with ErrorCheck
 
   test("RDD path: a null row gives NULL_INPUT") {
     val rows = spark.sparkContext.parallelize(Seq(Array(1f, 2f), null), 1)
-    checkError("NULL_INPUT", Map("input" -> "features", "row" -> "row 1 of partition 0")) {
+    checkError("NULL_INPUT", Map("input" -> "features", "row" -> "row 1 of partition 0 (null)")) {
       TFInference.predictRDD(rows, linear).collect()
     }
   }
@@ -146,7 +146,7 @@ class BadInputSuite extends AnyFunSuite with SparkSessionFixture with ErrorCheck
     val session = spark
     import session.implicits._
     Seq(Array[Byte](1, 2, 3)).toDF("image_bytes").createOrReplaceTempView("bad_images")
-    val e = checkError("MODEL_EXECUTION_FAILED", Map("model" -> "cifar2", "rows" -> "1")) {
+    val e = checkError("MODEL_EXECUTION_FAILED", Map("model" -> "cifar2", "row" -> "row {image_bytes: <3 bytes>}")) {
       spark.sql("SELECT tfpredict('cifar2', image_bytes) FROM bad_images").collect()
     }
     assert(e.messageParameters("reason").toLowerCase.contains("image"), e.getMessage)
@@ -157,7 +157,7 @@ class BadInputSuite extends AnyFunSuite with SparkSessionFixture with ErrorCheck
     val rows = spark.sparkContext.parallelize(Seq[Map[String, Any]](Map("tokens" -> Seq(1L, 2L, 3L)), Map("tokens" -> Seq(4L, 5L))), 1)
     checkError(
       "INPUT_SHAPE_MISMATCH",
-      Map("input" -> "tokens", "expected" -> "3", "got" -> "2", "dim" -> "1", "row" -> "row 1 of partition 0")
+      Map("input" -> "tokens", "expected" -> "3", "got" -> "2", "dim" -> "1", "row" -> "row 1 of partition 0 ({tokens: [4, 5]})")
     ) {
       TFInference.predictMaps(rows, tokens, batchSize = 8).collect()
     }

@@ -22,6 +22,8 @@ object TFSparkConf {
   val DefaultModel = "spark.tfpredict.defaultModel"
   val BatchSize = "spark.tfpredict.batchSize"
   val NullPolicy = "spark.tfpredict.nullPolicy"
+  val OnError = "spark.tfpredict.onError"
+  val RowLabel = "spark.tfpredict.rowLabel"
   val StrictInputs = "spark.tfpredict.strictInputs"
   val UnitOutputsAsArrays = "spark.tfpredict.unitOutputsAsArrays"
   val MaxLoadedModels = "spark.tfpredict.maxLoadedModels"
@@ -31,6 +33,9 @@ object TFSparkConf {
 
   val DefaultRepository = "models"
   val DefaultMaxLoadedModels = 8
+
+  /** The most rows one batch may hold (a model's own limit may be lower: `tfspark.tensor.BatchLimits`). */
+  val MaxBatchSize: Int = 1 << 20
 
   /** Makes [[Repository]] a static configuration of this JVM's Spark SQL. Idempotent. */
   def register(): Unit = registered
@@ -46,11 +51,26 @@ object TFSparkConf {
   def defaultModel(conf: SQLConf = SQLConf.get): Option[String] =
     Option(conf.getConfString(DefaultModel, null)).map(_.trim).filter(_.nonEmpty)
 
-  /** @throws tfspark.errors.TFSparkException INVALID_CONFIG */
+  /** Rows per `Session.run`: 1 to [[MaxBatchSize]]. @throws tfspark.errors.TFSparkException INVALID_CONFIG */
   def batchSize(conf: SQLConf = SQLConf.get): Int = {
     val raw = conf.getConfString(BatchSize, "1024")
-    raw.trim.toIntOption.filter(_ > 0).getOrElse(throw TFSparkErrors.invalidConfig(BatchSize, raw, "a positive integer"))
+    raw.trim.toIntOption
+      .filter(n => n > 0 && n <= MaxBatchSize)
+      .getOrElse(throw TFSparkErrors.invalidConfig(BatchSize, raw, s"a number of rows from 1 to $MaxBatchSize"))
   }
+
+  /** @throws tfspark.errors.TFSparkException INVALID_CONFIG */
+  def onError(conf: SQLConf = SQLConf.get): tfspark.conf.OnError = {
+    val raw = conf.getConfString(OnError, "fail")
+    tfspark.conf.OnError.parse(raw).getOrElse(throw TFSparkErrors.invalidConfig(OnError, raw, "'fail' or 'null'"))
+  }
+
+  /**
+   * The columns that name a row in error messages (comma-separated), when the query keeps them;
+   * empty: a `path` column, else the row's first columns.
+   */
+  def rowLabel(conf: SQLConf = SQLConf.get): Seq[String] =
+    conf.getConfString(RowLabel, "").split(",").map(_.trim).filter(_.nonEmpty).toSeq
 
   /** @throws tfspark.errors.TFSparkException INVALID_CONFIG */
   def nullPolicy(conf: SQLConf = SQLConf.get): NullPolicy = {

@@ -32,8 +32,9 @@ object TFSparkErrors {
       "22000"
     ),
     "NULL_INPUT" -> Condition(
-      "Input <input> of model <model> is null at <row>; expected <expected>. " +
-        "Filter or fill nulls, or set spark.tfpredict.nullPolicy=null to return null for such rows.",
+      "Input <input> of model <model> is null at <row>; expected <expected>. Filter or fill nulls upstream, or set " +
+        "spark.tfpredict.nullPolicy=null (BatchScore: --null-policy null) to return null for such rows, or " +
+        "spark.tfpredict.nullPolicy=fill (--null-policy fill) to feed NaN or \"\" for float and string inputs.",
       "22004"
     ),
     "MISSING_INPUT" -> Condition(
@@ -49,10 +50,18 @@ object TFSparkErrors {
         "spark.tfpredict.strictInputs is on.",
       "42703"
     ),
-    "MODEL_EXECUTION_FAILED" -> Condition("Model <model> failed on a batch of <rows> rows (<row>): <reason>.", "22000"),
+    "MODEL_EXECUTION_FAILED" -> Condition(
+      "Model <model> failed on <row>: <reason>. Fix or filter such rows, or set spark.tfpredict.onError=null " +
+        "(BatchScore: --on-error null) to get a null result and the error for them instead of failing.",
+      "22000"
+    ),
     "DEFAULT_MODEL_NOT_SET" -> Condition(
       "tfpredict(<args>) names no model and <key> is not set. Set <key>, or call tfpredict('<example>', ...).",
       "42601"
+    ),
+    "INPUT_EMPTY" -> Condition(
+      "Input <path> has <what>. <hint> Pass --allow-empty to write an empty output and succeed instead.",
+      "22023"
     ),
     "INVALID_CONFIG" -> Condition("Configuration <key> is <got>; expected <expected>.", "42616"),
     "INVALID_ARGUMENT" -> Condition("<what> is <got>; expected <expected>.", "22023")
@@ -141,14 +150,21 @@ object TFSparkErrors {
   def unexpectedInput(model: String, signature: String, field: String, available: Iterable[String]): TFSparkException =
     error("UNEXPECTED_INPUT", "model" -> model, "signature" -> signature, "field" -> field, "available" -> listed(available))()
 
-  /** TF rejected a batch at run time (undecodable image bytes, an op's precondition): `cause` is TF's error. */
-  def modelExecutionFailed(model: String, rows: Int, row: String, cause: Throwable): TFSparkException = {
+  /**
+   * TF failed at run time on `row` (undecodable image bytes, an op's precondition), or on a batch
+   * when `row` says so: `cause` is TF's error.
+   */
+  def modelExecutionFailed(model: String, row: String, cause: Throwable): TFSparkException = {
     val reason = Option(cause.getMessage).map(_.linesIterator.next()).getOrElse(cause.getClass.getName)
-    error("MODEL_EXECUTION_FAILED", "model" -> model, "rows" -> rows, "row" -> row, "reason" -> reason)(cause)
+    error("MODEL_EXECUTION_FAILED", "model" -> model, "row" -> row, "reason" -> reason)(cause)
   }
 
   def defaultModelNotSet(key: String, args: String): TFSparkException =
     error("DEFAULT_MODEL_NOT_SET", "key" -> key, "args" -> args, "example" -> "linear")()
+
+  /** BatchScore's input resolved to no files or no rows (`what`); `hint` says what to check. */
+  def inputEmpty(path: String, what: String, hint: String): TFSparkException =
+    error("INPUT_EMPTY", "path" -> path, "what" -> what, "hint" -> hint)()
 
   def invalidConfig(key: String, got: String, expected: String): TFSparkException =
     error("INVALID_CONFIG", "key" -> key, "got" -> got, "expected" -> expected)()

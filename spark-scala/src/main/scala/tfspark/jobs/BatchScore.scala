@@ -3,14 +3,15 @@ package tfspark.jobs
 import java.util.UUID
 
 import org.apache.hadoop.fs.Path
-import org.apache.spark.sql.{DataFrame, SparkSession}
-import org.apache.spark.sql.functions.{array, col}
+import org.apache.spark.sql.{AnalysisException, DataFrame, SparkSession}
+import org.apache.spark.sql.functions.{array, col, count, lit}
 import org.apache.spark.sql.types.{NumericType, StructType}
 
 import tfspark.TFInference
-import tfspark.conf.{NullPolicy, TFSparkConf}
+import tfspark.conf.{NullPolicy, OnError, TFSparkConf}
 import tfspark.errors.{TFSparkErrors, TFSparkException}
-import tfspark.model.{ModelReference, ModelRepository}
+import tfspark.model.{ModelReference, ModelRepository, ShippedModel}
+import tfspark.tensor.BatchLimits
 
 /**
  * The `spark-submit` batch-scoring job: reads a table of features, adds the model's prediction
@@ -46,12 +47,22 @@ object BatchScore {
         "column is named like its input: every numeric column)"
     ),
     JobOption.value("drop", "COLS", "leave these input columns out of the output (e.g. content)"),
-    JobOption.value("null-policy", "P", "error (default), null (null result) or fill (NaN / \"\")"),
+    JobOption.value("null-policy", "P", "error (default), null (null result) or fill (NaN / \"\"; also for\nnull array elements)"),
+    JobOption.value(
+      "on-error",
+      "P",
+      "fail (default): a row the model cannot score fails the job; null:\nit gets a null prediction and its error (class, message) in\n" +
+        "<prediction-col>_error, and the job goes on"
+    ),
+    JobOption.value("id-col", "COLS", "columns that name a row in error messages (default: path if\npresent, else the first 3 columns)"),
     JobOption.value("output", "PATH", "output directory (required); must not exist unless --overwrite"),
     JobOption.value("output-format", "FMT", "parquet, csv or json (default: parquet)"),
     JobOption.value("prediction-col", "NAME", "name of the added column (default: prediction)"),
     JobOption.value("batch-size", "N", "rows per TF call (default: 1024)"),
     JobOption.flag("overwrite", "replace an existing output directory"),
+    JobOption.flag("recursive", "read input files in subfolders too (Spark's recursiveFileLookup)"),
+    JobOption
+      .flag("allow-empty", "an input with no files or no rows writes an empty output and\nexits 0 (default: it is an error, exit 1)"),
     JobOption.flag("help", "print this text")
   )
 
@@ -73,12 +84,20 @@ object BatchScore {
       inputMap: Map[String, String],
       drop: Seq[String],
       nullPolicy: NullPolicy,
+      onError: OnError,
+      idCols: Seq[String],
       output: String,
       outputFormat: String,
       predictionCol: String,
       batchSize: Int,
-      overwrite: Boolean
-  )
+      overwrite: Boolean,
+      recursive: Boolean = false,
+      allowEmpty: Boolean = false
+  ) {
+
+    /** The column of each row's error under `--on-error null`. */
+    def errorCol: String = s"${predictionCol}_error"
+  }
 
   object Options {
 
@@ -112,13 +131,27 @@ object BatchScore {
             NullPolicy.parse(p).getOrElse(throw TFSparkErrors.invalidArgument("--null-policy", p, "error, null or fill"))
           }
           .getOrElse(NullPolicy.Error),
-        output = args.required("output"),
+        onError = args
+          .get("on-error")
+          .map(p => OnError.parse(p).getOrElse(throw TFSparkErrors.invalidArgument("--on-error", p, "fail or null")))
+          .getOrElse(OnError.Fail),
+        idCols = args.get("id-col").map(list).getOrElse(Nil),
+        output = nonEmpty(args, "output", args.required("output")),
         outputFormat = args.getOrElse("output-format", "parquet"),
-        predictionCol = args.getOrElse("prediction-col", "prediction"),
-        batchSize = args.positiveInt("batch-size", 1024),
-        overwrite = args.flag("overwrite")
+        predictionCol = nonEmpty(args, "prediction-col", args.getOrElse("prediction-col", "prediction")),
+        batchSize = {
+          val n = args.positiveInt("batch-size", 1024)
+          BatchLimits.check(n, None, "--batch-size", isConfig = false)
+          n
+        },
+        overwrite = args.flag("overwrite"),
+        recursive = args.flag("recursive"),
+        allowEmpty = args.flag("allow-empty")
       )
     }
+
+    private def nonEmpty(args: JobArguments, key: String, value: String): String =
+      if (value.trim.nonEmpty) value else throw TFSparkErrors.invalidArgument(s"--$key", "''", "a non-empty value")
 
     private def list(text: String): Seq[String] = text.split(",").map(_.trim).filter(_.nonEmpty).toSeq
 
@@ -126,11 +159,12 @@ object BatchScore {
       Seq("parquet", "json", "csv", "orc").find(ext => path.toLowerCase.endsWith("." + ext)).getOrElse("csv")
   }
 
-  /** The outcome of a successful run. */
-  final case class Summary(rows: Long, seconds: Double, model: String, output: String, format: String) {
+  /** The outcome of a successful run; `failedRows` had an error instead of a prediction (`--on-error null`). */
+  final case class Summary(rows: Long, seconds: Double, model: String, output: String, format: String, failedRows: Long = 0) {
     def line: String = {
       val rate = if (seconds > 0) rows / seconds else 0.0
-      f"BatchScore: scored $rows%d rows in $seconds%.2f s ($rate%.0f rows/s) with $model -> $output ($format)"
+      val failed = if (failedRows > 0) s" ($failedRows ${if (failedRows == 1) "row" else "rows"} failed: see the error column)" else ""
+      f"BatchScore: scored $rows%d rows$failed in $seconds%.2f s ($rate%.0f rows/s) with $model -> $output ($format)"
     }
   }
 
@@ -162,9 +196,15 @@ object BatchScore {
       case e: Throwable =>
         val cause = TFSparkException.find(e).getOrElse(e)
         System.err.println(s"BatchScore failed: ${Option(cause.getMessage).getOrElse(cause.toString).linesIterator.next()}")
-        1
+        cause match {
+          case t: TFSparkException if UsageErrors(t.errorClass) => 2 // found once the input's columns are known
+          case _ => 1
+        }
     }
   }
+
+  /** Error classes that mean the command line asked for something impossible: exit 2, as a usage error. */
+  private val UsageErrors = Set("INVALID_ARGUMENT", "INVALID_CONFIG")
 
   /**
    * Scores `options.input` into `options.output` in `spark`; returns the summary.
@@ -175,8 +215,8 @@ object BatchScore {
   def run(spark: SparkSession, options: Options): Summary = {
     val started = System.nanoTime()
     val (scored, model) = plan(spark, options)
-    val rows = writeAtomically(scored, options)
-    Summary(rows, (System.nanoTime() - started) / 1e9, model, options.output, options.outputFormat)
+    val (rows, failed) = writeAtomically(scored, options)
+    Summary(rows, (System.nanoTime() - started) / 1e9, model, options.output, options.outputFormat, failed)
   }
 
   /**
@@ -188,10 +228,18 @@ object BatchScore {
   def plan(spark: SparkSession, options: Options): (DataFrame, String) = {
     val repository = ModelRepository(options.repository.getOrElse(spark.conf.get(TFSparkConf.Repository, TFSparkConf.DefaultRepository)))
     val reference = ModelReference.parse(options.model)
-    val (name, signature) = (reference.name, reference.signature)
-    val model = TFInference.ship(spark.sparkContext, repository.resolve(name, reference.version))
+    val model = TFInference.ship(spark.sparkContext, repository.resolve(reference.name, reference.version))
+    val scored = read(spark, options) match {
+      case None => spark.emptyDataFrame // no files, --allow-empty
+      case Some(input) if isEmpty(input, options) => input // no rows, --allow-empty
+      case Some(input) => score(input, model, reference, options)
+    }
+    (scored, s"${reference.name}/${model.version}")
+  }
 
-    val input = read(spark, options.input, options.inputFormat)
+  /** The scoring plan over `input` (not empty). */
+  private def score(input: DataFrame, model: ShippedModel, reference: ModelReference, options: Options): DataFrame = {
+    val (name, signature) = (reference.name, reference.signature)
     val spec = model.signatures.getOrElse(signature, throw TFSparkErrors.signatureNotFound(name, signature, model.signatures.keys))
     val single = spec.inputs.map(_.key) match { case Seq(k) => Some(k); case _ => None }
     // A single-input signature whose input no column is named after takes an array of the
@@ -215,28 +263,93 @@ object BatchScore {
       }
       input.withColumn(key, array(cols.map(col): _*))
     }
+    checkOutputColumns(input, options)
     // Column, type and width errors surface here, before anything is written.
-    val predicted =
-      TFInference.predictDataFrame(df, model, options.predictionCol, options.inputMap, options.batchSize, signature, options.nullPolicy)
+    val predicted = TFInference.predictDataFrame(
+      df,
+      model,
+      options.predictionCol,
+      options.inputMap,
+      options.batchSize,
+      signature,
+      options.nullPolicy,
+      onError = options.onError,
+      errorCol = Some(options.errorCol),
+      rowLabel = options.idCols
+    )
     val kept = predicted.drop((options.drop ++ assembled.map(_._1).filterNot(input.columns.contains)): _*)
-    val scored = (kept.schema(options.predictionCol).dataType, options.outputFormat) match {
-      case (struct: StructType, "csv") => // CSV has no structs: one column per output
-        kept.select(
-          kept.columns.filter(_ != options.predictionCol).map(col).toIndexedSeq ++
-            struct.fieldNames.map(f => col(s"${options.predictionCol}.$f").as(s"${options.predictionCol}_$f")).toIndexedSeq: _*
+    if (options.outputFormat == "csv") flattenStructs(kept) else kept
+  }
+
+  /** CSV has no structs: one column per field (`prediction_probability`, `prediction_error_message`). */
+  private def flattenStructs(df: DataFrame): DataFrame =
+    df.select(df.schema.fields.toIndexedSeq.flatMap { f =>
+      f.dataType match {
+        case struct: StructType => struct.fieldNames.toIndexedSeq.map(n => col(s"`${f.name}`.`$n`").as(s"${f.name}_$n"))
+        case _ => IndexedSeq(col(s"`${f.name}`"))
+      }
+    }: _*)
+
+  /**
+   * The columns BatchScore adds must not clash with the input's that it keeps.
+   *
+   * @throws tfspark.errors.TFSparkException INVALID_ARGUMENT
+   */
+  private def checkOutputColumns(input: DataFrame, options: Options): Unit = {
+    val added = options.predictionCol +: (if (options.onError.isolates) Seq(options.errorCol) else Nil)
+    val kept = input.columns.filterNot(c => options.drop.exists(_.equalsIgnoreCase(c)))
+    added.foreach { name =>
+      kept.find(_.equalsIgnoreCase(name)).foreach { clash =>
+        throw TFSparkErrors.invalidArgument(
+          if (name == options.predictionCol) "--prediction-col" else "the error column",
+          s"'$name', which the input already has ('$clash')",
+          s"a new column name: --prediction-col NAME, or --drop $clash"
         )
-      case _ => kept
+      }
     }
-    (scored, s"$name/${model.version}")
+    options.idCols.filterNot(c => input.columns.exists(_.equalsIgnoreCase(c))).foreach { c =>
+      throw TFSparkErrors.invalidArgument("--id-col", s"'$c'", s"one of the input's columns: ${input.columns.mkString(", ")}")
+    }
   }
 
-  private def read(spark: SparkSession, path: String, format: String): DataFrame = {
-    val reader = spark.read.format(format)
-    if (format == "csv") reader.option("header", "true").option("inferSchema", "true").load(path) else reader.load(path)
+  /**
+   * The input; `None` when it has no files and `--allow-empty` is given.
+   *
+   * @throws tfspark.errors.TFSparkException INPUT_EMPTY for no files without `--allow-empty`
+   */
+  private def read(spark: SparkSession, options: Options): Option[DataFrame] = {
+    val reader = spark.read.format(options.inputFormat).option("recursiveFileLookup", options.recursive.toString)
+    try {
+      val input =
+        if (options.inputFormat == "csv") reader.option("header", "true").option("inferSchema", "true").load(options.input)
+        else reader.load(options.input)
+      if (input.inputFiles.nonEmpty) Some(input) else noFiles(options)
+    } catch {
+      // Parquet, CSV, JSON, ORC: a folder with no data files has no schema to infer.
+      case e: AnalysisException if e.getCondition == "UNABLE_TO_INFER_SCHEMA" => noFiles(options)
+    }
   }
 
-  /** Writes to a staging directory beside the output, then renames it; returns the rows written. */
-  private def writeAtomically(df: DataFrame, options: Options): Long = {
+  private def noFiles(options: Options): Option[DataFrame] =
+    if (options.allowEmpty) None
+    else {
+      val hint = if (options.recursive) "Check the path and the format." else "If the files are in subfolders, add --recursive."
+      throw TFSparkErrors.inputEmpty(options.input, "no files", hint)
+    }
+
+  /**
+   * Whether the input, which has files, has no rows (a header-only CSV) and `--allow-empty` lets it through.
+   *
+   * @throws tfspark.errors.TFSparkException INPUT_EMPTY without `--allow-empty`
+   */
+  private def isEmpty(input: DataFrame, options: Options): Boolean =
+    input.isEmpty && (options.allowEmpty || (throw TFSparkErrors.inputEmpty(options.input, "no rows", "Check the path and the format.")))
+
+  /**
+   * Writes to a staging directory beside the output, then renames it; returns the rows written and
+   * how many of them carry an error instead of a prediction.
+   */
+  private def writeAtomically(df: DataFrame, options: Options): (Long, Long) = {
     val spark = df.sparkSession
     val target = new Path(options.output)
     val fs = target.getFileSystem(spark.sparkContext.hadoopConfiguration)
@@ -246,11 +359,21 @@ object BatchScore {
     // Not hidden: Spark's readers skip paths that start with '.' or '_'.
     val staging = new Path(target.getParent, s"${target.getName}.tfspark-staging-${UUID.randomUUID()}")
     try {
+      if (df.schema.isEmpty) { // no input files, --allow-empty: an empty output that says it is complete
+        fs.mkdirs(staging)
+        fs.create(new Path(staging, "_SUCCESS")).close()
+        if (fs.exists(target)) fs.delete(target, true)
+        if (!fs.rename(staging, target)) throw new java.io.IOException(s"could not rename $staging to $target")
+        return (0L, 0L)
+      }
       df.write.format(options.outputFormat).option("header", "true").save(staging.toString)
-      val rows = spark.read.format(options.outputFormat).option("header", "true").load(staging.toString).count()
+      val written = spark.read.format(options.outputFormat).option("header", "true").schema(df.schema).load(staging.toString)
+      // The error column (CSV: its flattened class column) is non-null exactly on the failed rows.
+      val errorColumn = Seq(options.errorCol, s"${options.errorCol}_errorClass").find(written.columns.contains)
+      val counts = written.agg(count(lit(1)), errorColumn.map(c => count(col(s"`$c`"))).getOrElse(lit(0L))).head()
       if (fs.exists(target)) fs.delete(target, true)
       if (!fs.rename(staging, target)) throw new java.io.IOException(s"could not rename $staging to $target")
-      rows
+      (counts.getLong(0), counts.getLong(1))
     } finally if (fs.exists(staging)) fs.delete(staging, true)
   }
 }

@@ -11,8 +11,8 @@ import org.apache.spark.sql.types.{StructField, StructType}
 import tfspark.TFInference
 import tfspark.errors.TFSparkErrors
 import tfspark.model.{ModelReference, ModelRepository, ShippedModel}
-import tfspark.conf.TFSparkConf
-import tfspark.conf.NullPolicy
+import tfspark.conf.{NullPolicy, OnError, TFSparkConf}
+import tfspark.sql.TFPredict
 
 /**
  * A Spark ML `Transformer` that appends a TensorFlow SavedModel's output to each row, batched
@@ -46,7 +46,20 @@ class TFModelTransformer(override val uid: String) extends Transformer with Defa
   final val nullPolicy: Param[String] =
     new Param[String](this, "nullPolicy", "error, null or fill", (v: String) => NullPolicy.parse(v).isDefined)
 
+  final val onError: Param[String] =
+    new Param[String](
+      this,
+      "onError",
+      "fail (a row the model cannot score fails the job) or null (a null output and the error in errorCol)",
+      (v: String) => OnError.parse(v).isDefined
+    )
+  final val errorCol: Param[String] = new Param[String](this, "errorCol", "with onError=null, the column of each row's error")
+  final val rowLabelCols: StringArrayParam =
+    new StringArrayParam(this, "rowLabelCols", "columns that name a row in error messages (default: the first columns)")
+
   setDefault(
+    onError -> "fail",
+    rowLabelCols -> Array.empty[String],
     signature -> TFInference.DefaultSignature,
     inputMapping -> Array.empty[String],
     outputCol -> "prediction",
@@ -62,6 +75,12 @@ class TFModelTransformer(override val uid: String) extends Transformer with Defa
   def setBatchSize(value: Int): this.type = set(batchSize, value)
   def setNullPolicy(value: String): this.type = set(nullPolicy, value)
   def setUnitOutputsAsArrays(value: Boolean): this.type = set(unitOutputsAsArrays, value)
+  def setOnError(value: String): this.type = set(onError, value)
+  def setErrorCol(value: String): this.type = set(errorCol, value)
+  def setRowLabelCols(value: Array[String]): this.type = set(rowLabelCols, value)
+
+  /** The error column under onError=null: errorCol, else `<outputCol>_error`. */
+  def getErrorCol: String = get(errorCol).getOrElse(s"${$(outputCol)}_error")
 
   /** Feeds the signature's only input from `column`. */
   def setInputCol(column: String): this.type = set(inputMapping, Array(s"${TFModelTransformer.SingleInput}=$column"))
@@ -110,7 +129,10 @@ class TFModelTransformer(override val uid: String) extends Transformer with Defa
       $(batchSize),
       signatureKey,
       NullPolicy.parse($(nullPolicy)).get,
-      $(unitOutputsAsArrays)
+      $(unitOutputsAsArrays),
+      OnError.parse($(onError)).get,
+      Some(getErrorCol),
+      $(rowLabelCols).toSeq
     )
   }
 
@@ -119,7 +141,8 @@ class TFModelTransformer(override val uid: String) extends Transformer with Defa
     val empty = spark.createDataFrame(spark.sparkContext.emptyRDD[org.apache.spark.sql.Row], schema)
     val m = shipped(empty)
     val (binding, _, _) = TFInference.bindColumns(empty, m, mapping(m), signatureKey, $(unitOutputsAsArrays))
-    schema.add(StructField($(outputCol), binding.resultType, nullable = true))
+    val scored = schema.add(StructField($(outputCol), binding.resultType, nullable = true))
+    if (OnError.parse($(onError)).exists(_.isolates)) scored.add(StructField(getErrorCol, TFPredict.ErrorType, nullable = true)) else scored
   }
 
   override def copy(extra: ParamMap): TFModelTransformer = defaultCopy(extra)

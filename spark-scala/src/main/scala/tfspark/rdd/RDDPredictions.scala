@@ -9,7 +9,8 @@ import org.apache.spark.sql.types.{ArrayType, FloatType, StructField, StructType
 import tfspark.conf.NullPolicy
 import tfspark.errors.TFSparkErrors
 import tfspark.model.{ModelArchive, ModelCache, ModelLocation, ShippedModel, SignatureSpec, TFDType}
-import tfspark.tensor.{BatchRunner, BatchingIterator, ExternalValues, InputFeeder, OutputDecoder, SignatureBinding}
+import tfspark.sql.RowLabel
+import tfspark.tensor.{BatchLimits, BatchRunner, BatchingIterator, ExternalValues, InputFeeder, OutputDecoder, SignatureBinding}
 
 /**
  * Batched inference on RDDs and on the driver, through tfspark's one batching loop
@@ -26,8 +27,8 @@ object RDDPredictions {
    *   from the job, as the cause of Spark's job failure
    */
   def predictArrays(rdd: RDD[Array[Float]], model: ShippedModel, batchSize: Int, signature: String): RDD[Array[Float]] = {
-    checkBatchSize(batchSize)
     val binding = floatArrayBinding(model.name, signatureOf(model, signature))
+    BatchLimits.check(batchSize, Some(binding), "batchSize", isConfig = false)
     rdd.mapPartitions { rows =>
       arrays(
         rows,
@@ -45,10 +46,10 @@ object RDDPredictions {
    *   MISSING_INPUT for a value of the wrong kind or a missing key (in the job)
    */
   def predictMaps(rdd: RDD[Map[String, Any]], model: ShippedModel, batchSize: Int, signature: String): RDD[Map[String, Any]] = {
-    checkBatchSize(batchSize)
     val spec = signatureOf(model, signature)
     val struct = StructType(spec.inputs.map(i => StructField(i.key, InputFeeder.naturalType(i))))
     val binding = SignatureBinding.bind(model.name, spec, struct)
+    BatchLimits.check(batchSize, Some(binding), "batchSize", isConfig = false)
     val keys = spec.outputs.map(_.key)
     rdd.mapPartitions { rows =>
       val runner = new BatchRunner(ModelCache.acquire(model), binding, batchSize, fillNulls = false)
@@ -75,7 +76,7 @@ object RDDPredictions {
             case r: Row if keys.size > 1 => keys.zip(r.toSeq).toMap
             case single => Map(keys.head -> single)
           },
-        label = index => s"row $index of partition $partition"
+        label = (m, index) => s"row $index of partition $partition (${RowLabel.value(argument(m), struct)})"
       )
     }
   }
@@ -85,9 +86,9 @@ object RDDPredictions {
    * JVM's [[ModelCache]] (held while it runs): the same contract as [[predictArrays]].
    */
   def predictLocal(location: ModelLocation, rows: Seq[Array[Float]], batchSize: Int, signature: String): Seq[Array[Float]] = {
-    checkBatchSize(batchSize)
     ModelCache.withHandle(ModelArchive.sha256(location.directory), location) { handle =>
       val binding = floatArrayBinding(location.name, handle.signature(signature))
+      BatchLimits.check(batchSize, Some(binding), "batchSize", isConfig = false)
       arrays(rows.iterator, new BatchRunner(handle, binding, batchSize, fillNulls = false), "the driver's input").toList
     }
   }
@@ -99,7 +100,7 @@ object RDDPredictions {
       runner.capacity,
       keep = identity,
       emit = (_, results) => OutputDecoder.toFloatArray(results(0)),
-      label = index => s"row $index of $where"
+      label = (features, index) => s"row $index of $where (${RowLabel.value(features, ArrayType(FloatType))})"
     )
 
   /** @throws tfspark.errors.TFSparkException UNSUPPORTED_SIGNATURE unless one float32 output */
@@ -117,7 +118,4 @@ object RDDPredictions {
 
   private[tfspark] def signatureOf(model: ShippedModel, signature: String): SignatureSpec =
     model.signatures.getOrElse(signature, throw TFSparkErrors.signatureNotFound(model.name, signature, model.signatures.keys.toSeq.sorted))
-
-  private[tfspark] def checkBatchSize(batchSize: Int): Unit =
-    if (batchSize < 1) throw TFSparkErrors.invalidArgument("batchSize", batchSize.toString, "a positive number of rows")
 }

@@ -9,7 +9,7 @@ import org.apache.spark.sql.execution.metric.{SQLMetric, SQLMetrics}
 
 import tfspark.conf.TFSparkConf
 import tfspark.model.ModelCache
-import tfspark.tensor.{BatchRunner, BatchingIterator}
+import tfspark.tensor.{BatchLimits, BatchRunner, BatchingIterator}
 
 /**
  * Runs `calls` over the child's rows in batches of `batchSize`: one `Session.run` per batch per
@@ -19,8 +19,12 @@ import tfspark.tensor.{BatchRunner, BatchingIterator}
  * Input rows are reused by the child operator, so each call's argument is copied into its batch
  * buffers as soon as the row is read, and the row itself is copied (`InternalRow.copy`) to be
  * joined with its results later. Memory is bounded by one batch of rows and results.
+ *
+ * Errors name a row by its content ([[RowLabel]], preferring the `rowLabel` columns). A call under
+ * `spark.tfpredict.onError=null` isolates its bad rows instead of failing; `numRowErrors` counts them.
  */
-case class BatchEvalTFExec(calls: Seq[TFPredict], resultAttrs: Seq[Attribute], child: SparkPlan, batchSize: Int) extends UnaryExecNode {
+case class BatchEvalTFExec(calls: Seq[TFPredict], resultAttrs: Seq[Attribute], child: SparkPlan, batchSize: Int, rowLabel: Seq[String])
+    extends UnaryExecNode {
 
   override def output: Seq[Attribute] = child.output ++ resultAttrs
 
@@ -28,26 +32,38 @@ case class BatchEvalTFExec(calls: Seq[TFPredict], resultAttrs: Seq[Attribute], c
 
   override lazy val metrics: Map[String, SQLMetric] = Map(
     "numOutputRows" -> SQLMetrics.createMetric(sparkContext, "number of output rows"),
-    "numBatches" -> SQLMetrics.createMetric(sparkContext, "number of TF batches")
+    "numBatches" -> SQLMetrics.createMetric(sparkContext, "number of TF batches"),
+    "numRowErrors" -> SQLMetrics.createMetric(sparkContext, "number of rows with an isolated error")
   )
 
   override protected def doExecute(): RDD[InternalRow] = {
     val numOutputRows = longMetric("numOutputRows")
     val numBatches = longMetric("numBatches")
+    val numRowErrors = longMetric("numRowErrors")
     val childOutput = child.output
     val schema = output
     val capacity = batchSize
     val callsHere = calls
-    child.execute().mapPartitionsWithIndex { (partitionIndex, rows) =>
+    val labelColumns = rowLabel
+    child.execute().mapPartitions { rows =>
       val engineCalls = callsHere.map { c =>
         val argument = BindReferences.bindReference(c.argument, childOutput)
         BatchingIterator.Call[InternalRow](
-          new BatchRunner(ModelCache.acquire(c.model), c.binding, capacity, c.nullPolicy.fillNulls),
+          new BatchRunner(
+            ModelCache.acquire(c.model),
+            c.binding,
+            capacity,
+            c.nullPolicy.fillNulls,
+            stopAtFirstFailure = !c.onError.isolates
+          ),
           row => argument.eval(row),
           c.nullPolicy,
-          s"a non-null ${c.argument.dataType.simpleString}"
+          s"a non-null ${c.argument.dataType.simpleString}",
+          c.onError
         )
       }.toIndexedSeq
+      val firstArgument = BindReferences.bindReference(callsHere.head.argument, childOutput)
+      val label = RowLabel.of(childOutput, labelColumns, row => s"row ${RowLabel.value(firstArgument.eval(row), firstArgument.dataType)}")
       val project = UnsafeProjection.create(schema, schema)
       val joined = new JoinedRow
       new BatchingIterator[InternalRow, InternalRow](
@@ -56,8 +72,9 @@ case class BatchEvalTFExec(calls: Seq[TFPredict], resultAttrs: Seq[Attribute], c
         capacity,
         keep = _.copy(),
         emit = (row, results) => { numOutputRows += 1; project(joined(row, new GenericInternalRow(results))) },
-        label = index => s"row $index of partition $partitionIndex", // built only for an error message
-        onBatch = () => numBatches += 1
+        label = (row, _) => label(row), // built only for an error message
+        onBatch = () => numBatches += 1,
+        onRowError = () => numRowErrors += 1
       )
     }
   }
@@ -66,16 +83,27 @@ case class BatchEvalTFExec(calls: Seq[TFPredict], resultAttrs: Seq[Attribute], c
 
   override def simpleString(maxFields: Int): String =
     s"BatchEvalTF [${calls.map(c => s"${c.model.name}/${c.model.version}:${c.binding.signature}").mkString(", ")}] " +
-      s"-> [${resultAttrs.mkString(", ")}], batchSize=$batchSize"
+      s"-> [${resultAttrs.mkString(", ")}], batchSize=$batchSize" +
+      (if (calls.exists(_.onError.isolates)) ", onError=null" else "")
 }
 
-/** Plans [[BatchEvalTF]] as [[BatchEvalTFExec]] with the session's `spark.tfpredict.batchSize`, unless its calls carry one. */
+/**
+ * Plans [[BatchEvalTF]] as [[BatchEvalTFExec]] with the session's `spark.tfpredict.batchSize` and
+ * `spark.tfpredict.rowLabel`, unless its calls carry their own (the DataFrame API, the Transformer
+ * and BatchScore may).
+ *
+ * @throws tfspark.errors.TFSparkException INVALID_CONFIG for a batch size over a model's limit
+ */
 object BatchEvalTFStrategy extends SparkStrategy {
   override def apply(plan: LogicalPlan): Seq[SparkPlan] = plan match {
     case BatchEvalTF(calls, resultAttrs, child) =>
-      // A call built by the DataFrame API or the Transformer may carry its own batch size.
-      val batchSize = calls.flatMap(_.batchSize).headOption.getOrElse(TFSparkConf.batchSize())
-      BatchEvalTFExec(calls, resultAttrs, planLater(child), batchSize) :: Nil
+      val batchSize = calls.flatMap(_.batchSize).headOption.getOrElse {
+        val n = TFSparkConf.batchSize()
+        calls.foreach(c => BatchLimits.check(n, Some(c.binding), TFSparkConf.BatchSize, isConfig = true))
+        n
+      }
+      val rowLabel = calls.map(_.rowLabel).find(_.nonEmpty).getOrElse(TFSparkConf.rowLabel())
+      BatchEvalTFExec(calls, resultAttrs, planLater(child), batchSize, rowLabel) :: Nil
     case _ => Nil
   }
 }

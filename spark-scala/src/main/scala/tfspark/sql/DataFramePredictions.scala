@@ -5,11 +5,11 @@ import org.apache.spark.sql.catalyst.expressions.{CreateNamedStruct, Literal}
 import org.apache.spark.sql.tfspark.ExpressionColumns
 import org.apache.spark.sql.types.{StructField, StructType}
 
-import tfspark.conf.NullPolicy
+import tfspark.conf.{NullPolicy, OnError}
 import tfspark.errors.TFSparkErrors
 import tfspark.model.ShippedModel
 import tfspark.rdd.RDDPredictions
-import tfspark.tensor.SignatureBinding
+import tfspark.tensor.{BatchLimits, SignatureBinding}
 
 /**
  * The DataFrame API, the Transformer and BatchScore: a `tfpredict` [[Column]] over the user's
@@ -25,6 +25,10 @@ object DataFramePredictions {
    * columns named like the signature's inputs (as Spark matches names), or from the column that
    * `inputCols` names for an input; other columns pass through.
    *
+   * With [[OnError.ReturnNull]], a row the model cannot score gets a null `outputCol` and its
+   * error in `errorCol` (`struct<errorClass, message>`, null for the other rows) instead of failing
+   * the job. `rowLabel` columns name rows in errors (default: `spark.tfpredict.rowLabel`).
+   *
    * @throws tfspark.errors.TFSparkException MISSING_INPUT, AMBIGUOUS_INPUT, INPUT_TYPE_MISMATCH,
    *   UNSUPPORTED_SIGNATURE, SIGNATURE_NOT_FOUND, INVALID_ARGUMENT here; row errors from the job
    */
@@ -36,10 +40,21 @@ object DataFramePredictions {
       batchSize: Int,
       signature: String,
       nullPolicy: NullPolicy,
-      unitOutputsAsArrays: Boolean
-  ): DataFrame = df.withColumn(outputCol, column(df, model, inputCols, batchSize, signature, nullPolicy, unitOutputsAsArrays))
+      unitOutputsAsArrays: Boolean,
+      onError: OnError = OnError.Fail,
+      errorCol: Option[String] = None,
+      rowLabel: Seq[String] = Nil
+  ): DataFrame = {
+    val call = column(df, model, inputCols, batchSize, signature, nullPolicy, unitOutputsAsArrays, onError, rowLabel)
+    if (!onError.isolates) df.withColumn(outputCol, call)
+    else // the same call twice: the plan evaluates it once (equal calls share a BatchEvalTF result)
+      df.withColumns(Map(outputCol -> call.getField("result"), errorCol.getOrElse(s"${outputCol}_error") -> call.getField("error")))
+  }
 
-  /** The `tfpredict` Column of [[predict]], to use in any projection of `df`. */
+  /**
+   * The `tfpredict` Column of [[predict]], to use in any projection of `df`; with
+   * [[OnError.ReturnNull]] it is `struct<result, error>` ([[TFPredict]]).
+   */
   def column(
       df: DataFrame,
       model: ShippedModel,
@@ -47,16 +62,18 @@ object DataFramePredictions {
       batchSize: Int,
       signature: String,
       nullPolicy: NullPolicy,
-      unitOutputsAsArrays: Boolean
+      unitOutputsAsArrays: Boolean,
+      onError: OnError = OnError.Fail,
+      rowLabel: Seq[String] = Nil
   ): Column = {
-    RDDPredictions.checkBatchSize(batchSize)
     TFSparkSQL.install(df.sparkSession)
     val (binding, _, ordinals) = bindColumns(df, model, inputCols, signature, unitOutputsAsArrays)
+    BatchLimits.check(batchSize, Some(binding), "batchSize", isConfig = false)
     val attributes = df.queryExecution.analyzed.output
     val argument = CreateNamedStruct(binding.argumentType.asInstanceOf[StructType].fieldNames.toSeq.zip(ordinals).flatMap {
       case (name, ordinal) => Seq(Literal(name), attributes(ordinal))
     })
-    ExpressionColumns.column(TFPredict(argument, model, binding, nullPolicy, Some(batchSize)))
+    ExpressionColumns.column(TFPredict(argument, model, binding, nullPolicy, Some(batchSize), onError, rowLabel))
   }
 
   /**

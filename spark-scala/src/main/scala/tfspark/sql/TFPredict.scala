@@ -1,15 +1,14 @@
 package tfspark.sql
 
-import org.apache.spark.TaskContext
 import org.apache.spark.sql.catalyst.InternalRow
 import org.apache.spark.sql.catalyst.expressions.{Expression, UnaryExpression}
 import org.apache.spark.sql.catalyst.expressions.codegen.CodegenFallback
-import org.apache.spark.sql.types.DataType
+import org.apache.spark.sql.types.{DataType, StringType, StructField, StructType}
 
-import tfspark.errors.TFSparkErrors
+import tfspark.conf.{NullPolicy, OnError}
+import tfspark.errors.{TFSparkErrors, TFSparkException}
 import tfspark.model.{ModelCache, ShippedModel}
-import tfspark.conf.NullPolicy
-import tfspark.tensor.{BatchRunner, SignatureBinding}
+import tfspark.tensor.{BatchRunner, BatchingIterator, SignatureBinding}
 
 /**
  * `tfpredict(...)`: `model`'s signature applied to one row's `argument` (a struct whose fields
@@ -20,15 +19,22 @@ import tfspark.tensor.{BatchRunner, SignatureBinding}
  * outputs. This expression evaluates row by row (one `Session.run` per row on a model loaded once
  * per JVM through [[ModelCache]]); batched execution is the job of the SQL extension.
  *
+ * With `onError=null` the type is `struct<result: T, error: struct<errorClass, message>>`: a row
+ * the model cannot score gets a null `result` and its error; the others a null `error`.
+ *
  * @param nullPolicy `spark.tfpredict.nullPolicy` at analysis, or the API caller's
  * @param batchSize rows per `Session.run` when batched; `None`: `spark.tfpredict.batchSize`
+ * @param onError `spark.tfpredict.onError` at analysis, or the API caller's
+ * @param rowLabel columns that name a row in errors; empty: `spark.tfpredict.rowLabel`
  */
 case class TFPredict(
     argument: Expression,
     model: ShippedModel,
     binding: SignatureBinding,
     nullPolicy: NullPolicy,
-    batchSize: Option[Int] = None
+    batchSize: Option[Int] = None,
+    onError: OnError = OnError.Fail,
+    rowLabel: Seq[String] = Nil
 ) extends UnaryExpression
     with CodegenFallback {
 
@@ -37,18 +43,23 @@ case class TFPredict(
   override def nullable: Boolean = true
   // Never constant-fold: a model runs in tasks, not in the driver's optimizer.
   override def foldable: Boolean = false
-  override def dataType: DataType = binding.resultType
+  override def dataType: DataType = if (onError.isolates) TFPredict.withErrorType(binding.resultType) else binding.resultType
   override def toString: String = s"$prettyName(${model.name}/${model.version}:${binding.signature}, $argument)"
   override def sql: String = s"$prettyName('${model.name}:${binding.signature}', ${argument.sql})"
 
   @transient private lazy val runner =
     new BatchRunner(ModelCache.acquire(model), binding, 1, fillNulls = nullPolicy.fillNulls)
-  @transient private var rowsEvaluated = 0L
 
   override def eval(row: InternalRow): Any = {
     val value = argument.eval(row)
-    val position = rowsEvaluated
-    rowsEvaluated += 1
+    if (!onError.isolates) predict(value)
+    else
+      try BatchingIterator.withError(predict(value), null)
+      catch { case e: TFSparkException => BatchingIterator.withError(null, e) }
+  }
+
+  /** One row's result, one `Session.run`. @throws tfspark.errors.TFSparkException for a row it cannot score */
+  private def predict(value: Any): Any = {
     val nullGivesNull = nullPolicy.nullGivesNull
     if (value == null || (nullGivesNull && runner.hasNullInput(value))) {
       if (nullGivesNull) return null
@@ -56,15 +67,27 @@ case class TFPredict(
         model.name,
         binding.inputKeys.mkString(", "),
         s"a non-null ${argument.dataType.simpleString}",
-        describe(position)
+        describe(value)
       )
     }
-    runner.add(value, describe(position))
-    runner.run()(0)
+    runner.add(value, describe(value))
+    val result = runner.run()(0)
+    runner.failures.headOption.foreach { case (_, cause) => throw TFSparkErrors.modelExecutionFailed(model.name, describe(value), cause) }
+    result
   }
 
-  private def describe(position: Long): String =
-    s"input row $position of partition ${Option(TaskContext.get()).map(_.partitionId()).getOrElse(0)}"
+  /** The row, by its argument (this path sees no column names). */
+  private def describe(value: Any): String = s"the row whose argument is ${RowLabel.value(value, argument.dataType)}"
 
   override protected def withNewChildInternal(newChild: Expression): TFPredict = copy(argument = newChild)
+}
+
+object TFPredict {
+
+  /** What each row's error is under `onError=null`. */
+  val ErrorType: StructType = StructType(Seq(StructField("errorClass", StringType), StructField("message", StringType)))
+
+  /** The type of `tfpredict` under `onError=null`: the result beside its error. */
+  def withErrorType(resultType: DataType): StructType =
+    StructType(Seq(StructField("result", resultType), StructField("error", ErrorType)))
 }

@@ -9,7 +9,7 @@ import org.apache.spark.sql.types.StringType
 import tfspark.conf.TFSparkConf
 import tfspark.errors.TFSparkErrors
 import tfspark.model.{ModelReference, ModelRepository, ShippedModel}
-import tfspark.tensor.SignatureBinding
+import tfspark.tensor.{BatchLimits, SignatureBinding}
 
 /**
  * Builds [[TFPredict]] from SQL arguments at analysis time:
@@ -84,7 +84,8 @@ object TFPredictFunction {
           TFSparkConf.strictInputs(conf),
           TFSparkConf.unitOutputsAsArrays(conf)
         )
-    TFPredict(argument, shipped, finalBinding, TFSparkConf.nullPolicy(conf))
+    BatchLimits.check(TFSparkConf.batchSize(conf), Some(finalBinding), TFSparkConf.BatchSize, isConfig = true)
+    TFPredict(argument, shipped, finalBinding, TFSparkConf.nullPolicy(conf), onError = TFSparkConf.onError(conf))
   }
 
   /**

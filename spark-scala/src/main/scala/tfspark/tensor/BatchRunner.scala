@@ -5,6 +5,8 @@ import scala.util.Using
 
 import org.apache.spark.sql.catalyst.InternalRow
 import org.apache.spark.sql.catalyst.expressions.GenericInternalRow
+import org.apache.spark.sql.catalyst.util.ArrayData
+import org.apache.spark.sql.types.{ArrayType, DataType}
 import org.tensorflow.Tensor
 
 import tfspark.errors.TFSparkErrors
@@ -14,6 +16,11 @@ import tfspark.model.SavedModelHandle
  * Runs a [[SignatureBinding]] over batches: [[add]] copies one row's argument into every input's
  * buffer, [[run]] returns one result per added row, in order (Catalyst internal values; a struct
  * `InternalRow` when the signature has several outputs), and clears the batch.
+ *
+ * A row that [[add]] rejects leaves nothing in the batch. When TF fails on a batch, the runner
+ * bisects it (runs halves, then their halves) to find the rows TF fails on: [[run]] returns null
+ * for those, and [[failures]] names them with TF's error, so one bad image costs one row. With
+ * `stopAtFirstFailure` it stops at the first such row (the caller will fail the task anyway).
  *
  * A batch is normally one `Session.run`. Scalar-shaped inputs (`()`) take one value per run, so
  * the runner cuts the batch into *segments* wherever such a value changes, running each closed
@@ -25,7 +32,13 @@ import tfspark.model.SavedModelHandle
  *
  * @param fillNulls null scalar inputs become NaN or "" (`spark.tfpredict.nullPolicy=fill`)
  */
-final class BatchRunner(handle: SavedModelHandle, val binding: SignatureBinding, val capacity: Int, fillNulls: Boolean) {
+final class BatchRunner(
+    handle: SavedModelHandle,
+    val binding: SignatureBinding,
+    val capacity: Int,
+    fillNulls: Boolean,
+    stopAtFirstFailure: Boolean = true
+) {
   require(capacity > 0, s"batch capacity must be positive, got $capacity")
 
   private val feeders = binding.inputs.map { case (spec, t, _) =>
@@ -42,9 +55,10 @@ final class BatchRunner(handle: SavedModelHandle, val binding: SignatureBinding,
   private val nulls = new Array[Boolean](feeders.length)
   private val segmentScalars = new Array[Any](feeders.length) // the open segment's scalar inputs
   private val closedSegments = ArrayBuffer.empty[Seq[Array[Any]]] // decoded columns per closed segment
+  private val failed = ArrayBuffer.empty[(Int, Throwable)] // (row of the batch, TF's error), in row order
+  private var lastFailures: Seq[(Int, Throwable)] = Nil
   private var rows = 0
   private var segmentRows = 0
-  private var segmentFirstRow = ""
 
   def size: Int = rows
   def isFull: Boolean = rows == capacity
@@ -54,21 +68,44 @@ final class BatchRunner(handle: SavedModelHandle, val binding: SignatureBinding,
     rows = 0
     segmentRows = 0
     closedSegments.clear()
+    failed.clear()
     feeders.foreach(_.clear())
   }
 
   /**
-   * Whether a non-null argument has a null input field (a whole-row null is the caller's to check).
+   * The rows of the last [[run]] that TF failed on, as (position in that batch, TF's exception),
+   * in order; their results are null. Empty when the whole batch ran.
    */
-  def hasNullInput(argument: Any): Boolean =
-    ordinals.exists(_.exists(o => argument.asInstanceOf[InternalRow].isNullAt(o)))
+  def failures: Seq[(Int, Throwable)] = lastFailures
+
+  private val elementsNullable = types.map(BatchRunner.elementsNullable)
+
+  /**
+   * Whether a non-null argument has a null input field, or a null element in an input array (a
+   * whole-row null is the caller's to check).
+   */
+  def hasNullInput(argument: Any): Boolean = {
+    var i = 0
+    while (i < feeders.length) {
+      val value = ordinals(i) match {
+        case None => argument
+        case Some(o) =>
+          val struct = argument.asInstanceOf[InternalRow]
+          if (struct.isNullAt(o)) return true
+          if (elementsNullable(i)) struct.getArray(o) else null
+      }
+      if (elementsNullable(i) && BatchRunner.hasNullElement(value, types(i))) return true
+      i += 1
+    }
+    false
+  }
 
   /**
    * Copies one row's argument (not null) into the batch; runs the open segment first when this
-   * row's scalar inputs differ from it.
+   * row's scalar inputs differ from it. A row that throws here is not added (the batch is as it
+   * was, though the open segment may have run).
    *
-   * @throws tfspark.errors.TFSparkException NULL_INPUT, INPUT_SHAPE_MISMATCH naming `row`;
-   *   MODEL_EXECUTION_FAILED when a segment run here fails
+   * @throws tfspark.errors.TFSparkException NULL_INPUT, INPUT_SHAPE_MISMATCH naming `row`
    */
   def add(argument: Any, row: => String): Unit = {
     // First the null checks and the scalar inputs (which may close the open segment), then the
@@ -87,20 +124,24 @@ final class BatchRunner(handle: SavedModelHandle, val binding: SignatureBinding,
       i += 1
     }
     if (segmentRows > 0 && (perRow || (anyUnbatched && scalarsChange()))) runSegment()
-    i = 0
-    while (i < feeders.length) {
-      if (unbatched(i)) {
-        if (segmentRows == 0) { feeders(i).add(values(i), row); segmentScalars(i) = BatchRunner.owned(values(i)) } // once per segment
-        values(i) = null
-      } else if (nulls(i)) feeders(i).add(null, row)
-      else
-        ordinals(i) match {
-          case None => feeders(i).add(argument, row)
-          case Some(ordinal) => feeders(i).addField(argument.asInstanceOf[InternalRow], ordinal, row)
-        }
-      i += 1
-    }
-    if (segmentRows == 0) segmentFirstRow = row
+    try {
+      i = 0
+      while (i < feeders.length) {
+        if (unbatched(i)) {
+          if (segmentRows == 0) { feeders(i).add(values(i), row); segmentScalars(i) = BatchRunner.owned(values(i)) } // once per segment
+        } else if (nulls(i)) feeders(i).add(null, row)
+        else
+          ordinals(i) match {
+            case None => feeders(i).add(argument, row)
+            case Some(ordinal) => feeders(i).addField(argument.asInstanceOf[InternalRow], ordinal, row)
+          }
+        i += 1
+      }
+    } catch {
+      case e: Throwable =>
+        feeders.foreach(f => f.truncate(math.min(f.size, if (f.batched) segmentRows else math.min(segmentRows, 1))))
+        throw e
+    } finally java.util.Arrays.fill(values.asInstanceOf[Array[AnyRef]], null)
     segmentRows += 1
     rows += 1
   }
@@ -121,9 +162,7 @@ final class BatchRunner(handle: SavedModelHandle, val binding: SignatureBinding,
 
   /**
    * Runs what is buffered; returns the results of every row added since the last [[run]], in
-   * order, and clears the batch.
-   *
-   * @throws tfspark.errors.TFSparkException MODEL_EXECUTION_FAILED when TF rejects a segment
+   * order (null for the rows in [[failures]]), and clears the batch.
    */
   def run(): Array[Any] = {
     if (segmentRows > 0) runSegment()
@@ -131,31 +170,53 @@ final class BatchRunner(handle: SavedModelHandle, val binding: SignatureBinding,
       if (closedSegments.size == 1) closedSegments.head
       else decoders.indices.map(c => closedSegments.iterator.flatMap(_(c)).toArray)
     val n = rows
+    lastFailures = failed.toList
     clear()
     if (columns.size == 1) columns.head
-    else Array.tabulate[Any](n)(r => new GenericInternalRow(columns.map(_(r)).toArray))
+    else
+      Array.tabulate[Any](n) { r =>
+        if (lastFailures.nonEmpty && lastFailures.exists(_._1 == r)) null else new GenericInternalRow(columns.map(_(r)).toArray)
+      }
   }
 
-  /** One `Session.run` for the open segment; keeps its decoded columns. */
+  /** Runs the open segment (bisecting it if TF fails on it); keeps its decoded columns. */
   private def runSegment(): Unit = {
     val n = segmentRows
+    val columns = runRange(0, n) match {
+      case Right(decoded) => decoded
+      case Left(error) =>
+        val decoded = decoders.map(_ => new Array[Any](n))
+        if (n == 1) failed += ((rows - segmentRows) -> error) else bisect(0, n, decoded)
+        decoded
+    }
+    closedSegments += columns
+    segmentRows = 0
+    feeders.foreach(_.clear())
+  }
+
+  /** Finds the rows in `[from, until)` of the open segment that TF fails on, filling `into` for the others. */
+  private def bisect(from: Int, until: Int, into: Seq[Array[Any]]): Unit =
+    if (!(stopAtFirstFailure && failed.nonEmpty)) runRange(from, until) match {
+      case Right(decoded) => decoded.zip(into).foreach { case (d, column) => System.arraycopy(d, 0, column, from, until - from) }
+      case Left(error) if until - from == 1 => failed += ((rows - segmentRows + from) -> error)
+      case Left(_) =>
+        val middle = (from + until) >>> 1
+        bisect(from, middle, into)
+        bisect(middle, until, into)
+    }
+
+  /** One `Session.run` on rows `[from, until)` of the open segment: the decoded columns, or TF's error. */
+  private def runRange(from: Int, until: Int): Either[RuntimeException, Seq[Array[Any]]] = {
     val inputs = scala.collection.mutable.LinkedHashMap.empty[String, Tensor]
     try {
-      feeders.foreach(f => inputs(f.spec.key) = f.toTensor())
-      val columns =
-        try {
-          Using.resource(handle.run(binding.signature, inputs.toMap)) { result =>
-            decoders.map(d => d.decode(result.get(d.spec.key).orElseThrow(), n))
-          }
-        } catch {
-          // TF Java's status exceptions share a package, not a base class (TFInvalidArgumentException
-          // is an IllegalArgumentException, TFFailedPreconditionException an IllegalStateException).
-          case e: RuntimeException if e.getClass.getName.startsWith("org.tensorflow.exceptions.") =>
-            throw TFSparkErrors.modelExecutionFailed(binding.model, n, s"starting at $segmentFirstRow", e)
-        }
-      closedSegments += columns
-      segmentRows = 0
-      feeders.foreach(_.clear())
+      feeders.foreach(f => inputs(f.spec.key) = f.toTensor(from, until))
+      Using.resource(handle.run(binding.signature, inputs.toMap)) { result =>
+        Right(decoders.map(d => d.decode(result.get(d.spec.key).orElseThrow(), until - from)))
+      }
+    } catch {
+      // TF Java's status exceptions share a package, not a base class (TFInvalidArgumentException
+      // is an IllegalArgumentException, TFFailedPreconditionException an IllegalStateException).
+      case e: RuntimeException if e.getClass.getName.startsWith("org.tensorflow.exceptions.") => Left(e)
     } finally inputs.values.foreach(_.close())
   }
 }
@@ -171,6 +232,25 @@ object BatchRunner {
     case a: org.apache.spark.sql.catalyst.util.ArrayData => a.copy()
     case b: Array[Byte] => b.clone()
     case other => other
+  }
+
+  /** Whether an array type may hold null elements at any depth. */
+  private def elementsNullable(t: DataType): Boolean = t match {
+    case ArrayType(e, containsNull) => containsNull || elementsNullable(e)
+    case _ => false
+  }
+
+  /** Whether `value` (an `ArrayData` of type `t`, or a primitive array from the RDD path) holds a null element. */
+  private def hasNullElement(value: Any, t: DataType): Boolean = (value, t) match {
+    case (array: ArrayData, ArrayType(e, containsNull)) =>
+      var i = 0
+      while (i < array.numElements()) {
+        if (containsNull && array.isNullAt(i)) return true
+        if (e.isInstanceOf[ArrayType] && !array.isNullAt(i) && hasNullElement(array.getArray(i), e)) return true
+        i += 1
+      }
+      false
+    case _ => false
   }
 
   /** Equality of two Catalyst input values (binary values by content). */

@@ -10,7 +10,7 @@ import org.apache.spark.unsafe.types.UTF8String
 import org.tensorflow.Tensor
 import org.tensorflow.ndarray.Shape
 import org.tensorflow.ndarray.buffer.DataBuffers
-import org.tensorflow.types.{TBool, TFloat32, TFloat64, TInt32, TInt64, TString}
+import org.tensorflow.types.{TBool, TFloat32, TFloat64, TInt32, TInt64}
 
 import tfspark.errors.TFSparkErrors
 import tfspark.model.{TFDType, TensorSpec}
@@ -29,7 +29,11 @@ import tfspark.model.{TFDType, TensorSpec}
  * An input of shape `()` is *unbatched*: it takes one scalar per `Session.run`, so it holds one
  * row at most and builds a scalar tensor ([[BatchRunner]] cuts batches around it).
  *
- * @param fillNulls a null scalar becomes NaN (float inputs) or "" (string inputs) instead of failing
+ * A failed [[add]] may leave part of its row in the buffers: [[truncate]] drops it, and
+ * [[toTensor]] can build any range of rows (to find the row that a model fails on).
+ *
+ * @param fillNulls a null scalar, or a null element of an array, becomes NaN (float inputs) or ""
+ *   (string inputs) instead of failing
  */
 abstract class InputFeeder(val model: String, val spec: TensorSpec, val sparkType: DataType, fillNulls: Boolean) {
   import InputFeeder._
@@ -49,6 +53,16 @@ abstract class InputFeeder(val model: String, val spec: TensorSpec, val sparkTyp
 
   def size: Int = rows
   def clear(): Unit = { rows = 0; System.arraycopy(rowDims, 0, batchDims, 0, rowDims.length); clearValues() }
+
+  /** Keeps the first `n` rows (at most [[size]]) and drops any part of a row added after them. */
+  def truncate(n: Int): Unit = {
+    require(n >= 0 && n <= rows, s"cannot keep $n of $rows rows")
+    if (n == 0) clear() else { rows = n; truncateValues(n * valuesPerRow) }
+  }
+
+  /** Buffered values per row: the product of the batch's per-row dimensions (known once a row is in). */
+  private def valuesPerRow: Int =
+    if (!batched || sparkDepth == 0) 1 else batchDims.foldLeft(1L)((a, d) => a * math.max(d, 0L)).toInt
 
   /**
    * Adds one row's value (not null: the caller applies the null policy to whole rows).
@@ -94,13 +108,21 @@ abstract class InputFeeder(val model: String, val spec: TensorSpec, val sparkTyp
     throw new IllegalStateException(s"input ${spec.key} is not fed from float arrays")
 
   /** The batch as a `[rows, dims...]` tensor. The caller owns and closes it. */
-  def toTensor(): Tensor =
+  def toTensor(): Tensor = toTensor(0, rows)
+
+  /**
+   * Rows `from` until `until` of the batch as a tensor (an unbatched input: its one value). The
+   * caller owns and closes it.
+   */
+  def toTensor(from: Int, until: Int): Tensor =
     if (!batched) {
       require(rows == 1, s"an unbatched input takes one row per run, got $rows")
-      build(Shape.scalar())
+      build(Shape.scalar(), 0, 1)
     } else {
+      require(0 <= from && from < until && until <= rows, s"rows $from until $until of $rows")
       val dims = if (unitDimScalar) Array(1L) else batchDims.map(d => if (d < 0) 0L else d)
-      build(Shape.of((rows.toLong +: dims.toSeq): _*))
+      val perRow = valuesPerRow
+      build(Shape.of(((until - from).toLong +: dims.toSeq): _*), from * perRow, (until - from) * perRow)
     }
 
   private def walk(array: ArrayData, level: Int, row: => String): Unit = {
@@ -113,13 +135,23 @@ abstract class InputFeeder(val model: String, val spec: TensorSpec, val sparkTyp
       if (rows == 0) batchDims(level) = n
       else throw TFSparkErrors.inputShapeMismatch(model, spec.key, batchDims(level), n.toLong, row, level + 1)
     }
+    val leaves = level == sparkDepth - 1
+    var nullLeaves = false
     var i = 0
     while (i < n) {
-      if (array.isNullAt(i)) throw TFSparkErrors.nullInput(model, spec.key, "no null elements", s"$row, element $i")
-      if (level < sparkDepth - 1) walk(array.getArray(i), level + 1, row)
+      if (array.isNullAt(i)) {
+        if (leaves && fillNulls && canFill) nullLeaves = true
+        else throw TFSparkErrors.nullInput(model, spec.key, s"no null elements ($leafType)", s"$row, element $i")
+      }
+      if (!leaves) walk(array.getArray(i), level + 1, row)
       i += 1
     }
-    if (level == sparkDepth - 1) putLeaves(array, n)
+    if (leaves) {
+      if (nullLeaves) { // fill: element by element, NaN or "" where a null is
+        i = 0
+        while (i < n) { if (array.isNullAt(i)) putFill() else putLeaf(array, i); i += 1 }
+      } else putLeaves(array, n)
+    }
   }
 
   /** Copies the `n` (non-null) leaves of an innermost array; feeders override it with bulk copies. */
@@ -140,7 +172,12 @@ abstract class InputFeeder(val model: String, val spec: TensorSpec, val sparkTyp
   protected def putBoxed(value: Any): Unit
   protected def putLeaf(array: SpecializedGetters, ordinal: Int): Unit
   protected def clearValues(): Unit
-  protected def build(shape: Shape): Tensor
+
+  /** Keeps the first `n` buffered values. */
+  protected def truncateValues(n: Int): Unit
+
+  /** A tensor of `shape` from `length` buffered values starting at `offset`. */
+  protected def build(shape: Shape, offset: Int, length: Int): Tensor
 }
 
 object InputFeeder {
@@ -278,9 +315,10 @@ object InputFeeder {
     override protected def putLeaf(array: SpecializedGetters, ordinal: Int): Unit = put(read(array, ordinal))
     override protected def putField(struct: InternalRow, ordinal: Int): Unit = put(read(struct, ordinal))
     override protected def clearValues(): Unit = count = 0
-    override protected def build(shape: Shape): Tensor =
-      if (double) TFloat64.tensorOf(shape, DataBuffers.of(doubles, true, false).narrow(count.toLong))
-      else TFloat32.tensorOf(shape, DataBuffers.of(floats, true, false).narrow(count.toLong))
+    override protected def truncateValues(n: Int): Unit = count = n
+    override protected def build(shape: Shape, offset: Int, length: Int): Tensor =
+      if (double) TFloat64.tensorOf(shape, DataBuffers.of(doubles, true, false).slice(offset.toLong, length.toLong))
+      else TFloat32.tensorOf(shape, DataBuffers.of(floats, true, false).slice(offset.toLong, length.toLong))
   }
 
   private final class IntegralFeeder(model: String, spec: TensorSpec, sparkType: DataType, fill: Boolean, long: Boolean)
@@ -299,9 +337,10 @@ object InputFeeder {
     override protected def putLeaf(array: SpecializedGetters, ordinal: Int): Unit = put(read(array, ordinal))
     override protected def putField(struct: InternalRow, ordinal: Int): Unit = put(read(struct, ordinal))
     override protected def clearValues(): Unit = count = 0
-    override protected def build(shape: Shape): Tensor =
-      if (long) TInt64.tensorOf(shape, DataBuffers.of(values, true, false).narrow(count.toLong))
-      else TInt32.tensorOf(shape, DataBuffers.of(values.take(count).map(_.toInt), true, false))
+    override protected def truncateValues(n: Int): Unit = count = n
+    override protected def build(shape: Shape, offset: Int, length: Int): Tensor =
+      if (long) TInt64.tensorOf(shape, DataBuffers.of(values, true, false).slice(offset.toLong, length.toLong))
+      else TInt32.tensorOf(shape, DataBuffers.of(values.slice(offset, offset + length).map(_.toInt), true, false))
   }
 
   private final class BoolFeeder(model: String, spec: TensorSpec, sparkType: DataType, fill: Boolean)
@@ -312,7 +351,9 @@ object InputFeeder {
     override protected def putBoxed(value: Any): Unit = values += value.asInstanceOf[Boolean]
     override protected def putLeaf(array: SpecializedGetters, ordinal: Int): Unit = values += array.getBoolean(ordinal)
     override protected def clearValues(): Unit = values.clear()
-    override protected def build(shape: Shape): Tensor = TBool.tensorOf(shape, DataBuffers.of(values.toArray, true, false))
+    override protected def truncateValues(n: Int): Unit = values.dropRightInPlace(values.size - n)
+    override protected def build(shape: Shape, offset: Int, length: Int): Tensor =
+      TBool.tensorOf(shape, DataBuffers.of(values.slice(offset, offset + length).toArray, true, false))
   }
 
   private final class StringFeeder(model: String, spec: TensorSpec, sparkType: DataType, fill: Boolean)
@@ -332,8 +373,14 @@ object InputFeeder {
       put(if (binary) array.getBinary(ordinal) else array.getUTF8String(ordinal).getBytes)
     // A struct built from Scala values (predictMaps) may hold bytes where it declares a string.
     override protected def putField(struct: InternalRow, ordinal: Int): Unit = putBoxed(struct.get(ordinal, sparkType))
-    override protected def clearValues(): Unit = { java.util.Arrays.fill(values.asInstanceOf[Array[AnyRef]], 0, count, null); count = 0 }
-    override protected def build(shape: Shape): Tensor = StringTensors.of(shape, values, count)
+    override protected def clearValues(): Unit = truncateValues(0)
+    override protected def truncateValues(n: Int): Unit = {
+      java.util.Arrays.fill(values.asInstanceOf[Array[AnyRef]], n, math.max(n, count), null)
+      count = n
+    }
+    override protected def build(shape: Shape, offset: Int, length: Int): Tensor =
+      if (offset == 0) StringTensors.of(shape, values, length)
+      else StringTensors.of(shape, java.util.Arrays.copyOfRange(values, offset, offset + length), length)
     private def bytes(value: Any): Array[Byte] = value match {
       case s: UTF8String => s.getBytes
       case b: Array[Byte] => b

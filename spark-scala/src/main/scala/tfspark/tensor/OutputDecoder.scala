@@ -55,8 +55,7 @@ final class OutputDecoder(model: String, signature: String, val spec: TensorSpec
     if (dims.isEmpty || dims(0) != rows) {
       throw TFSparkErrors.modelExecutionFailed(
         model,
-        rows,
-        s"output ${spec.key}",
+        s"a batch of $rows rows (output ${spec.key})",
         new IllegalStateException(s"the model returned shape ${tensor.shape()} for output ${spec.key} on a batch of $rows rows")
       )
     }

@@ -19,7 +19,8 @@ class ErrorCatalogSuite extends AnyFunSuite {
     TFSparkErrors.missingInput("m", "s", "age", Seq("Age2", "Sex")),
     TFSparkErrors.ambiguousInput("m", "age", Seq("age", "AGE")),
     TFSparkErrors.unexpectedInput("m", "s", "Name", Seq("age")),
-    TFSparkErrors.modelExecutionFailed("m", 3, "row 1 of partition 0", new RuntimeException("Unknown image file format")),
+    TFSparkErrors.modelExecutionFailed("m", "row {path: \"a.jpg\"}", new RuntimeException("Unknown image file format")),
+    TFSparkErrors.inputEmpty("/data/in", "no files", "If the files are in subfolders, add --recursive."),
     TFSparkErrors.invalidConfig("k", "v", "e"),
     TFSparkErrors.invalidArgument("w", "g", "e")
   )

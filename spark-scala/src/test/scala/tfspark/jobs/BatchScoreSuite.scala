@@ -143,4 +143,121 @@ class BatchScoreSuite extends AnyFunSuite with SparkSessionFixture with ErrorChe
       BatchScore.run(spark, options("--repository", TestModels.modelsDir.getPath, "--input", input.getPath, "--output", out.getPath))
     }
   }
+
+  private def repo = Seq("--repository", TestModels.modelsDir.getPath)
+
+  test("--on-error null: a mixed folder of images costs one row per bad file, named by its path") {
+    val dir = TestModels.tempDir("batchscore-mixed")
+    val images = new File(dir, "images")
+    images.mkdirs()
+    new File(TestModels.dataDir, "cifar2/test/airplane").listFiles().sortBy(_.getName).take(20).foreach { f =>
+      Files.copy(f.toPath, new File(images, f.getName).toPath)
+    }
+    Files.write(new File(images, "truncated.jpg").toPath, Array[Byte](-1, -40, -1))
+    val args = repo ++ Seq("--model", "cifar2", "--input-format", "binaryFile", "--input", images.getPath) ++
+      Seq("--input-map", "image_bytes=content", "--drop", "content", "--batch-size", "8")
+    val failed = checkError("MODEL_EXECUTION_FAILED") {
+      BatchScore.run(spark, options(args ++ Seq("--output", new File(dir, "failed").getPath): _*))
+    }
+    assert(failed.messageParameters("row").contains("truncated.jpg"), failed.getMessage)
+    assert(!new File(dir, "failed").exists())
+
+    val out = new File(dir, "scored")
+    val summary = BatchScore.run(spark, options(args ++ Seq("--on-error", "null", "--output", out.getPath): _*))
+    assert(summary.rows === 21 && summary.failedRows === 1, summary.line)
+    assert(summary.line.contains("(1 row failed: see the error column)"), summary.line)
+    val written = spark.read.parquet(out.getPath)
+    val bad = written.where("prediction_error IS NOT NULL").select("path", "prediction", "prediction_error.errorClass").collect()
+    assert(bad.length === 1 && bad.head.getString(0).endsWith("truncated.jpg") && bad.head.isNullAt(1))
+    assert(bad.head.getString(2) === "MODEL_EXECUTION_FAILED")
+    assert(written.where("prediction IS NOT NULL").count() === 20)
+
+    // CSV has no structs: the error becomes prediction_error_errorClass and prediction_error_message.
+    val csv = new File(dir, "csv")
+    val csvSummary =
+      BatchScore.run(spark, options(args ++ Seq("--on-error", "null", "--output", csv.getPath, "--output-format", "csv"): _*))
+    assert(csvSummary.failedRows === 1)
+    val columns = spark.read.option("header", "true").csv(csv.getPath).columns.toSet
+    assert(Set("prediction_probability", "prediction_error_errorClass", "prediction_error_message").subsetOf(columns), columns)
+  }
+
+  test("--id-col names failing rows; nulls in assembled features follow --null-policy") {
+    val dir = TestModels.tempDir("batchscore-idcol")
+    val input = writeCsv(dir, Seq("x1,x2,key") ++ (1 to 30).map(i => s"$i,$i,k$i") :+ ",3,k-null")
+    val e = checkError("NULL_INPUT") {
+      BatchScore.run(
+        spark,
+        options(repo ++ Seq("--input", input.getPath, "--features", "x1,x2", "--id-col", "key", "--output", new File(dir, "a").getPath): _*)
+      )
+    }
+    assert(e.messageParameters("row").startsWith("row {key: \"k-null\"}"), e.getMessage)
+    assert(e.getMessage.contains("--null-policy null"))
+    val out = new File(dir, "b")
+    val summary = BatchScore.run(
+      spark,
+      options(repo ++ Seq("--input", input.getPath, "--features", "x1,x2", "--null-policy", "null", "--output", out.getPath): _*)
+    )
+    assert(summary.rows === 31)
+    assert(spark.read.parquet(out.getPath).where("prediction IS NULL").select("key").collect().map(_.getString(0)).toSeq === Seq("k-null"))
+  }
+
+  test("the output plan is checked first: a column clash and an empty --output are usage errors (exit 2)") {
+    val dir = TestModels.tempDir("batchscore-clash")
+    val input = writeCsv(dir, Seq("x1,x2", "1,2"))
+    val clash = (repo ++ Seq(
+      "--input",
+      input.getPath,
+      "--features",
+      "x1,x2",
+      "--prediction-col",
+      "x1",
+      "--output",
+      new File(dir, "o").getPath
+    )).toArray
+    checkError("INVALID_ARGUMENT", Map("what" -> "--prediction-col")) { BatchScore.run(spark, options(clash.toIndexedSeq: _*)) }
+    assert(BatchScore.exitCode(clash) === 2)
+    assert(!new File(dir, "o").exists())
+    assert(BatchScore.exitCode((repo ++ Seq("--input", input.getPath, "--output", "")).toArray) === 2)
+    assert(BatchScore.exitCode((repo ++ Seq("--input", input.getPath, "--output", "x", "--batch-size", "2147483647")).toArray) === 2)
+    // --drop of the clashing column makes the name free.
+    val ok = BatchScore.run(spark, options(clash.toIndexedSeq ++ Seq("--drop", "x1"): _*))
+    assert(ok.rows === 1)
+  }
+
+  test("an input with no files or no rows is an error (exit 1) unless --allow-empty; subfolders need --recursive") {
+    val dir = TestModels.tempDir("batchscore-empty")
+    val emptyDir = new File(dir, "empty")
+    emptyDir.mkdirs()
+    val e = checkError("INPUT_EMPTY", Map("what" -> "no files")) {
+      BatchScore.run(
+        spark,
+        options(repo ++ Seq("--input", emptyDir.getPath, "--input-format", "parquet", "--output", new File(dir, "o").getPath): _*)
+      )
+    }
+    assert(e.getMessage.contains("--allow-empty"))
+    val args = repo ++ Seq("--input", emptyDir.getPath, "--input-format", "parquet", "--output", new File(dir, "o").getPath)
+    assert(BatchScore.exitCode(args.toArray) === 1)
+    assert(BatchScore.exitCode((args :+ "--allow-empty").toArray) === 0)
+    assert(new File(dir, "o/_SUCCESS").exists())
+
+    val headerOnly = new File(dir, "header.csv")
+    Files.write(headerOnly.toPath, "x1,x2\n".getBytes("UTF-8"))
+    checkError("INPUT_EMPTY", Map("what" -> "no rows")) {
+      BatchScore.run(spark, options(repo ++ Seq("--input", headerOnly.getPath, "--output", new File(dir, "h").getPath): _*))
+    }
+
+    // binaryFile does not descend into subfolders unless asked.
+    val nested = new File(dir, "nested/automobile")
+    nested.mkdirs()
+    new File(TestModels.dataDir, "cifar2/test/automobile").listFiles().sortBy(_.getName).take(3).foreach { f =>
+      Files.copy(f.toPath, new File(nested, f.getName).toPath)
+    }
+    val images = repo ++ Seq("--model", "cifar2", "--input-format", "binaryFile", "--input", new File(dir, "nested").getPath) ++
+      Seq("--input-map", "image_bytes=content", "--drop", "content")
+    val noFiles = checkError("INPUT_EMPTY", Map("what" -> "no files")) {
+      BatchScore.run(spark, options(images ++ Seq("--output", new File(dir, "n1").getPath): _*))
+    }
+    assert(noFiles.getMessage.contains("--recursive"))
+    assert(BatchScore.run(spark, options(images ++ Seq("--recursive", "--output", new File(dir, "n2").getPath): _*)).rows === 3)
+  }
 }

@@ -96,4 +96,42 @@ class InputFeederSuite extends AnyFunSuite with ErrorChecks {
     val f = feeder(TFDType.Float32, Some(Seq(-1L, 2L)), ArrayType(FloatType, containsNull = true))
     checkError("NULL_INPUT", Map("row" -> "row 3, element 1"))(f.add(new GenericArrayData(Array[Any](1f, null)), "row 3"))
   }
+
+  test("a failed add is truncated away, and any range of rows becomes its own tensor") {
+    // [-1,2,2]: the second inner array of the third row has the wrong width, after its first went in.
+    val f = feeder(TFDType.Float32, Some(Seq(-1L, 2L, 2L)), ArrayType(ArrayType(FloatType, containsNull = false), containsNull = false))
+    def row(a: Float*) = new GenericArrayData(a.grouped(2).map(p => new GenericArrayData(p.toArray[Any])).toArray[Any])
+    f.add(row(1f, 2f, 3f, 4f), "row 0")
+    f.add(row(5f, 6f, 7f, 8f), "row 1")
+    val bad = new GenericArrayData(Array[Any](new GenericArrayData(Array[Any](9f, 9f)), new GenericArrayData(Array[Any](9f))))
+    checkError("INPUT_SHAPE_MISMATCH", Map("row" -> "row 2", "dim" -> "2"))(f.add(bad, "row 2"))
+    f.truncate(2)
+    f.add(row(10f, 11f, 12f, 13f), "row 3")
+    val (all, middle) = (f.toTensor(), f.toTensor(1, 3))
+    try {
+      assert(all.shape().asArray().toSeq === Seq(3L, 2L, 2L))
+      assert(floats(all) === Seq(1f, 2f, 3f, 4f, 5f, 6f, 7f, 8f, 10f, 11f, 12f, 13f), "no trace of the failed row")
+      assert(middle.shape().asArray().toSeq === Seq(2L, 2L, 2L) && floats(middle) === Seq(5f, 6f, 7f, 8f, 10f, 11f, 12f, 13f))
+    } finally { all.close(); middle.close() }
+    f.truncate(0)
+    f.add(row(1f, 1f, 1f, 1f), "row 4")
+    assert(f.size === 1)
+  }
+
+  test("fill feeds NaN for a null float element and \"\" for a null string element; ints still fail") {
+    val f = feeder(TFDType.Float32, Some(Seq(-1L, 3L)), ArrayType(FloatType, containsNull = true), fill = true)
+    f.add(new GenericArrayData(Array[Any](1f, null, 3f)), "row 0")
+    val t = f.toTensor()
+    try {
+      val got = floats(t)
+      assert(got(0) === 1f && got(1).isNaN && got(2) === 3f)
+    } finally t.close()
+    val s = feeder(TFDType.String, Some(Seq(-1L, 2L)), ArrayType(StringType, containsNull = true), fill = true)
+    s.add(new GenericArrayData(Array[Any](UTF8String.fromString("a"), null)), "row 0")
+    val st = s.toTensor()
+    try assert(st.asInstanceOf[TString].asBytes().getObject(0L, 1L).isEmpty)
+    finally st.close()
+    val i = feeder(TFDType.Int64, Some(Seq(-1L, 2L)), ArrayType(LongType, containsNull = true), fill = true)
+    checkError("NULL_INPUT", Map("row" -> "row 0, element 1"))(i.add(new GenericArrayData(Array[Any](1L, null)), "row 0"))
+  }
 }

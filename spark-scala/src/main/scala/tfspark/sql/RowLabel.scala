@@ -1,0 +1,67 @@
+package tfspark.sql
+
+import org.apache.spark.sql.catalyst.InternalRow
+import org.apache.spark.sql.catalyst.expressions.{Attribute, Literal}
+import org.apache.spark.sql.catalyst.util.ArrayData
+import org.apache.spark.sql.types.{ArrayType, BinaryType, DataType, StringType, StructType}
+import org.apache.spark.unsafe.types.UTF8String
+
+/**
+ * Names a row in error messages by its content, not by a running count (counts shift under
+ * filters and `CASE`, and no user can find "row 41 of partition 3"):
+ *  - the columns of `spark.tfpredict.rowLabel` (BatchScore's `--id-col`) when the row has them;
+ *  - else a `path` column (what `binaryFile` gives images);
+ *  - else its first [[MaxColumns]] columns.
+ * Values are cut to [[MaxChars]] characters (start and end), arrays to their first elements, binary to its size:
+ * `row {PassengerId: 12, Name: "Braund, Mr. Owen Harris", Pclass: 3}`. Built only for errors.
+ */
+object RowLabel {
+  val MaxColumns = 3
+  val MaxChars = 64
+  private val MaxElements = 4
+
+  /**
+   * A labeller for rows of `output`, preferring the `preferred` columns (matched
+   * case-insensitively); for rows without columns (the argument is all literals), `fallback`.
+   */
+  def of(output: Seq[Attribute], preferred: Seq[String], fallback: InternalRow => String): InternalRow => String =
+    if (output.isEmpty) fallback else of(output, preferred)
+
+  /** A labeller for rows of `output`, preferring the `preferred` columns (matched case-insensitively). */
+  def of(output: Seq[Attribute], preferred: Seq[String]): InternalRow => String = {
+    def find(name: String) = output.indexWhere(_.name.equalsIgnoreCase(name))
+    val chosen: Seq[Int] = Some(preferred.map(find)).filter(p => p.nonEmpty && p.forall(_ >= 0)).getOrElse {
+      val path = find("path")
+      if (path >= 0) Seq(path) else output.indices.take(MaxColumns)
+    }
+    val fields = chosen.map(i => (i, output(i).name, output(i).dataType))
+    row =>
+      fields
+        .map { case (i, name, t) => s"$name: ${if (row.isNullAt(i)) "null" else value(row.get(i, t), t)}" }
+        .mkString("row {", ", ", "}")
+  }
+
+  /** One Catalyst value of type `t`, shortened for a message. */
+  def value(v: Any, t: DataType): String = (v, t) match {
+    case (null, _) => "null"
+    case (s: UTF8String, _) => "\"" + cut(s.toString) + "\""
+    case (b: Array[Byte], BinaryType) => s"<${b.length} bytes>"
+    case (a: ArrayData, ArrayType(e, _)) =>
+      val n = a.numElements()
+      val shown = (0 until math.min(n, MaxElements)).map(i => if (a.isNullAt(i)) "null" else value(a.get(i, e), e))
+      shown.mkString("[", ", ", if (n > MaxElements) s", … ($n elements)]" else "]")
+    case (r: InternalRow, s: StructType) =>
+      s.fields.indices
+        .take(MaxColumns)
+        .map(i => s"${s.fields(i).name}: ${if (r.isNullAt(i)) "null" else value(r.get(i, s.fields(i).dataType), s.fields(i).dataType)}")
+        .mkString("{", ", ", if (s.fields.length > MaxColumns) ", …}" else "}")
+    case (floats: Array[Float], _) => // the RDD path's rows
+      floats.take(MaxElements).mkString("[", ", ", if (floats.length > MaxElements) s", … (${floats.length} elements)]" else "]")
+    case (_, StringType) => "\"" + cut(v.toString) + "\""
+    case _ => cut(Literal(v, t).toString)
+  }
+
+  /** Long text keeps its start and its end (a path's file name). */
+  private def cut(s: String): String =
+    if (s.length <= MaxChars) s else s.take(MaxChars / 3) + "…" + s.takeRight(MaxChars - MaxChars / 3 - 1)
+}
