@@ -2,7 +2,16 @@ package tfspark.sql
 
 import org.apache.spark.rdd.RDD
 import org.apache.spark.sql.catalyst.InternalRow
-import org.apache.spark.sql.catalyst.expressions.{Attribute, AttributeSet, BindReferences, GenericInternalRow, JoinedRow, UnsafeProjection}
+import org.apache.spark.sql.catalyst.expressions.{
+  Attribute,
+  AttributeSet,
+  BindReferences,
+  CreateNamedStruct,
+  Expression,
+  GenericInternalRow,
+  JoinedRow,
+  UnsafeProjection
+}
 import org.apache.spark.sql.catalyst.plans.logical.LogicalPlan
 import org.apache.spark.sql.execution.{SparkPlan, SparkStrategy, UnaryExecNode}
 import org.apache.spark.sql.execution.metric.{SQLMetric, SQLMetrics}
@@ -47,6 +56,9 @@ case class BatchEvalTFExec(calls: Seq[TFPredict], resultAttrs: Seq[Attribute], c
     val labelColumns = rowLabel
     child.execute().mapPartitions { rows =>
       val engineCalls = callsHere.map { c =>
+        // struct(*) and the DataFrame API's arguments are structs of columns: the runner reads
+        // those fields straight from the child's row, and no struct is built per row.
+        val columns = BatchEvalTFExec.columnOrdinals(c.argument, childOutput)
         val argument = BindReferences.bindReference(c.argument, childOutput)
         BatchingIterator.Call[InternalRow](
           new BatchRunner(
@@ -54,9 +66,10 @@ case class BatchEvalTFExec(calls: Seq[TFPredict], resultAttrs: Seq[Attribute], c
             c.binding,
             capacity,
             c.nullPolicy.fillNulls,
-            stopAtFirstFailure = !c.onError.isolates
+            stopAtFirstFailure = !c.onError.isolates,
+            fieldOrdinals = columns
           ),
-          row => argument.eval(row),
+          if (columns.isDefined) row => row else row => argument.eval(row),
           c.nullPolicy,
           s"a non-null ${c.argument.dataType.simpleString}",
           c.onError
@@ -85,6 +98,17 @@ case class BatchEvalTFExec(calls: Seq[TFPredict], resultAttrs: Seq[Attribute], c
     s"BatchEvalTF [${calls.map(c => s"${c.model.name}/${c.model.version}:${c.binding.signature}").mkString(", ")}] " +
       s"-> [${resultAttrs.mkString(", ")}], batchSize=$batchSize" +
       (if (calls.exists(_.onError.isolates)) ", onError=null" else "")
+}
+
+object BatchEvalTFExec {
+
+  /** For a struct argument whose fields are all columns of `childOutput`: their ordinals there. */
+  def columnOrdinals(argument: Expression, childOutput: Seq[Attribute]): Option[IndexedSeq[Int]] = argument match {
+    case s: CreateNamedStruct if s.valExprs.forall(_.isInstanceOf[Attribute]) =>
+      val ordinals = s.valExprs.map(a => childOutput.indexWhere(_.exprId == a.asInstanceOf[Attribute].exprId)).toIndexedSeq
+      if (ordinals.forall(_ >= 0)) Some(ordinals) else None
+    case _ => None
+  }
 }
 
 /**

@@ -31,20 +31,23 @@ import tfspark.model.SavedModelHandle
  * returns. Not thread-safe: one per task.
  *
  * @param fillNulls null scalar inputs become NaN or "" (`spark.tfpredict.nullPolicy=fill`)
+ * @param fieldOrdinals where each field of a struct argument is in the rows that [[add]] gets,
+ *   when the caller hands it the row its argument's fields are plain columns of (no struct is built)
  */
 final class BatchRunner(
     handle: SavedModelHandle,
     val binding: SignatureBinding,
     val capacity: Int,
     fillNulls: Boolean,
-    stopAtFirstFailure: Boolean = true
+    stopAtFirstFailure: Boolean = true,
+    fieldOrdinals: Option[IndexedSeq[Int]] = None
 ) {
   require(capacity > 0, s"batch capacity must be positive, got $capacity")
 
   private val feeders = binding.inputs.map { case (spec, t, _) =>
     InputFeeder.create(binding.model, binding.signature, spec, t, fillNulls)
   }.toArray
-  private val ordinals = binding.inputs.map(_._3).toArray
+  private val ordinals = binding.inputs.map(_._3.map(o => fieldOrdinals.fold(o)(_(o)))).toArray
   private val types = binding.inputs.map(_._2).toArray
   private val unbatched = feeders.map(!_.batched)
   private val scalarTyped = types.map(InputFeeder.depthOf(_) == 0) // a null there can be filled

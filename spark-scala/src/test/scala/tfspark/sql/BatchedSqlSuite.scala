@@ -4,7 +4,7 @@ import org.apache.spark.sql.{DataFrame, Row}
 import org.scalatest.funsuite.AnyFunSuite
 
 import tfspark.conf.TFSparkConf
-import tfspark.{ErrorChecks, SparkSessionFixture}
+import tfspark.{ErrorChecks, SparkSessionFixture, TestModels}
 
 /**
  * The SQL extension batches `tfpredict`: EXPLAIN shows `BatchEvalTF`, and every query shape gives
@@ -24,6 +24,25 @@ class BatchedSqlSuite extends AnyFunSuite with SparkSessionFixture with ErrorChe
       .repartition(3)
       .createOrReplaceTempView("points")
     (0 until 50).map(i => (i, s"name$i")).toDF("id", "name").createOrReplaceTempView("names")
+    // Titanic's raw columns with the model's missing values (NaN, "") instead of nulls.
+    spark.read
+      .option("header", "true")
+      .option("inferSchema", "true")
+      .csv(new java.io.File(TestModels.dataDir, "titanic/test.csv").getPath)
+      .selectExpr(
+        "PassengerId",
+        "Pclass",
+        "Name",
+        "Sex",
+        "coalesce(Age, CAST('NaN' AS DOUBLE)) AS Age",
+        "SibSp",
+        "Parch",
+        "coalesce(Fare, CAST('NaN' AS DOUBLE)) AS Fare",
+        "coalesce(Cabin, '') AS Cabin",
+        "coalesce(Embarked, '') AS Embarked"
+      )
+      .repartition(2)
+      .createOrReplaceTempView("passengers")
   }
 
   private def both(query: String): (Seq[Row], Seq[Row]) = {
@@ -70,7 +89,11 @@ class BatchedSqlSuite extends AnyFunSuite with SparkSessionFixture with ErrorChe
     "group by the prediction's sign" ->
       "SELECT tfpredict('linear', f) > 0 AS positive, count(*) FROM points WHERE f IS NOT NULL GROUP BY 1",
     "struct outputs" -> "SELECT id, tfpredict('linear', f) AS p, tfpredict('titanic:features', t) AS q FROM points WHERE f IS NOT NULL",
-    "subquery" -> "SELECT max(p) FROM (SELECT tfpredict('linear', f) AS p FROM points WHERE f IS NOT NULL)"
+    "subquery" -> "SELECT max(p) FROM (SELECT tfpredict('linear', f) AS p FROM points WHERE f IS NOT NULL)",
+    "struct(*) of columns, read straight from the row" -> "SELECT PassengerId, tfpredict('titanic', struct(*)) AS p FROM passengers",
+    "a struct of computed fields" ->
+      ("SELECT PassengerId, tfpredict('titanic', named_struct('pclass', Pclass + 0, 'sex', lower(Sex), 'age', Age, " +
+        "'sibsp', SibSp, 'parch', Parch, 'fare', Fare * 1.0, 'cabin', Cabin, 'embarked', Embarked)) AS p FROM passengers")
   )
 
   for ((name, query) <- shapes) {
@@ -80,6 +103,12 @@ class BatchedSqlSuite extends AnyFunSuite with SparkSessionFixture with ErrorChe
       assert(batched.nonEmpty)
       assertSame(batched, rowByRow)
     }
+  }
+
+  test("a struct of columns read from the row equals the struct built per row") {
+    val direct = spark.sql(shapes.find(_._1.startsWith("struct(*)")).get._2).collect().sortBy(_.getInt(0)).toSeq
+    val built = spark.sql(shapes.find(_._1.startsWith("a struct of computed")).get._2).collect().sortBy(_.getInt(0)).toSeq
+    assert(direct.size === 179 && direct === built)
   }
 
   test("EXPLAIN shows BatchEvalTF with the extension, and no such node when it is off") {
