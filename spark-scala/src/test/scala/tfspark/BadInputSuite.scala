@@ -146,7 +146,8 @@ class BadInputSuite extends AnyFunSuite with SparkSessionFixture with ErrorCheck
     val session = spark
     import session.implicits._
     Seq(Array[Byte](1, 2, 3)).toDF("image_bytes").createOrReplaceTempView("bad_images")
-    val e = checkError("MODEL_EXECUTION_FAILED", Map("model" -> "cifar2", "row" -> "row {image_bytes: <3 bytes>}")) {
+    // A local Seq is evaluated on the driver, row by row (ConvertToLocalRelation): the row is named by its argument.
+    val e = checkError("MODEL_EXECUTION_FAILED", Map("model" -> "cifar2", "row" -> "the row whose argument is <3 bytes>")) {
       spark.sql("SELECT tfpredict('cifar2', image_bytes) FROM bad_images").collect()
     }
     assert(e.messageParameters("reason").toLowerCase.contains("image"), e.getMessage)

@@ -144,6 +144,13 @@ class RowErrorsSuite extends AnyFunSuite with SparkSessionFixture with ErrorChec
     assert(TFInference.predictDataFrame(df, linear, nullPolicy = NullPolicy.ReturnNull).where("prediction IS NULL").count() === 1)
   }
 
+  test("plain Scala rows (predictMaps) with a null element are NULL_INPUT, never a silent zero") {
+    val rows = spark.sparkContext.parallelize(Seq[Map[String, Any]](Map("features" -> Seq(1f, 2f)), Map("features" -> Seq(1f, null))), 1)
+    checkError("NULL_INPUT", Map("input" -> "features")) {
+      TFInference.predictMaps(rows, linear).collect()
+    }
+  }
+
   test("batch sizes beyond the limits are INVALID_CONFIG or INVALID_ARGUMENT at analysis, never an OOM") {
     withConf(TFSparkConf.BatchSize -> Int.MaxValue.toString) {
       checkError("INVALID_CONFIG", Map("key" -> TFSparkConf.BatchSize)) {

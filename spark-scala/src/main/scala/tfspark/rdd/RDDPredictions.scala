@@ -4,7 +4,7 @@ import org.apache.spark.TaskContext
 import org.apache.spark.rdd.RDD
 import org.apache.spark.sql.Row
 import org.apache.spark.sql.catalyst.expressions.GenericInternalRow
-import org.apache.spark.sql.types.{ArrayType, FloatType, StructField, StructType}
+import org.apache.spark.sql.types.{ArrayType, DataType, FloatType, StructField, StructType}
 
 import tfspark.conf.NullPolicy
 import tfspark.errors.TFSparkErrors
@@ -47,7 +47,12 @@ object RDDPredictions {
    */
   def predictMaps(rdd: RDD[Map[String, Any]], model: ShippedModel, batchSize: Int, signature: String): RDD[Map[String, Any]] = {
     val spec = signatureOf(model, signature)
-    val struct = StructType(spec.inputs.map(i => StructField(i.key, InputFeeder.naturalType(i))))
+    // Plain Scala values may hold null elements: the arrays say so, so the feeders check for them.
+    def nullableElements(t: DataType): DataType = t match {
+      case ArrayType(e, _) => ArrayType(nullableElements(e), containsNull = true)
+      case other => other
+    }
+    val struct = StructType(spec.inputs.map(i => StructField(i.key, nullableElements(InputFeeder.naturalType(i)))))
     val binding = SignatureBinding.bind(model.name, spec, struct)
     BatchLimits.check(batchSize, Some(binding), "batchSize", isConfig = false)
     val keys = spec.outputs.map(_.key)

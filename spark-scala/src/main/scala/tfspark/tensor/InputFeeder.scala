@@ -41,6 +41,17 @@ abstract class InputFeeder(val model: String, val spec: TensorSpec, val sparkTyp
   private val sparkDepth = depthOf(sparkType)
   protected val leafType: DataType = leafOf(sparkType)
 
+  /** Per array level, whether its elements may be null (Spark's `containsNull`): if not, no per-element check. */
+  private val nullableAt: Array[Boolean] =
+    Iterator
+      .iterate(sparkType) { case ArrayType(e, _) => e; case t => t }
+      .take(sparkDepth)
+      .map {
+        case ArrayType(_, containsNull) => containsNull
+        case _ => false
+      }
+      .toArray
+
   /** Whether the input has a batch dimension (every shape but `()`). */
   val batched: Boolean = InputFeeder.isBatched(spec)
 
@@ -136,10 +147,11 @@ abstract class InputFeeder(val model: String, val spec: TensorSpec, val sparkTyp
       else throw TFSparkErrors.inputShapeMismatch(model, spec.key, batchDims(level), n.toLong, row, level + 1)
     }
     val leaves = level == sparkDepth - 1
+    val nullable = nullableAt(level)
     var nullLeaves = false
     var i = 0
-    while (i < n) {
-      if (array.isNullAt(i)) {
+    if (nullable || !leaves) while (i < n) {
+      if (nullable && array.isNullAt(i)) {
         if (leaves && fillNulls && canFill) nullLeaves = true
         else throw TFSparkErrors.nullInput(model, spec.key, s"no null elements ($leafType)", s"$row, element $i")
       }
