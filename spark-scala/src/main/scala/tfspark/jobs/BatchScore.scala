@@ -33,7 +33,7 @@ object BatchScore {
     JobOption.value(
       "input-format",
       "FMT",
-      "any Spark source: csv (header, inferSchema), json, parquet, ...\n(default: from the file extension, else csv)"
+      "any Spark source: csv (header, inferSchema), json, parquet, ...\n(default: from the extension of the path, or of the files in\nthe folder it names, else csv)"
     ),
     JobOption.value(
       "input-map",
@@ -155,8 +155,24 @@ object BatchScore {
 
     private def list(text: String): Seq[String] = text.split(",").map(_.trim).filter(_.nonEmpty).toSeq
 
-    private def inferFormat(path: String): String =
-      Seq("parquet", "json", "csv", "orc").find(ext => path.toLowerCase.endsWith("." + ext)).getOrElse("csv")
+    private val Extensions = Seq("parquet", "json", "csv", "orc")
+
+    /** From the path's extension, or, for a folder (a Spark output), from its data files' (`part-0.snappy.parquet`). */
+    private def inferFormat(path: String): String = {
+      def byExtension(name: String) = Extensions.find(ext => name.toLowerCase.endsWith("." + ext))
+      byExtension(path).orElse(folderFormat(path)).getOrElse("csv")
+    }
+
+    private def folderFormat(path: String): Option[String] =
+      try {
+        val dir = new Path(path)
+        val fs = dir.getFileSystem(new org.apache.hadoop.conf.Configuration())
+        if (!fs.getFileStatus(dir).isDirectory) None
+        else {
+          val names = fs.listStatus(dir).iterator.map(_.getPath.getName).filterNot(n => n.startsWith("_") || n.startsWith("."))
+          names.flatMap(n => Extensions.find(ext => n.toLowerCase.endsWith("." + ext))).nextOption()
+        }
+      } catch { case _: java.io.IOException => None } // a missing path is Spark's to report
   }
 
   /** The outcome of a successful run; `failedRows` had an error instead of a prediction (`--on-error null`). */

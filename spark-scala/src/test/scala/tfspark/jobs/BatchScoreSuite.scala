@@ -260,4 +260,15 @@ class BatchScoreSuite extends AnyFunSuite with SparkSessionFixture with ErrorChe
     assert(noFiles.getMessage.contains("--recursive"))
     assert(BatchScore.run(spark, options(images ++ Seq("--recursive", "--output", new File(dir, "n2").getPath): _*)).rows === 3)
   }
+
+  test("a Parquet folder without --input-format is read as Parquet (from its files' extension)") {
+    val dir = TestModels.tempDir("batchscore-folder")
+    val folder = new File(dir, "features")
+    val session = spark
+    import session.implicits._
+    Seq((1.0f, 2.0f), (3.0f, 4.0f)).toDF("x1", "x2").write.parquet(folder.getPath)
+    val summary = BatchScore.run(spark, options(repo ++ Seq("--input", folder.getPath, "--output", new File(dir, "o").getPath): _*))
+    assert(summary.rows === 2)
+    assert(BatchScore.Options.parse(Seq("--input", folder.getPath, "--output", "x")).inputFormat === "parquet")
+  }
 }
