@@ -3,9 +3,10 @@ package tfspark.tensor
 import scala.collection.mutable.ArrayBuffer
 
 import org.apache.spark.sql.catalyst.InternalRow
-import org.apache.spark.sql.catalyst.expressions.SpecializedGetters
+import org.apache.spark.sql.catalyst.expressions.{SpecializedGetters, UnsafeArrayData}
 import org.apache.spark.sql.catalyst.util.ArrayData
 import org.apache.spark.sql.types._
+import org.apache.spark.unsafe.Platform
 import org.apache.spark.unsafe.types.UTF8String
 import org.tensorflow.Tensor
 import org.tensorflow.ndarray.Shape
@@ -307,7 +308,12 @@ object InputFeeder {
     override protected def putLeaves(array: ArrayData, n: Int): Unit = (leafType, double) match {
       case (FloatType, false) =>
         ensure(n)
-        System.arraycopy(array.toFloatArray(), 0, floats, count, n)
+        array match {
+          case u: UnsafeArrayData => // straight from the row's bytes into the batch buffer (what toFloatArray copies)
+            val from = u.getBaseOffset + UnsafeArrayData.calculateHeaderPortionInBytes(n)
+            Platform.copyMemory(u.getBaseObject, from, floats, Platform.FLOAT_ARRAY_OFFSET + 4L * count, 4L * n)
+          case _ => System.arraycopy(array.toFloatArray(), 0, floats, count, n)
+        }
         count += n
       case (DoubleType, true) =>
         ensure(n)
