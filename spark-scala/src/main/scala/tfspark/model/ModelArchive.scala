@@ -185,8 +185,8 @@ object ModelArchive {
                 try Files.move(staging.toPath, target.toPath, StandardCopyOption.ATOMIC_MOVE)
                 catch {
                   // Another process that bypassed the lock file won: its copy is complete.
-                  case _: java.nio.file.FileAlreadyExistsException | _: java.nio.file.DirectoryNotEmptyException |
-                      _: AtomicMoveNotSupportedException =>
+                  case _: java.nio.file.FileAlreadyExistsException |
+                      _: java.nio.file.DirectoryNotEmptyException | _: AtomicMoveNotSupportedException =>
                 }
               } finally deleteRecursively(staging)
             }
@@ -239,7 +239,9 @@ final class ModelDigest {
 
   /** Copies `in` (closed here) to a new file `destination` while feeding it to the digest. */
   def copyTo(file: ModelFile, in: InputStream, destination: File): Long = {
-    val out = new FileOutputStream(destination)
+    val out =
+      try new FileOutputStream(destination)
+      catch { case e: java.io.IOException => in.close(); throw e }
     try add(file, in, Some(out))
     finally out.close()
   }

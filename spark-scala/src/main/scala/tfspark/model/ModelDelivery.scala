@@ -1,12 +1,12 @@
 package tfspark.model
 
-import java.io.{File, IOException}
-import java.nio.file.{Files, Paths}
+import java.io.File
 
 import org.apache.hadoop.conf.Configuration
 import org.apache.hadoop.fs.Path
 import org.apache.spark.{SerializableWritable, SparkFiles}
 import org.apache.spark.broadcast.Broadcast
+import org.apache.spark.tfspark.DriverFiles
 
 import tfspark.errors.TFSparkErrors
 
@@ -81,43 +81,35 @@ object ModelDelivery {
   }
 
   /**
-   * Executors take the files that Spark's own file distribution fetched for them
-   * (`SparkContext.addFile` on the driver, served by its file server, `SparkFiles.get` on the
-   * executor): `names(i)` is the name `files(i)` travels under. They are hard-linked (copied
-   * where links fail) into `tfspark-models/` under the executor's SparkFiles folder, so they take
-   * no extra disk, and verified.
+   * Executors fetch the version's `files` from the driver, which serves the version folder at
+   * `folder` (a `spark://` URI) through its RPC file server, the one behind
+   * `SparkContext.addFile` ([[org.apache.spark.tfspark.DriverFiles]]). Each executor JVM streams
+   * them once, when it first loads the model, straight into `tfspark-models/` under its SparkFiles
+   * folder (one copy per executor, none elsewhere), and verifies them.
    */
-  final case class SparkFileServer(files: IndexedSeq[ModelFile], names: IndexedSeq[String]) extends ModelDelivery {
-    require(files.size == names.size)
+  final case class DriverFileServer(folder: String, files: IndexedSeq[ModelFile]) extends ModelDelivery {
 
     def materialize(model: ShippedModel): File = {
       val target = new File(SparkFiles.getRootDirectory(), s"tfspark-models/${model.name}-${model.version}-${model.sha256.take(16)}")
-      val nameOf = files.map(_.path).zip(names).toMap
-      ModelArchive.materialize(model.name, describe, target, files, model.sha256) { (file, destination, digest) =>
-        val fetched = Paths.get(SparkFiles.get(nameOf(file.path)))
-        if (!Files.isRegularFile(fetched)) throw new IOException(s"Spark did not fetch ${nameOf(file.path)} to $fetched")
-        val linked =
-          try { Files.createLink(destination.toPath, fetched); true }
-          catch { case _: IOException | _: UnsupportedOperationException => false }
-        if (linked) digest.add(file, Files.newInputStream(destination.toPath), None)
-        else digest.copyTo(file, Files.newInputStream(fetched), destination)
+      ModelArchive.materialize(model.name, folder, target, files, model.sha256) { (file, destination, digest) =>
+        digest.copyTo(file, DriverFiles.open(DriverFiles.fileUri(folder, file.path)), destination)
       }
     }
 
-    def describe: String = "Spark's file distribution (SparkContext.addFile)"
+    def describe: String = s"fetched by each executor from the driver's file server ($folder)"
   }
 
   /** Which delivery a version gets (the files are attached by [[ShippedModel.ship]]). */
   sealed trait Route
   case object InDriverJvm extends Route
   final case class FromSharedFileSystem(source: String) extends Route
-  case object ThroughFileServer extends Route
+  case object FromDriver extends Route
 
   /**
    * Chooses how a version travels: not at all in local mode; from its repository when executors
    * can read it there (any Hadoop-filesystem URI other than `file:`, or a local folder when
    * `spark.tfpredict.repositoryShared` declares local repositories shared, read at the folder's
-   * real path); otherwise through Spark's file server.
+   * real path); otherwise from the driver's file server.
    *
    * @param remoteSource the version's URI in a Hadoop-filesystem repository ([[ModelLocation.source]])
    * @param realDirectory the driver's folder of the version, links resolved
@@ -128,6 +120,6 @@ object ModelDelivery {
       remoteSource match {
         case Some(uri) => FromSharedFileSystem(uri)
         case None if repositoryShared => FromSharedFileSystem(realDirectory.toURI.toString)
-        case None => ThroughFileServer
+        case None => FromDriver
       }
 }

@@ -1,9 +1,9 @@
 package tfspark.model
 
 import java.io.File
-import java.nio.file.Files
 
-import org.apache.spark.{SerializableWritable, SparkContext, SparkEnv, SparkFiles}
+import org.apache.spark.{SerializableWritable, SparkContext, SparkEnv}
+import org.apache.spark.tfspark.DriverFiles
 
 import tfspark.conf.TFSparkConf
 
@@ -13,7 +13,7 @@ import tfspark.conf.TFSparkConf
  * The model's files travel as files ([[ModelDelivery]]), never as one in-memory value, so a
  * version of any size ships: executors copy them from the repository when they can read it
  * (a Hadoop-filesystem repository, or a local one declared shared with
- * `spark.tfpredict.repositoryShared`), or fetch them through Spark's file distribution otherwise.
+ * `spark.tfpredict.repositoryShared`), or fetch them from the driver's file server otherwise.
  * Each executor JVM materializes and verifies them once and loads them once ([[ModelCache]]). On
  * the driver, the original directory is used directly. A `SavedModelBundle` is never serialized.
  *
@@ -45,14 +45,18 @@ final case class ShippedModel(
 
 object ShippedModel {
 
-  private val shipped = new java.util.concurrent.ConcurrentHashMap[(String, String, String, ModelDelivery.Route), ShippedModel]()
+  private val shipped = new java.util.concurrent.ConcurrentHashMap[(String, String, ModelDelivery.Route), ShippedModel]()
 
   /**
-   * Ships `location` for use in `sc`'s jobs, once per (application, session's artifacts,
-   * content): identifies its files (streaming them once; [[ModelArchive.manifest]]), reads its
+   * Ships `location` for use in `sc`'s jobs, once per (application, content): identifies its files (streaming them once; [[ModelArchive.manifest]]), reads its
    * signatures through the driver's [[ModelCache]], and makes the files reachable from the
    * executors as [[ModelDelivery.route]] decides, with `spark.tfpredict.repositoryShared` from
    * `sc`'s configuration.
+   *
+   * What it leaves with `sc`, which owns it until it stops: the driver's loaded model (in its
+   * [[ModelCache]]), a broadcast of the Hadoop configuration (shared-filesystem deliveries) or the
+   * version folder served by the driver's file server (driver deliveries). Executors' copies
+   * belong to their caches and are never deleted by tfspark.
    *
    * @throws tfspark.errors.TFSparkException MODEL_LOAD_FAILED when the model cannot be loaded,
    *   INVALID_CONFIG for a `spark.tfpredict.repositoryShared` that is not true or false
@@ -64,53 +68,21 @@ object ShippedModel {
   private[tfspark] def ship(sc: SparkContext, location: ModelLocation, repositoryShared: Boolean): ShippedModel = {
     val manifest = ModelArchive.manifest(location.directory)
     val route = ModelDelivery.route(sc.isLocal, location.source, manifest.directory, repositoryShared)
-    // Files added while a Spark Connect session runs reach that session's jobs only, and SparkFiles'
-    // root folder on the driver names the session whose files they are: ship once per such folder.
-    val session = SparkFiles.getRootDirectory()
     shipped.computeIfAbsent(
-      (sc.applicationId + "/" + sc.startTime, session, manifest.sha256, route),
+      (sc.applicationId + "/" + sc.startTime, manifest.sha256, route),
       _ => {
         val handle = ModelCache.withHandle(manifest.sha256, location)(identity)
         val delivery = route match {
           case ModelDelivery.InDriverJvm => ModelDelivery.DriverFolder
           case ModelDelivery.FromSharedFileSystem(source) =>
             ModelDelivery.SharedFileSystem(source, manifest.files, sc.broadcast(new SerializableWritable(sc.hadoopConfiguration)))
-          case ModelDelivery.ThroughFileServer => ModelDelivery.SparkFileServer(manifest.files, addFiles(sc, manifest))
+          case ModelDelivery.FromDriver =>
+            val folder = DriverFiles.serveFolder(sc, s"tfspark-model-${manifest.sha256.take(32)}", manifest.directory)
+            ModelDelivery.DriverFileServer(folder, manifest.files)
         }
         // The real path, links resolved: a link re-pointed later does not change what this serves.
         ShippedModel(location.name, location.version, manifest.sha256, handle.signatures, manifest.directory.getPath, delivery)
       }
     )
   }
-
-  /** Where the driver keeps the links that name a version's files uniquely for `addFile` (removed at JVM exit). */
-  private lazy val linkFolder: File = {
-    val dir = Files.createTempDirectory("tfspark-shipped-").toFile
-    sys.addShutdownHook {
-      Option(dir.listFiles()).foreach(_.foreach(_.delete()))
-      dir.delete()
-    }
-    dir
-  }
-
-  /**
-   * Adds each file of `manifest` to `sc` (`SparkContext.addFile`) under a name unique to its
-   * content, `tfspark-<sha16>-<index>`, through a symbolic link of that name to the real file: the
-   * driver's file server streams the file itself to each executor, so nothing is copied or held
-   * on the driver. Returns the names, in the manifest's order.
-   */
-  private def addFiles(sc: SparkContext, manifest: ModelManifest): IndexedSeq[String] =
-    manifest.files.zipWithIndex.map { case (file, i) =>
-      val name = s"tfspark-${manifest.sha256.take(16)}-$i"
-      val link = new File(linkFolder, name).toPath
-      val real = new File(manifest.directory, file.path).toPath
-      linkFolder.synchronized {
-        // Same name, same content: a link that leads to another copy of it is re-pointed to this one.
-        if (Files.isSymbolicLink(link) && Files.readSymbolicLink(link) != real) Files.delete(link)
-        if (!Files.isSymbolicLink(link)) Files.createSymbolicLink(link, real)
-      }
-      // A file: URI keeps the link's name (a bare path would be canonicalized to the target's name).
-      sc.addFile(link.toUri.toString)
-      name
-    }
 }

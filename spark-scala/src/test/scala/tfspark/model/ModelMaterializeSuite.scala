@@ -103,7 +103,7 @@ class ModelMaterializeSuite extends AnyFunSuite with ErrorChecks {
       ModelDelivery.route(localMode = false, Some("hdfs://nn/models/m/1"), dir, repositoryShared = false) ===
         ModelDelivery.FromSharedFileSystem("hdfs://nn/models/m/1")
     )
-    assert(ModelDelivery.route(localMode = false, None, dir, repositoryShared = false) === ModelDelivery.ThroughFileServer)
+    assert(ModelDelivery.route(localMode = false, None, dir, repositoryShared = false) === ModelDelivery.FromDriver)
     assert(
       ModelDelivery.route(localMode = false, None, dir, repositoryShared = true) === ModelDelivery.FromSharedFileSystem("file:/models/m/1")
     )
