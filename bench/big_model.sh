@@ -6,7 +6,7 @@
 # Generates bench/big_model.py's SavedModel (two float32 checkpoint variables, --gib GiB in all)
 # under a temp folder, then for each mode starts a driver JVM with a 1 GiB heap (smaller than the
 # model) that scores it through `tfpredict` on two executor JVMs and checks every prediction:
-#   fileserver: a local repository, served by the driver through SparkContext.addFile;
+#   fileserver: a local repository, fetched by each executor from the driver's file server;
 #   shared:     the same folder declared shared (spark.tfpredict.repositoryShared=true), copied by
 #               the executors into their model cache.
 # Prints each run's JSON report (wall times, model size, driver heap peak, executors' copies) and
@@ -22,7 +22,7 @@ while [ $# -gt 0 ]; do
     --rows) ROWS="$2"; shift 2 ;;
     --modes) MODES="$2"; shift 2 ;;
     --keep) KEEP=1; shift ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
