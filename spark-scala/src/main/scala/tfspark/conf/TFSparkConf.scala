@@ -95,9 +95,9 @@ object TFSparkConf {
   /**
    * Whether local (`file:` or scheme-less) model repositories are on a filesystem that every
    * executor reads at the same path (NFS, a cluster-wide mount). Then executors copy a model
-   * version from its real path there; otherwise the driver serves its files through Spark's file
-   * distribution. Repositories under any other scheme (`hdfs:`, `s3a:`, ...) are always read by
-   * the executors directly. Read from the application's configuration (default `false`).
+   * version from its real path there; otherwise each executor fetches it from the driver's file
+   * server. Repositories under any other scheme (`hdfs:`, `s3a:`, ...) are always read by the
+   * executors directly. Read from the application's configuration (default `false`).
    *
    * @throws tfspark.errors.TFSparkException INVALID_CONFIG
    */
