@@ -4,6 +4,11 @@ val sparkVersion = "4.2.0"
 val tensorflowVersion = "1.1.0"
 val scalatestVersion = "3.2.19"
 val nativeClassifier = "linux-x86_64"
+// The Hadoop that Spark 4.2.0 resolves to (its hadoop-client-api/-runtime), for the test-only
+// MiniDFSCluster: hadoop-client-minicluster is Hadoop's shaded test cluster, built to sit beside
+// those shaded client jars (the unshaded hadoop-minicluster's hadoop-common/-hdfs bring unshaded
+// Guava, Jetty 9 with javax servlets, Jersey 2 and reload4j/slf4j 1 onto Spark 4's classpath).
+val hadoopVersion = "3.5.0"
 
 ThisBuild / organization := "io.tfspark"
 ThisBuild / version := "0.1.0-SNAPSHOT"
@@ -55,7 +60,8 @@ lazy val sparkScala = (project in file("spark-scala"))
       "org.apache.spark" %% "spark-mllib" % sparkVersion % Provided,
       "org.tensorflow" % "tensorflow-core-api" % tensorflowVersion,
       "org.tensorflow" % "tensorflow-core-native" % tensorflowVersion classifier nativeClassifier,
-      "org.scalatest" %% "scalatest" % scalatestVersion % Test
+      "org.scalatest" %% "scalatest" % scalatestVersion % Test,
+      "org.apache.hadoop" % "hadoop-client-minicluster" % hadoopVersion % Test
     ),
     javacppCacheDir := (ThisBuild / baseDirectory).value / ".cache" / "javacpp",
     // TF natives load once per JVM, and Spark needs the module flags: tests run forked.

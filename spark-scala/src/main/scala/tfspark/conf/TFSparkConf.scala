@@ -1,6 +1,6 @@
 package tfspark.conf
 
-import org.apache.spark.SparkEnv
+import org.apache.spark.{SparkConf, SparkEnv}
 import org.apache.spark.sql.internal.SQLConf
 
 import tfspark.errors.TFSparkErrors
@@ -30,6 +30,7 @@ object TFSparkConf {
   val BatchedSql = "spark.tfpredict.batchedSql"
   val IntraOpThreads = "spark.tfpredict.intraOpThreads"
   val NativeCacheDir = "spark.tfpredict.nativeCacheDir"
+  val RepositoryShared = "spark.tfpredict.repositoryShared"
 
   val DefaultRepository = "models"
   val DefaultMaxLoadedModels = 8
@@ -110,6 +111,24 @@ object TFSparkConf {
   /** Where executors unpack TF's native library (`None` unless set). */
   def nativeCacheDir(): Option[String] =
     Option(SparkEnv.get).flatMap(_.conf.getOption(NativeCacheDir)).map(_.trim).filter(_.nonEmpty)
+
+  /**
+   * Whether local (`file:` or scheme-less) model repositories are on a filesystem that every
+   * executor reads at the same path (NFS, a cluster-wide mount). Then executors copy a model
+   * version from its real path there; otherwise each executor fetches it from the driver's file
+   * server. Repositories under any other scheme (`hdfs:`, `s3a:`, ...) are always read by the
+   * executors directly. Read from the application's configuration (default `false`).
+   *
+   * @throws tfspark.errors.TFSparkException INVALID_CONFIG
+   */
+  def repositoryShared(conf: SparkConf): Boolean = {
+    val raw = conf.get(RepositoryShared, "false")
+    raw.trim.toLowerCase match {
+      case "true" => true
+      case "false" => false
+      case _ => throw TFSparkErrors.invalidConfig(RepositoryShared, raw, "true or false")
+    }
+  }
 
   /**
    * How many model versions one JVM keeps loaded ([[tfspark.model.ModelCache]]): beyond it, the

@@ -1,137 +1,251 @@
 package tfspark.model
 
-import java.io.{ByteArrayInputStream, ByteArrayOutputStream, File, FileOutputStream}
-import java.nio.file.{AtomicMoveNotSupportedException, FileSystemLoopException, FileVisitOption, Files, Path, StandardCopyOption}
+import java.io.{File, FileOutputStream, InputStream, OutputStream}
+import java.nio.ByteBuffer
+import java.nio.channels.FileChannel
+import java.nio.charset.StandardCharsets
+import java.nio.file.{
+  AtomicMoveNotSupportedException,
+  FileSystemLoopException,
+  FileVisitOption,
+  Files,
+  Path,
+  StandardCopyOption,
+  StandardOpenOption
+}
 import java.security.MessageDigest
-import java.util.zip.{ZipEntry, ZipInputStream, ZipOutputStream}
+import java.util.concurrent.ConcurrentHashMap
+import java.util.concurrent.atomic.AtomicInteger
 
 import scala.jdk.CollectionConverters._
 
 import tfspark.errors.TFSparkErrors
 
+/** One serving file of a model version: its path under the version folder ('/'-separated) and its size in bytes. */
+final case class ModelFile(path: String, size: Long)
+
 /**
- * A model version's serving files as one zip in memory, with the SHA-256 of its contents: the
- * model's identity. This is what travels to the executors (in a broadcast), never a loaded bundle.
+ * The serving files of one model version as the driver found them: `directory` is the version
+ * folder's real path (links resolved), `files` are sorted by path, and `sha256` is the version's
+ * identity ([[ModelArchive]]).
+ */
+final case class ModelManifest(directory: File, files: IndexedSeq[ModelFile], sha256: String) {
+  def totalBytes: Long = files.iterator.map(_.size).sum
+}
+
+/**
+ * A model version's serving files and their identity: the SHA-256 of their contents, always
+ * computed by streaming the files (never by holding a model in memory), so a version of any size
+ * can be identified, shipped and verified.
  *
  * Symbolic links are followed everywhere: the version folder itself, sub-folders and single
  * files may be links, relative or absolute (rolling versions through links is how TF Serving
  * deployments work). So two linked versions with different files always get different hashes,
- * and the zip holds the real bytes. `assets.extra/` (golden vectors, reports) is left out, except
+ * and copies hold the real bytes. `assets.extra/` (golden vectors, reports) is left out, except
  * TF Serving's warm-up file, which serving reads.
+ *
+ * The identity is fed file by file in path order: the path (UTF-8), the size (8 bytes,
+ * big-endian), then the contents ([[ModelDigest]]). Executors compute it again over what they
+ * received ([[materialize]]) and refuse a copy that differs from what the driver read.
  */
 object ModelArchive {
 
   /** The one file of `assets.extra/` that travels: TF Serving's warm-up requests. */
   val WarmupFile = "assets.extra/tf_serving_warmup_requests"
 
-  /** The last packed versions by real path, reused while their files are unchanged (bounded). */
-  private val packed = new java.util.LinkedHashMap[String, (String, (Array[Byte], String))](16, 0.75f, true) {
-    override def removeEldestEntry(e: java.util.Map.Entry[String, (String, (Array[Byte], String))]): Boolean = size() > 8
+  /** The last read versions by real path, reused while their files are unchanged (bounded). */
+  private val manifests = new java.util.LinkedHashMap[String, (String, ModelManifest)](16, 0.75f, true) {
+    override def removeEldestEntry(e: java.util.Map.Entry[String, (String, ModelManifest)]): Boolean = size() > 8
   }
 
   /**
-   * Zips `dir` (links followed, sorted entries, fixed timestamps) and returns (bytes, sha256 hex).
-   * The result is reused while the folder's files keep their names, sizes and modification
+   * The serving files of `dir` (links followed) and their SHA-256, read by streaming each file
+   * once. The result is reused while the folder's files keep their names, sizes and modification
    * times, so repeated queries and transforms do not re-read the model on the driver.
    *
    * @throws tfspark.errors.TFSparkException MODEL_LOAD_FAILED when `dir` (links resolved) is
-   *   missing, holds no `saved_model.pb`, or its links loop
+   *   missing, holds no `saved_model.pb`, its links loop, or a file changes while it is read
    */
-  def pack(dir: File): (Array[Byte], String) = {
-    val files = servingFiles(dir)
-    val stamp = files.map { case (rel, p) => s"$rel:${Files.size(p)}:${Files.getLastModifiedTime(p).toMillis}" }.mkString("|")
-    val key = dir.toPath.toRealPath().toString
-    packed.synchronized(Option(packed.get(key))).filter(_._1 == stamp).map(_._2).getOrElse {
-      val result = zip(files)
-      packed.synchronized(packed.put(key, (stamp, result)))
+  def manifest(dir: File): ModelManifest = {
+    val (root, files) = servingFiles(dir)
+    val sized = files.map { case (rel, p) => (ModelFile(rel, Files.size(p)), p) }
+    val stamp = sized.map { case (f, p) => s"${f.path}:${f.size}:${Files.getLastModifiedTime(p).toMillis}" }.mkString("|")
+    val key = root.toString
+    manifests.synchronized(Option(manifests.get(key))).filter(_._1 == stamp).map(_._2).getOrElse {
+      val digest = new ModelDigest
+      sized.foreach { case (f, p) =>
+        val read = digest.add(f, Files.newInputStream(p), None)
+        if (read != f.size) throw invalid(dir, s"$p changed while it was read (${f.size} bytes listed, $read read)")
+      }
+      val result = ModelManifest(root.toFile, sized.map(_._1).toIndexedSeq, digest.hex)
+      manifests.synchronized(manifests.put(key, (stamp, result)))
       result
     }
   }
 
-  /** The SHA-256 that [[pack]] gives `dir`: its identity. */
-  def sha256(dir: File): String = pack(dir)._2
+  /** The SHA-256 of `dir`'s serving files: its identity ([[manifest]]). */
+  def sha256(dir: File): String = manifest(dir).sha256
+
+  private def invalid(dir: File, reason: String) =
+    TFSparkErrors.modelLoadFailed(dir.getName, dir.getPath, new IllegalStateException(reason))
 
   /**
-   * The regular files that serve `dir`, as (relative path with '/', real path), sorted; links
-   * are followed at every level.
+   * The regular files that serve `dir`, as (relative path with '/', real path), sorted, with the
+   * folder's real path; links are followed at every level.
    */
-  private def servingFiles(dir: File): Seq[(String, Path)] = {
-    def invalid(reason: String) =
-      TFSparkErrors.modelLoadFailed(dir.getName, dir.getPath, new IllegalStateException(reason))
+  private def servingFiles(dir: File): (Path, Seq[(String, Path)]) = {
     val root =
       try dir.toPath.toRealPath()
-      catch { case _: java.io.IOException => throw invalid(s"the folder does not exist (or is a broken symbolic link)") }
-    if (!Files.isDirectory(root)) throw invalid(s"$root is not a folder")
+      catch { case _: java.io.IOException => throw invalid(dir, s"the folder does not exist (or is a broken symbolic link)") }
+    if (!Files.isDirectory(root)) throw invalid(dir, s"$root is not a folder")
     val walked =
       try {
         val stream = Files.walk(root, FileVisitOption.FOLLOW_LINKS)
         try stream.iterator().asScala.filter(Files.isRegularFile(_)).toList
         finally stream.close()
       } catch {
-        case e: FileSystemLoopException => throw invalid(s"its symbolic links form a loop at ${e.getFile}")
-        case e: java.io.UncheckedIOException => throw invalid(s"it cannot be read: ${e.getCause.getMessage}")
+        case e: FileSystemLoopException => throw invalid(dir, s"its symbolic links form a loop at ${e.getFile}")
+        case e: java.io.UncheckedIOException => throw invalid(dir, s"it cannot be read: ${e.getCause.getMessage}")
       }
     val files = walked
       .map(p => root.relativize(p).toString.replace(File.separatorChar, '/') -> p)
       .filter { case (rel, _) => !rel.startsWith("assets.extra/") || rel == WarmupFile }
       .sortBy(_._1)
-    if (files.isEmpty) throw invalid(s"$root holds no files")
+    if (files.isEmpty) throw invalid(dir, s"$root holds no files")
     if (!files.exists(_._1 == "saved_model.pb")) {
-      throw invalid(s"$root holds no saved_model.pb (files: ${files.take(5).map(_._1).mkString(", ")})")
+      throw invalid(dir, s"$root holds no saved_model.pb (files: ${files.take(5).map(_._1).mkString(", ")})")
     }
-    files
+    (root, files)
   }
 
-  private def zip(files: Seq[(String, Path)]): (Array[Byte], String) = {
-    val digest = MessageDigest.getInstance("SHA-256")
-    val out = new ByteArrayOutputStream()
-    val zip = new ZipOutputStream(out)
-    try {
-      files.foreach { case (rel, path) =>
-        val bytes = Files.readAllBytes(path)
-        digest.update(rel.getBytes("UTF-8"))
-        digest.update(java.nio.ByteBuffer.allocate(8).putLong(bytes.length.toLong).array())
-        digest.update(bytes)
-        val entry = new ZipEntry(rel)
-        entry.setTime(0L)
-        zip.putNextEntry(entry)
-        zip.write(bytes)
-        zip.closeEntry()
-      }
-    } finally zip.close()
-    (out.toByteArray, digest.digest().map("%02x".format(_)).mkString)
-  }
+  private val jvmLocks = new ConcurrentHashMap[String, Object]()
+  private val copies = new ConcurrentHashMap[String, AtomicInteger]()
 
   /**
-   * Unpacks `bytes` into `target` unless it is already there. Safe when several threads or JVMs
-   * race: each writes a private staging folder and renames it into place; the loser discards its
-   * copy. Returns `target`.
+   * Makes `target` a verified local copy of the model version `files` describe, unless it is one
+   * already, and returns it. `place(file, destination, digest)` must put `file`'s bytes at
+   * `destination` (a fresh path in a private staging folder, its parent created) and feed them to
+   * `digest` with [[ModelDigest.add]]; it is called in the order of `files`. Once every file is
+   * placed, the digest must equal `sha256`; only then does the copy take `target`'s place
+   * ([[once]]), so no task, JVM or later application ever sees half a model or one that differs
+   * from what the driver read.
+   *
+   * @param source where the files come from, for messages
+   * @throws tfspark.errors.TFSparkException MODEL_LOAD_FAILED when a file is missing, has another
+   *   size, or the files' identity is not `sha256` (they changed after the driver read them)
    */
-  def unpackOnce(bytes: Array[Byte], target: File): File = {
-    if (new File(target, "saved_model.pb").isFile) return target
-    target.getParentFile.mkdirs()
-    val staging = Files.createTempDirectory(target.getParentFile.toPath, s".${target.getName}.").toFile
-    val zin = new ZipInputStream(new ByteArrayInputStream(bytes))
-    try {
-      Iterator.continually(zin.getNextEntry).takeWhile(_ != null).foreach { e =>
-        val f = new File(staging, e.getName)
-        require(f.getCanonicalPath.startsWith(staging.getCanonicalPath + File.separator), s"zip entry escapes: ${e.getName}")
-        f.getParentFile.mkdirs()
-        val os = new FileOutputStream(f)
-        try zin.transferTo(os)
-        finally os.close()
+  def materialize(name: String, source: String, target: File, files: Seq[ModelFile], sha256: String)(
+      place: (ModelFile, File, ModelDigest) => Unit
+  ): File =
+    once(target) { staging =>
+      def failed(reason: String, cause: Throwable = null) =
+        TFSparkErrors.modelLoadFailed(name, source, new IllegalStateException(reason, cause))
+      val digest = new ModelDigest
+      val stagingPath = staging.getCanonicalPath + File.separator
+      files.foreach { f =>
+        val destination = new File(staging, f.path)
+        // The manifest comes from the driver; still, no path may leave the staging folder.
+        if (f.path.startsWith("/") || !destination.getCanonicalPath.startsWith(stagingPath))
+          throw failed(s"file ${f.path} escapes the model")
+        destination.getParentFile.mkdirs()
+        try place(f, destination, digest)
+        catch { case e: java.io.IOException => throw failed(s"${f.path} could not be copied: $e", e) }
+        val got = destination.length()
+        if (got != f.size) throw failed(s"${f.path} has $got bytes where the driver read ${f.size}")
       }
-    } finally zin.close()
-    try Files.move(staging.toPath, target.toPath, StandardCopyOption.ATOMIC_MOVE)
-    catch {
-      case _: java.nio.file.FileAlreadyExistsException | _: java.nio.file.DirectoryNotEmptyException | _: AtomicMoveNotSupportedException =>
-        deleteRecursively(staging)
+      val got = digest.hex
+      if (got != sha256) throw failed(s"its files changed after the driver read them: sha256 $got where the driver read $sha256")
+      copies.computeIfAbsent(target.getAbsolutePath, _ => new AtomicInteger()).incrementAndGet()
+    }
+
+  /**
+   * Makes `target` a complete model folder once: unless it already holds a `saved_model.pb`,
+   * `fill` writes into a fresh private staging folder beside it, which is then renamed to
+   * `target` atomically. Threads of this JVM wait for each other (one lock per target), and JVMs
+   * on this host for each other (an OS lock on `.<target>.lock` beside it), so a folder is filled
+   * once however many tasks and executors want it at the same time. A failed `fill` leaves no
+   * staging folder behind; the lock file stays. `target` is never deleted here: it belongs to the
+   * cache folder it is in. Returns `target`.
+   */
+  private[model] def once(target: File)(fill: File => Unit): File = {
+    def complete = new File(target, "saved_model.pb").isFile
+    if (!complete) jvmLocks.computeIfAbsent(target.getAbsolutePath, _ => new Object).synchronized {
+      if (!complete) {
+        val parent = target.getAbsoluteFile.getParentFile
+        parent.mkdirs()
+        val channel =
+          FileChannel.open(new File(parent, s".${target.getName}.lock").toPath, StandardOpenOption.CREATE, StandardOpenOption.WRITE)
+        try {
+          val lock = channel.lock()
+          try
+            if (!complete) {
+              val staging = Files.createTempDirectory(parent.toPath, s".${target.getName}.").toFile
+              try {
+                fill(staging)
+                try Files.move(staging.toPath, target.toPath, StandardCopyOption.ATOMIC_MOVE)
+                catch {
+                  // Another process that bypassed the lock file won: its copy is complete.
+                  case _: java.nio.file.FileAlreadyExistsException |
+                      _: java.nio.file.DirectoryNotEmptyException | _: AtomicMoveNotSupportedException =>
+                }
+              } finally deleteRecursively(staging)
+            }
+          finally lock.release()
+        } finally channel.close()
+      }
     }
     target
   }
 
-  private def deleteRecursively(f: File): Unit = {
-    Option(f.listFiles()).foreach(_.foreach(deleteRecursively))
+  /** How many times this JVM copied into each target folder (a test hook: at most 1 per folder). */
+  def copyCounts: Map[String, Int] = copies.asScala.map { case (k, v) => k -> v.get }.toMap
+
+  private[model] def deleteRecursively(f: File): Unit = {
+    if (!Files.isSymbolicLink(f.toPath)) Option(f.listFiles()).foreach(_.foreach(deleteRecursively))
     f.delete()
   }
+}
+
+/**
+ * The SHA-256 of a model version's files ([[ModelArchive]]), fed one file at a time in path
+ * order. Not thread-safe: one digest per copy.
+ */
+final class ModelDigest {
+  private val md = MessageDigest.getInstance("SHA-256")
+  private val buffer = new Array[Byte](1 << 20)
+
+  /**
+   * Feeds `file` to the digest: its path and its listed size, then the bytes of `in`, which are
+   * also written to `copy` if given. Closes `in`; `copy` stays open (its owner closes it).
+   * Returns the number of bytes read, which the caller compares with `file.size`.
+   */
+  def add(file: ModelFile, in: InputStream, copy: Option[OutputStream]): Long = {
+    md.update(file.path.getBytes(StandardCharsets.UTF_8))
+    md.update(ByteBuffer.allocate(8).putLong(file.size).array())
+    var total = 0L
+    try {
+      var n = in.read(buffer)
+      while (n >= 0) {
+        if (n > 0) {
+          md.update(buffer, 0, n)
+          copy.foreach(_.write(buffer, 0, n))
+          total += n
+        }
+        n = in.read(buffer)
+      }
+    } finally in.close()
+    total
+  }
+
+  /** Copies `in` (closed here) to a new file `destination` while feeding it to the digest. */
+  def copyTo(file: ModelFile, in: InputStream, destination: File): Long = {
+    val out =
+      try new FileOutputStream(destination)
+      catch { case e: java.io.IOException => in.close(); throw e }
+    try add(file, in, Some(out))
+    finally out.close()
+  }
+
+  /** The digest in lower-case hex; the digest is reset afterwards. */
+  def hex: String = md.digest().map("%02x".format(_)).mkString
 }

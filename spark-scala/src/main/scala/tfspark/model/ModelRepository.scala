@@ -2,17 +2,21 @@ package tfspark.model
 
 import java.io.File
 import java.net.URI
-import java.nio.file.{Files, StandardCopyOption}
 import java.security.MessageDigest
 
 import org.apache.hadoop.conf.Configuration
-import org.apache.hadoop.fs.{FileSystem, Path}
+import org.apache.hadoop.fs.{FileStatus, FileSystem, Path}
 import org.apache.spark.sql.SparkSession
 
 import tfspark.errors.TFSparkErrors
 
-/** A resolved model version: `directory` is a local folder holding `saved_model.pb` and `variables/`. */
-final case class ModelLocation(name: String, version: Long, directory: File) {
+/**
+ * A resolved model version: `directory` is a local folder holding `saved_model.pb` and
+ * `variables/`; `source` is the version folder's URI when it lives in a Hadoop-filesystem
+ * repository (`directory` is then the driver's local copy), from where executors copy it
+ * ([[ModelDelivery.SharedFileSystem]]).
+ */
+final case class ModelLocation(name: String, version: Long, directory: File, source: Option[String] = None) {
   override def toString: String = s"$name/$version ($directory)"
 }
 
@@ -21,8 +25,10 @@ final case class ModelLocation(name: String, version: Long, directory: File) {
  * are positive integers; the highest one is the default.
  *
  * The root is a local path, a `file:` URI, or any Hadoop-filesystem URI (`hdfs:`, `s3a:`, ...).
- * A version on a remote filesystem is copied once into a local cache folder (TF loads from local
- * files), keyed by its URI; the copy is what [[ShippedModel]] then ships to the executors.
+ * A version on a remote filesystem is copied once into the driver's local cache folder (TF loads
+ * from local files), keyed by its URI and the names, sizes and modification times of its files,
+ * so a version replaced in place is copied again; executors copy it from the repository
+ * themselves ([[ShippedModel]]).
  *
  * Names are plain identifiers (letters, digits, `_`, `-`, `.` but not `..`): a name can never
  * escape the repository root.
@@ -52,7 +58,8 @@ final class ModelRepository(val root: String) extends Serializable {
     if (!available.contains(chosen)) {
       throw TFSparkErrors.modelVersionNotFound(name, chosen, child(s"$name/$chosen"), available)
     }
-    ModelLocation(name, chosen, if (isLocal) new File(localRoot, s"$name/$chosen") else copyToLocal(name, chosen))
+    if (isLocal) ModelLocation(name, chosen, new File(localRoot, s"$name/$chosen"))
+    else ModelLocation(name, chosen, copyToLocal(name, chosen), Some(child(s"$name/$chosen")))
   }
 
   /** Model names present under the root, sorted. */
@@ -82,25 +89,37 @@ final class ModelRepository(val root: String) extends Serializable {
       if (!fs.exists(dir)) Nil else fs.listStatus(dir).toSeq.filter(_.isDirectory).map(_.getPath.getName)
     }
 
+  /** Copies a remote version to the local cache unless an identical listing was copied before; streams file by file. */
   private def copyToLocal(name: String, version: Long): File = {
     val source = child(s"$name/$version")
-    val key = MessageDigest.getInstance("SHA-256").digest(source.getBytes("UTF-8")).take(8).map("%02x".format(_)).mkString
-    val target = new File(ModelRepository.localCache, s"$name-$version-$key")
-    if (!new File(target, "saved_model.pb").isFile) {
-      target.getParentFile.mkdirs()
-      val staging = Files.createTempDirectory(target.getParentFile.toPath, s".${target.getName}.").toFile
-      fs.copyToLocalFile(false, new Path(source), new Path(new File(staging, "model").toURI), true)
-      try Files.move(new File(staging, "model").toPath, target.toPath, StandardCopyOption.ATOMIC_MOVE)
-      catch { case _: java.nio.file.FileSystemException => () } // another thread or JVM won the race
+    val files = remoteFiles(new Path(source))
+    val listing = files.map(f => s"${f.getPath}:${f.getLen}:${f.getModificationTime}").sorted.mkString("|")
+    val digest = MessageDigest.getInstance("SHA-256").digest(s"$source|$listing".getBytes("UTF-8"))
+    val key = digest.take(8).map("%02x".format(_)).mkString
+    val target = new File(ModelRepository.localCache, s"$name-$version-remote-$key")
+    ModelArchive.once(target) { staging =>
+      val prefix = fs.makeQualified(new Path(source)).toUri.getPath.stripSuffix("/") + "/"
+      files.foreach { f =>
+        val relative = fs.makeQualified(f.getPath).toUri.getPath.stripPrefix(prefix)
+        // Hadoop's own streamed copy, straight to the local disk (no checksum files).
+        fs.copyToLocalFile(false, f.getPath, new Path(new File(staging, relative).toURI), true)
+      }
     }
-    target
   }
+
+  /** The files under `dir`, at any depth. */
+  private def remoteFiles(dir: Path): Seq[FileStatus] =
+    fs.listStatus(dir).toSeq.flatMap(s => if (s.isDirectory) remoteFiles(s.getPath) else Seq(s))
 }
 
 object ModelRepository {
   private val NamePattern = "[A-Za-z0-9_][A-Za-z0-9_.-]*".r
 
-  /** Where versions from remote repositories are copied: `$TFSPARK_MODEL_CACHE`, else the temp folder. */
+  /**
+   * Where versions from remote repositories are copied, on the driver and on each executor host:
+   * `$TFSPARK_MODEL_CACHE`, else `tfspark-model-cache` in the temp folder. Copies stay for later
+   * applications (executors' copies are named by content); nothing removes them.
+   */
   def localCache: File =
     new File(sys.env.getOrElse("TFSPARK_MODEL_CACHE", new File(System.getProperty("java.io.tmpdir"), "tfspark-model-cache").getPath))
 

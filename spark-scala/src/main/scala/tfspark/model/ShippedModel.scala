@@ -2,17 +2,24 @@ package tfspark.model
 
 import java.io.File
 
-import org.apache.spark.{SparkContext, SparkEnv, SparkFiles}
-import org.apache.spark.broadcast.Broadcast
+import org.apache.spark.{SerializableWritable, SparkContext, SparkEnv}
+import org.apache.spark.tfspark.DriverFiles
+
+import tfspark.conf.TFSparkConf
 
 /**
  * A serializable reference to one model version that tasks can load anywhere in the cluster.
  *
- * The model's files travel as a broadcast of their zip ([[ModelArchive]]); each executor JVM
- * unpacks them once into its Spark work directory and loads them once ([[ModelCache]]). On the
- * driver, the original directory is used directly. A `SavedModelBundle` is never serialized.
+ * The model's files travel as files ([[ModelDelivery]]), never as one in-memory value, so a
+ * version of any size ships: executors copy them from the repository when they can read it
+ * (a Hadoop-filesystem repository, or a local one declared shared with
+ * `spark.tfpredict.repositoryShared`), or fetch them from the driver's file server otherwise.
+ * Each executor JVM materializes and verifies them once and loads them once ([[ModelCache]]). On
+ * the driver, the original directory is used directly. A `SavedModelBundle` is never serialized.
  *
+ * @param sha256 the version's identity, computed on the driver ([[ModelArchive]])
  * @param signatures the signatures read on the driver, so tasks and the analyzer need no load
+ * @param driverDirectory the version folder's real path on the driver (links resolved)
  */
 final case class ShippedModel(
     name: String,
@@ -20,20 +27,15 @@ final case class ShippedModel(
     sha256: String,
     signatures: Map[String, SignatureSpec],
     driverDirectory: String,
-    archive: Broadcast[Array[Byte]]
+    delivery: ModelDelivery
 ) {
 
-  /** The directory to load from in this JVM: the original on the driver, an unpacked copy elsewhere. */
+  /** The directory to load from in this JVM: the original on the driver, a verified local copy elsewhere. */
   def localDirectory(): File = {
     val env = SparkEnv.get
     val onDriver = env == null || env.executorId == "driver"
     val original = new File(driverDirectory)
-    if (onDriver && original.isDirectory) original
-    else
-      ModelArchive.unpackOnce(
-        archive.value,
-        new File(new File(SparkFiles.getRootDirectory(), "tfspark-models"), s"$name-$version-${sha256.take(16)}")
-      )
+    if (onDriver && original.isDirectory) original else delivery.materialize(this)
   }
 
   def location: ModelLocation = ModelLocation(name, version, localDirectory())
@@ -43,23 +45,43 @@ final case class ShippedModel(
 
 object ShippedModel {
 
-  private val shipped = new java.util.concurrent.ConcurrentHashMap[(String, String), ShippedModel]()
+  private val shipped = new java.util.concurrent.ConcurrentHashMap[(String, String, ModelDelivery.Route), ShippedModel]()
 
   /**
-   * Ships `location` for use in `sc`'s jobs: packs it, broadcasts the bytes once per
-   * (application, content), and reads its signatures through the driver's [[ModelCache]].
+   * Ships `location` for use in `sc`'s jobs, once per (application, content): identifies its files (streaming them once; [[ModelArchive.manifest]]), reads its
+   * signatures through the driver's [[ModelCache]], and makes the files reachable from the
+   * executors as [[ModelDelivery.route]] decides, with `spark.tfpredict.repositoryShared` from
+   * `sc`'s configuration.
    *
-   * @throws tfspark.errors.TFSparkException MODEL_LOAD_FAILED when the model cannot be loaded
+   * What it leaves with `sc`, which owns it until it stops: the driver's loaded model (in its
+   * [[ModelCache]]), a broadcast of the Hadoop configuration (shared-filesystem deliveries) or the
+   * version folder served by the driver's file server (driver deliveries). Executors' copies
+   * belong to their caches and are never deleted by tfspark.
+   *
+   * @throws tfspark.errors.TFSparkException MODEL_LOAD_FAILED when the model cannot be loaded,
+   *   INVALID_CONFIG for a `spark.tfpredict.repositoryShared` that is not true or false
    */
-  def ship(sc: SparkContext, location: ModelLocation): ShippedModel = {
-    val (bytes, sha) = ModelArchive.pack(location.directory)
+  def ship(sc: SparkContext, location: ModelLocation): ShippedModel =
+    ship(sc, location, TFSparkConf.repositoryShared(sc.getConf))
+
+  /** [[ship]] with the shared-repository declaration given (tests ship both ways in one application). */
+  private[tfspark] def ship(sc: SparkContext, location: ModelLocation, repositoryShared: Boolean): ShippedModel = {
+    val manifest = ModelArchive.manifest(location.directory)
+    val route = ModelDelivery.route(sc.isLocal, location.source, manifest.directory, repositoryShared)
     shipped.computeIfAbsent(
-      (sc.applicationId + "/" + sc.startTime, sha),
+      (sc.applicationId + "/" + sc.startTime, manifest.sha256, route),
       _ => {
-        val handle = ModelCache.withHandle(sha, location)(identity)
+        val handle = ModelCache.withHandle(manifest.sha256, location)(identity)
+        val delivery = route match {
+          case ModelDelivery.InDriverJvm => ModelDelivery.DriverFolder
+          case ModelDelivery.FromSharedFileSystem(source) =>
+            ModelDelivery.SharedFileSystem(source, manifest.files, sc.broadcast(new SerializableWritable(sc.hadoopConfiguration)))
+          case ModelDelivery.FromDriver =>
+            val folder = DriverFiles.serveFolder(sc, s"tfspark-model-${manifest.sha256.take(32)}", manifest.directory)
+            ModelDelivery.DriverFileServer(folder, manifest.files)
+        }
         // The real path, links resolved: a link re-pointed later does not change what this serves.
-        val real = location.directory.toPath.toRealPath().toString
-        ShippedModel(location.name, location.version, sha, handle.signatures, real, sc.broadcast(bytes))
+        ShippedModel(location.name, location.version, manifest.sha256, handle.signatures, manifest.directory.getPath, delivery)
       }
     )
   }

@@ -3,6 +3,8 @@ package tfspark.model
 import java.io.File
 import java.nio.file.Files
 
+import scala.jdk.CollectionConverters._
+
 import org.apache.spark.sql.Row
 import org.scalatest.funsuite.AnyFunSuite
 
@@ -44,13 +46,26 @@ trait ModelIdentityBehaviour extends AnyFunSuite with SparkSessionFixture with E
   }
 
   test("links: a version whose files are each a link serves the real files") {
-    val (bytes, _) = ModelArchive.pack(linked("filelinks/1"))
-    val entries = {
-      val in = new java.util.zip.ZipInputStream(new java.io.ByteArrayInputStream(bytes))
-      Iterator.continually(in.getNextEntry).takeWhile(_ != null).map(e => e.getName -> in.readAllBytes().length).toMap
-    }
+    val manifest = ModelArchive.manifest(linked("filelinks/1"))
+    val entries = manifest.files.map(f => f.path -> f.size).toMap
     assert(entries("saved_model.pb") === Files.size(committed("titanic/1/saved_model.pb").toPath))
     assert(entries.keys.exists(_.startsWith("variables/")))
+    assert(manifest.sha256 === ModelArchive.sha256(committed("titanic/1")), "links to a version's files are that version")
+    // Where tasks load it from: the driver's folder in local mode; on executors, a copy of the real files.
+    val model = TFInference.ship(spark.sparkContext, ModelRepository(TestModels.linkedRepository.getPath).resolve("filelinks"))
+    val loaded = spark.sparkContext
+      .parallelize(0 until 4, 4)
+      .map { _ =>
+        val dir = model.localDirectory().toPath
+        val files = Files.walk(dir).iterator().asScala.filter(p => !Files.isDirectory(p)).toList
+        (files.count(Files.isSymbolicLink(_)), files.map(p => dir.relativize(p).toString -> Files.size(p)).toMap)
+      }
+      .collect()
+    loaded.foreach { case (_, sizes) => assert(entries.forall { case (f, n) => sizes.get(f).contains(n) }, s"tasks see $sizes") }
+    if (!spark.sparkContext.isLocal) {
+      assert(loaded.forall(_._2 == entries), "executors get exactly the files the driver identified")
+      assert(loaded.forall(_._1 == 0), "executors get real files, not links")
+    }
     val Seq(viaLinks, direct) =
       spark.sql(s"SELECT tfpredict('filelinks', $passenger) AS p UNION ALL SELECT tfpredict('titanic', $passenger)").collect().toSeq
     assert(viaLinks.getAs[Row](0) === direct.getAs[Row](0))
@@ -87,7 +102,7 @@ class ModelIdentitySuite extends ModelIdentityBehaviour {
     notAModel(empty)("holds no files")
     notAModel(noPb.getParentFile)("holds no saved_model.pb")
     notAModel(broken)("does not exist")
-    val message = intercept[tfspark.errors.TFSparkException](ModelArchive.pack(noPb.getParentFile)).getMessage
+    val message = intercept[tfspark.errors.TFSparkException](ModelArchive.manifest(noPb.getParentFile)).getMessage
     assert(message.contains("no saved_model.pb"), message)
   }
 
