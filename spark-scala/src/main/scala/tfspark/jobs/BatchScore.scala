@@ -247,8 +247,9 @@ object BatchScore {
     val model = TFInference.ship(spark.sparkContext, repository.resolve(reference.name, reference.version))
     val scored = read(spark, options) match {
       case None => spark.emptyDataFrame // no files, --allow-empty
-      case Some(input) if isEmpty(input, options) => input // no rows, --allow-empty
-      case Some(input) => score(input, model, reference, options)
+      case Some(input) =>
+        try score(input, model, reference, options)
+        catch { case e: TFSparkException if typedByRows(e) && input.isEmpty => noRows(input, options, e) }
     }
     (scored, s"${reference.name}/${model.version}")
   }
@@ -354,12 +355,26 @@ object BatchScore {
     }
 
   /**
-   * Whether the input, which has files, has no rows (a header-only CSV) and `--allow-empty` lets it through.
-   *
-   * @throws tfspark.errors.TFSparkException INPUT_EMPTY without `--allow-empty`
+   * An error about the input's column types, which a file without rows cannot tell (a header-only
+   * CSV reads as strings). An input with rows, or with types its format stores (Parquet), scores to
+   * an empty output.
    */
-  private def isEmpty(input: DataFrame, options: Options): Boolean =
-    input.isEmpty && (options.allowEmpty || (throw TFSparkErrors.inputEmpty(options.input, "no rows", "Check the path and the format.")))
+  private def typedByRows(e: TFSparkException): Boolean =
+    e.errorClass == "INPUT_TYPE_MISMATCH" || e.errorClass == "MISSING_INPUT" ||
+      (e.errorClass == "INVALID_ARGUMENT" && e.messageParameters.get("what").contains("feature columns"))
+
+  /**
+   * The input has files but no rows, and its columns' types could not feed the model: with
+   * `--allow-empty` it is written as it is (no rows).
+   *
+   * @throws tfspark.errors.TFSparkException INPUT_EMPTY without `--allow-empty`, with `cause`
+   */
+  private def noRows(input: DataFrame, options: Options, cause: TFSparkException): DataFrame =
+    if (options.allowEmpty) input
+    else {
+      val hint = s"Without rows its columns' types cannot be inferred (${cause.errorClass}: ${cause.getMessage.linesIterator.next()})."
+      throw TFSparkErrors.inputEmpty(options.input, "no rows", hint)
+    }
 
   /**
    * Writes to a staging directory beside the output, then renames it; returns the rows written and

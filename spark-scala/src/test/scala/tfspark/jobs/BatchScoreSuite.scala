@@ -242,9 +242,21 @@ class BatchScoreSuite extends AnyFunSuite with SparkSessionFixture with ErrorChe
 
     val headerOnly = new File(dir, "header.csv")
     Files.write(headerOnly.toPath, "x1,x2\n".getBytes("UTF-8"))
-    checkError("INPUT_EMPTY", Map("what" -> "no rows")) {
+    val noRows = checkError("INPUT_EMPTY", Map("what" -> "no rows")) {
       BatchScore.run(spark, options(repo ++ Seq("--input", headerOnly.getPath, "--output", new File(dir, "h").getPath): _*))
     }
+    assert(noRows.getMessage.contains("types cannot be inferred"), noRows.getMessage)
+    assert(
+      BatchScore.exitCode(
+        (repo ++ Seq("--input", headerOnly.getPath, "--output", new File(dir, "h").getPath, "--allow-empty")).toArray
+      ) === 0
+    )
+    // Typed columns without rows (Parquet) are a valid, empty input: an empty output, exit 0.
+    val session = spark
+    import session.implicits._
+    val typed = new File(dir, "typed.parquet").getPath
+    Seq((1.0f, 2.0f)).toDF("x1", "x2").where("x1 < 0").write.parquet(typed)
+    assert(BatchScore.run(spark, options(repo ++ Seq("--input", typed, "--output", new File(dir, "t").getPath): _*)).rows === 0)
 
     // binaryFile does not descend into subfolders unless asked.
     val nested = new File(dir, "nested/automobile")
