@@ -43,7 +43,10 @@ def parse_args(argv=None):
         "--batch-size", type=int, default=4096, help="rows per Session.run / Arrow batch (default: %(default)s)"
     )
     p.add_argument(
-        "--soak-rows", type=int, default=10_000_000, help="rows of the SQL soak, 0 to skip (default: %(default)s)"
+        "--soak-rows",
+        type=int,
+        default=10_000_000,
+        help="rows of the one-query SQL soak, 0 to skip; bench/soak.py is the many-query one (default: %(default)s)",
     )
     p.add_argument("--models", default="linear,mlp,titanic,imdb,cifar2", help="comma-separated (default: %(default)s)")
     p.add_argument("--out", default=str(ROOT / "bench" / "RESULTS.md"), help="the report (default: %(default)s)")
@@ -52,6 +55,20 @@ def parse_args(argv=None):
     if args.smoke:
         args.rows, args.subset, args.runs, args.soak_rows = 3000, 300, 1, 20_000
     return args
+
+
+def model_repository() -> Path:
+    """``bench/.work/models``: the generated MLP, and the committed models through links.
+
+    One repository for the whole run (it is fixed when the session starts); bench/soak.py uses it too.
+    """
+    from mlp_model import export_mlp
+
+    repo = WORK / "models"
+    export_mlp(repo)
+    for name in ("linear", "titanic", "imdb", "cifar2"):
+        (repo / name).exists() or (repo / name).symlink_to(MODELS / name)
+    return repo
 
 
 def jvm_rss_kb(spark) -> tuple[int, int]:
@@ -130,20 +147,29 @@ def java_strings(spark, values: list[str]):
     return array
 
 
-def bench_batch_score(b: Bench, model: str, df, rows: int, extra: list[str]) -> None:
-    """(i) BatchScore from Parquet to Parquet in this session (JVM start-up excluded)."""
+def bench_batch_score(b: Bench, model: str, df, rows: int, extra: list[str], keep_features: bool = True) -> None:
+    """(i) BatchScore from Parquet to Parquet in this session (JVM start-up excluded).
+
+    With ``keep_features=False`` it is (i2): the same job with ``--drop features``, so the output is
+    the prediction alone and Parquet's encoding of the 64-float pass-through array is not timed.
+    """
     spark, a = b.spark, b.args
     source, target = WORK / f"{model}-input.parquet", WORK / f"{model}-scored"
-    df.write.mode("overwrite").parquet(str(source))
+    if keep_features:
+        df.write.mode("overwrite").parquet(str(source))
     args = ["--model", model, "--input", str(source), "--output", str(target), "--overwrite"]
     args += ["--batch-size", str(a.batch_size), *extra]
+    if not keep_features:
+        args += ["--drop", "features"]
     jargs = java_strings(spark, args)
     b.record(
         model,
-        "(i) BatchScore Parquet to Parquet",
+        "(i) BatchScore Parquet to Parquet" if keep_features else "(i2) BatchScore, prediction only",
         rows,
         timed(lambda: spark._jvm.tfspark.bench.BenchPaths.batchScore(spark._jsparkSession, jargs), a.runs),
-        "in one session: JVM start-up excluded; writes, then counts what it wrote",
+        "in one session: JVM start-up excluded; writes, then counts what it wrote"
+        if keep_features
+        else "as (i) with --drop features: the output is the prediction alone",
     )
 
 
@@ -205,6 +231,7 @@ def bench_numeric(b: Bench, model: str, repo: Path, width: int) -> None:
         timed(lambda: noop(df.selectExpr(f"tfpredict('{model}', features) AS p")), a.runs),
     )
     bench_batch_score(b, model, df, a.rows, [])
+    bench_batch_score(b, model, df, a.rows, [], keep_features=False)
     spark.conf.set("spark.tfpredict.batchedSql", "false")
     try:
         b.record(
@@ -377,7 +404,11 @@ def bench_raw_data(b: Bench, model: str) -> None:
 
 
 def soak(b: Bench) -> dict:
-    """SQL with the extension over ``soak_rows`` generated rows (MLP); JVM RSS after warm-up and at the end."""
+    """SQL with the extension over ``soak_rows`` generated rows (MLP); JVM RSS after warm-up and at the end.
+
+    One long query. The long-lived-session soak (many queries, two models, RSS after each, a control
+    and native memory tracking) is bench/soak.py.
+    """
     spark, a = b.spark, b.args
     # Deterministic features (hash of the row id): a call with a non-deterministic argument such as
     # rand() is not extracted by the rule and would run row by row.
@@ -407,11 +438,8 @@ def soak(b: Bench) -> dict:
     return result
 
 
-def report(b: Bench, soak_result: dict | None, command: str) -> str:
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-    ).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+def machine() -> str:
+    """Cores, CPU model and memory of this machine."""
     cpu = next(
         (
             line.split(":", 1)[1].strip()
@@ -421,12 +449,19 @@ def report(b: Bench, soak_result: dict | None, command: str) -> str:
         platform.processor(),
     )
     mem_gb = int(Path("/proc/meminfo").read_text().split()[1]) / 1024 / 1024
+    return f"{os.cpu_count()} cores ({cpu}), {mem_gb:.0f} GiB"
+
+
+def report(b: Bench, soak_result: dict | None, command: str) -> str:
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     lines = [
         "# Benchmark results",
         "",
         f"- commit: `{commit}`{' (with uncommitted changes)' if dirty else ''}",
-        f"- machine: {os.cpu_count()} cores ({cpu}), {mem_gb:.0f} GiB; Spark local[2], "
-        "TF 2.18 (Java 1.1.0 / Python 2.18.1)",
+        f"- machine: {machine()}; Spark local[2], TF 2.18 (Java 1.1.0 / Python 2.18.1)",
         f"- command: `{command}`",
         f"- method: median of {b.args.runs} timed runs after one warm-up, the same generated data for every "
         f"path of a model, batch size {b.args.batch_size} for every batched path; (e) and (f) on "
@@ -448,7 +483,7 @@ def report(b: Bench, soak_result: dict | None, command: str) -> str:
             lines.append(f"| {label} | {model} | {x / y:.2f} | {target} |")
 
     for model in ("mlp", "linear", "titanic"):
-        for path in ("(b)", "(c)", "(c2)", "(d)", "(i)"):
+        for path in ("(b)", "(c)", "(c2)", "(d)", "(i)", "(i2)"):
             target = "≥ 0.9" if (model, path) == ("mlp", "(d)") else "≥ 0.85" if model == "mlp" else ""
             ratio(f"{path} / (a) raw TF Java", model, path, "(a)", target)
     for model in ("mlp", "linear"):
@@ -478,16 +513,9 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ["PYSPARK_PYTHON"] = sys.executable
-    from mlp_model import export_mlp
-
     from python_trainer.spark_bridge import build_session
 
-    repo = WORK / "models"
-    export_mlp(repo)
-    # One repository for the whole run (it is fixed when the session starts): the generated MLP,
-    # and the committed models through links.
-    for name in ("linear", "titanic", "imdb", "cifar2"):
-        (repo / name).exists() or (repo / name).symlink_to(MODELS / name)
+    repo = model_repository()
     from python_trainer.spark_bridge import DIST_DIR
 
     # The cached inputs (1 M rows of 64 floats) and BatchScore's Parquet reads share the driver's heap.
