@@ -15,55 +15,16 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-DAEMON_JVM = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"  # master and workers do little: spare the 2 cores
+from spark_processes import QUICK_JVM as DAEMON_JVM  # master and workers do little: spare the 2 cores
+from spark_processes import free_port, kill_group, spark_env, spark_home
+
 EXECUTOR_CLASS = "org.apache.spark.executor.CoarseGrainedExecutorBackend"
-
-
-def spark_home() -> Path:
-    import pyspark
-
-    return Path(pyspark.__file__).resolve().parent
-
-
-def spark_env() -> dict[str, str]:
-    """The environment of bin/env.sh, with Spark bound to the loopback interface."""
-    env = dict(os.environ)
-    env["SPARK_HOME"] = str(spark_home())
-    env["SPARK_SCALA_VERSION"] = "2.13"
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    env["SPARK_LOCAL_IP"] = "127.0.0.1"
-    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
-    env["SPARK_LAUNCHER_OPTS"] = DAEMON_JVM  # spark-class's first JVM, which only builds the command
-    return env
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def kill_group(proc: subprocess.Popen, grace_s: float = 20) -> None:
-    """Ends a process started with start_new_session=True, and every process of its group."""
-    if proc.poll() is None:
-        for sig, grace in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 10)):
-            try:
-                os.killpg(proc.pid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                proc.wait(timeout=grace)
-                break
-            except subprocess.TimeoutExpired:
-                continue
 
 
 def processes() -> dict[int, tuple[int, str]]:

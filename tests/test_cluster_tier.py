@@ -38,8 +38,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import MODELS, REPO_ROOT
-from standalone_cluster import StandaloneCluster, kill_group, spark_env, spark_home
+from conftest import REPO_ROOT
+from spark_processes import kill_group, spark_env, spark_home, tfspark_conf
+from standalone_cluster import StandaloneCluster
 
 from python_trainer import spark_bridge
 from python_trainer.data_dir import resolve_data_file
@@ -99,12 +100,7 @@ def submit_conf() -> dict[str, str]:
     """tfspark's configuration for the job (spark_bridge.spark_conf: repository, extension, and the JavaCPP
     cache option for the driver and the executors), without ``spark.jars``: the assembly is the
     application jar and TF's native jar goes through ``--jars``."""
-    try:
-        conf = spark_bridge.spark_conf(repository=MODELS)
-    except spark_bridge.JarNotFoundError:
-        if os.environ.get("TFSPARK_SKIP_JVM") == "1":
-            pytest.skip("TFSPARK_SKIP_JVM=1 and the tfspark jars are not built")
-        raise
+    conf = tfspark_conf()
     del conf["spark.jars"]
     return conf
 

@@ -13,25 +13,19 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import MODELS
+from spark_processes import QUICK_JVM, free_port, kill_group, serving, spark_env, spark_script
 from test_trust_boundary import (
     KEY,
-    QUICK_JVM,
     STATIC,
     STATIC_MESSAGE,
     STATIC_SQLSTATE,
     conf_args,
-    free_port,
-    kill_group,
-    spark_env,
-    spark_script,
 )
 
 pytestmark = pytest.mark.jvm
@@ -102,31 +96,10 @@ def thrift_server(tmp_path_factory):
         "--hiveconf",
         f"hive.server2.logging.operation.log.location={workdir / 'operation_logs'}",
     ]
-    with open(log, "w") as sink:
-        server = subprocess.Popen(
-            command,
-            cwd=workdir,  # derby.log
-            env=spark_env(),
-            stdin=subprocess.DEVNULL,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
     try:
-        deadline = time.monotonic() + WAIT_S
-        while True:
-            if server.poll() is not None:
-                pytest.fail(f"the Thrift server exited with {server.returncode}:\n{log.read_text()[-3000:]}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"the Thrift server did not listen on {port} within {WAIT_S} s:\n{log.read_text()[-3000:]}")
-            with socket.socket() as probe:
-                probe.settimeout(1)
-                if probe.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.5)
-        yield f"jdbc:hive2://127.0.0.1:{port}/", workdir
+        with serving(command, port, log, workdir, "the Thrift server", WAIT_S):  # cwd: derby.log
+            yield f"jdbc:hive2://127.0.0.1:{port}/", workdir
     finally:
-        kill_group(server)
         strays = processes_naming(str(workdir))
         for pid in strays:  # only processes of this module: their command lines name its folder
             os.kill(pid, 9)

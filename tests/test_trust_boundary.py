@@ -21,18 +21,14 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
 from conftest import MODELS, REPO_ROOT
-
-from python_trainer import spark_bridge
+from spark_processes import QUICK_JVM, free_port, kill_group, serving, spark_env, spark_script, tfspark_conf
 
 pytestmark = pytest.mark.jvm
 
@@ -42,7 +38,6 @@ STATIC_SQLSTATE = "46110"
 STATIC_MESSAGE = f'[{STATIC}] Cannot modify the value of the static Spark config: "{KEY}". SQLSTATE: {STATIC_SQLSTATE}'
 PREDICT = "SELECT tfpredict('linear', array(1.0f, 2.0f)) AS p"
 WAIT_S = 120
-QUICK_JVM = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
 
 CACHE = Path(os.environ.get("TFSPARK_CACHE") or REPO_ROOT / ".cache")  # as bin/setup
 CONNECT_CLIENT = Path(os.environ.get("TFSPARK_CONNECT_CLIENT") or CACHE / "connect-client")
@@ -74,64 +69,16 @@ def condition(exc: BaseException) -> str | None:
     return java.getCondition() if java is not None else None
 
 
-def spark_env() -> dict[str, str]:
-    """The environment of bin/env.sh, with Spark bound to the loopback interface."""
-    import pyspark
-
-    env = dict(os.environ)
-    env["SPARK_HOME"] = os.path.dirname(pyspark.__file__)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    env["SPARK_LOCAL_IP"] = "127.0.0.1"
-    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
-    env["SPARK_LAUNCHER_OPTS"] = QUICK_JVM  # spark-class's first JVM, which builds the driver's command
-    return env
-
-
-def spark_script(name: str) -> str:
-    import pyspark
-
-    return os.path.join(os.path.dirname(pyspark.__file__), "bin", name)
-
-
 def conf_args() -> list[str]:
     """``--conf`` for tfspark's jars, extension and repository (the conf of ``build_session``), for a
     short-lived driver: no UI, and the JIT and GC that halve a JVM's start-up CPU on 2 cores.
 
     Missing jars fail the test, as in conftest's ``spark``, unless TFSPARK_SKIP_JVM=1 asks to skip it.
     """
-    try:
-        conf = spark_bridge.spark_conf(repository=MODELS)
-    except spark_bridge.JarNotFoundError:
-        if os.environ.get("TFSPARK_SKIP_JVM") == "1":
-            pytest.skip("TFSPARK_SKIP_JVM=1 and the tfspark jars are not built")
-        raise
+    conf = tfspark_conf()
     conf["spark.ui.enabled"] = "false"
     conf["spark.driver.extraJavaOptions"] += f" {QUICK_JVM}"
     return [arg for key, value in conf.items() for arg in ("--conf", f"{key}={value}")]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def kill_group(proc: subprocess.Popen) -> None:
-    """Ends a process started with start_new_session=True, and every process of its group."""
-    if proc.poll() is None:
-        for sig, grace in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
-            try:
-                os.killpg(proc.pid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                proc.wait(timeout=grace)
-                break
-            except subprocess.TimeoutExpired:
-                continue
-    for stream in (proc.stdin, proc.stdout, proc.stderr):
-        if stream is not None:
-            stream.close()
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -261,45 +208,20 @@ def connect_url(tmp_path_factory):
     """A SparkConnectServer (it ships in pyspark's jars) with tfspark, as ``sc://127.0.0.1:PORT``."""
     port = free_port()
     workdir = tmp_path_factory.mktemp("connect-server")
-    log = workdir / "server.log"
-    with open(log, "w") as sink:
-        server = subprocess.Popen(
-            [
-                spark_script("spark-submit"),
-                "--class",
-                "org.apache.spark.sql.connect.service.SparkConnectServer",
-                "--master",
-                "local[2]",
-                *conf_args(),
-                "--conf",
-                "spark.connect.grpc.binding.address=127.0.0.1",
-                "--conf",
-                f"spark.connect.grpc.binding.port={port}",
-            ],
-            cwd=workdir,
-            env=spark_env(),
-            stdin=subprocess.DEVNULL,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        deadline = time.monotonic() + WAIT_S
-        while True:
-            if server.poll() is not None:
-                pytest.fail(f"SparkConnectServer exited with {server.returncode}:\n{log.read_text()[-3000:]}")
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"SparkConnectServer did not listen on {port} within {WAIT_S} s:\n{log.read_text()[-3000:]}"
-                )
-            with socket.socket() as probe:
-                probe.settimeout(1)
-                if probe.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.5)
+    command = [
+        spark_script("spark-submit"),
+        "--class",
+        "org.apache.spark.sql.connect.service.SparkConnectServer",
+        "--master",
+        "local[2]",
+        *conf_args(),
+        "--conf",
+        "spark.connect.grpc.binding.address=127.0.0.1",
+        "--conf",
+        f"spark.connect.grpc.binding.port={port}",
+    ]
+    with serving(command, port, workdir / "server.log", workdir, "SparkConnectServer", WAIT_S):
         yield f"sc://127.0.0.1:{port}"
-    finally:
-        kill_group(server)
 
 
 CONNECT_CLIENT_SCRIPT = textwrap.dedent(
