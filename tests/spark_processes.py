@@ -79,14 +79,17 @@ def kill_group(proc: subprocess.Popen, grace_s: float = 30) -> None:
 
 
 @contextlib.contextmanager
-def serving(command: list[str], port: int, log: Path, cwd: Path, what: str, wait_s: float = 120):
-    """Starts ``command`` in its own process group, logging to ``log``; yields once it listens on
-    ``port``, fails the test if it exits or does not listen within ``wait_s``; kills its group after."""
+def serving(
+    command: list[str], port: int, log: Path, cwd: Path, what: str, wait_s: float = 120, env: dict | None = None
+):
+    """Starts ``command`` in its own process group (in ``env``, default :func:`spark_env`), logging to
+    ``log``; yields once it listens on ``port``, fails the test if it exits or does not listen within
+    ``wait_s``; kills its group after."""
     with open(log, "w") as sink:
         server = subprocess.Popen(
             command,
             cwd=cwd,
-            env=spark_env(),
+            env=spark_env() if env is None else env,
             stdin=subprocess.DEVNULL,
             stdout=sink,
             stderr=subprocess.STDOUT,

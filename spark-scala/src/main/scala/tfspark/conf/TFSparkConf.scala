@@ -31,6 +31,7 @@ object TFSparkConf {
   val IntraOpThreads = "spark.tfpredict.intraOpThreads"
   val NativeCacheDir = "spark.tfpredict.nativeCacheDir"
   val RepositoryShared = "spark.tfpredict.repositoryShared"
+  val TaskErrorLogs = "spark.tfpredict.taskErrorLogs"
 
   val DefaultRepository = "models"
   val DefaultMaxLoadedModels = 8
@@ -111,6 +112,22 @@ object TFSparkConf {
   /** Where executors unpack TF's native library (`None` unless set). */
   def nativeCacheDir(): Option[String] =
     Option(SparkEnv.get).flatMap(_.conf.getOption(NativeCacheDir)).map(_.trim).filter(_.nonEmpty)
+
+  /**
+   * Whether the driver logs a tfspark error that fails a task once (`once`, the default: Spark's
+   * per-task copies are dropped, see [[tfspark.errors.TaskErrorLogFilter]]) or as Spark logs any
+   * task failure (`all`). Read from the application's configuration.
+   *
+   * @throws tfspark.errors.TFSparkException INVALID_CONFIG
+   */
+  def taskErrorLogsOnce(conf: SparkConf): Boolean = {
+    val raw = conf.get(TaskErrorLogs, "once")
+    raw.trim.toLowerCase match {
+      case "once" => true
+      case "all" => false
+      case _ => throw TFSparkErrors.invalidConfig(TaskErrorLogs, raw, "once or all")
+    }
+  }
 
   /**
    * Whether local (`file:` or scheme-less) model repositories are on a filesystem that every

@@ -3,6 +3,7 @@ package tfspark.sql
 import org.apache.spark.sql.SparkSessionExtensions
 
 import tfspark.conf.TFSparkConf
+import tfspark.errors.TaskErrorLogFilter
 
 /**
  * Installs tfspark into every session built with
@@ -13,6 +14,7 @@ import tfspark.conf.TFSparkConf
 class TFSparkExtensions extends (SparkSessionExtensions => Unit) {
   override def apply(extensions: SparkSessionExtensions): Unit = {
     TFSparkConf.register() // the repository becomes static before the session takes any statement
+    TaskErrorLogFilter.install()
     extensions.injectFunction((TFPredictFunction.identifier, TFPredictFunction.info, TFPredictFunction.build _))
     extensions.injectOptimizerRule(_ => ExtractTFPredict)
     extensions.injectPlannerStrategy(_ => BatchEvalTFStrategy)

@@ -4,6 +4,7 @@ import org.apache.spark.sql.SparkSession
 import org.apache.spark.sql.catalyst.FunctionIdentifier
 
 import tfspark.conf.TFSparkConf
+import tfspark.errors.TaskErrorLogFilter
 
 /**
  * tfspark in a session that was started without [[TFSparkExtensions]] (a plain pyspark or
@@ -33,6 +34,7 @@ object TFSparkSQL {
    */
   def install(spark: SparkSession): Unit = {
     TFSparkConf.register()
+    TaskErrorLogFilter.install()
     val session = classic(spark)
     if (!hasExtension(session)) session.synchronized {
       val experimental = session.experimental

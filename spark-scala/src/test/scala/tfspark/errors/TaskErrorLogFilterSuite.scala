@@ -1,0 +1,61 @@
+package tfspark.errors
+
+import java.util.concurrent.ConcurrentLinkedQueue
+
+import scala.jdk.CollectionConverters._
+
+import org.apache.logging.log4j.{Level, LogManager}
+import org.apache.logging.log4j.core.{LogEvent, LoggerContext}
+import org.apache.logging.log4j.core.appender.AbstractAppender
+import org.apache.logging.log4j.core.config.Property
+import org.apache.spark.SparkConf
+import org.scalatest.funsuite.AnyFunSuite
+
+import tfspark.{ErrorChecks, SparkSessionFixture}
+import tfspark.conf.TFSparkConf
+
+/** A tfspark error that fails a task is logged once on the driver, not once per task and loss. */
+class TaskErrorLogFilterSuite extends AnyFunSuite with SparkSessionFixture with ErrorChecks {
+
+  /** Records what reaches the root logger's appenders (after its filters) while `body` runs. */
+  private def logged(body: => Unit): Seq[LogEvent] = {
+    val events = new ConcurrentLinkedQueue[LogEvent]()
+    val appender = new AbstractAppender("capture", null, null, true, Property.EMPTY_ARRAY) {
+      override def append(event: LogEvent): Unit = events.add(event.toImmutable)
+    }
+    appender.start()
+    val root = LogManager.getContext(false).asInstanceOf[LoggerContext].getConfiguration.getRootLogger
+    root.addAppender(appender, Level.WARN, null)
+    try body
+    finally root.removeAppender("capture")
+    events.asScala.toSeq
+  }
+
+  private def text(e: LogEvent): String =
+    e.getMessage.getFormattedMessage + Option(e.getThrown).map(t => s" ${t.getClass.getName}: ${t.getMessage}").getOrElse("")
+
+  test("a task's NULL_INPUT reaches the caller, and the driver logs only Spark's one 'aborting job' line") {
+    val events = logged {
+      checkError("NULL_INPUT") {
+        spark.sql("SELECT tfpredict('linear', CAST(NULL AS ARRAY<FLOAT>)) FROM range(4)").collect()
+      }
+    }
+    assert(!events.exists(e => text(e).contains("NULL_INPUT")), events.map(text).mkString("\n"))
+    assert(events.exists(e => e.getLoggerName.endsWith("TaskSetManager") && text(e).contains("aborting job")), events.map(text))
+  }
+
+  test("another exception in a task is logged by Spark as always") {
+    val events = logged {
+      intercept[Exception](spark.sql("SELECT assert_true(id < 0, 'not a tfspark error') FROM range(2)").collect())
+    }
+    assert(events.exists(e => e.getLoggerName.endsWith("Executor") && text(e).contains("not a tfspark error")), events.map(text))
+  }
+
+  test("spark.tfpredict.taskErrorLogs takes once or all") {
+    assert(TFSparkConf.taskErrorLogsOnce(new SparkConf(false)))
+    assert(!TFSparkConf.taskErrorLogsOnce(new SparkConf(false).set(TFSparkConf.TaskErrorLogs, "ALL")))
+    checkError("INVALID_CONFIG", Map("key" -> TFSparkConf.TaskErrorLogs)) {
+      TFSparkConf.taskErrorLogsOnce(new SparkConf(false).set(TFSparkConf.TaskErrorLogs, "twice"))
+    }
+  }
+}

@@ -1,0 +1,41 @@
+"""A Spark Connect client after ``pip install 'tfspark[connect]'``: the tfpredict Column and errors.
+
+Run by tests/test_pip_wheel.py with the python of the clean virtualenv. Arguments: the server's
+``sc://`` URL, Titanic's test CSV (a path the server reads), a work folder for ``report.json``.
+"""
+
+import json
+import sys
+
+from pyspark.sql import SparkSession
+
+from tfspark import TFSparkError, register, tfpredict
+
+url, titanic_csv, workdir = sys.argv[1:4]
+spark = SparkSession.builder.remote(url).getOrCreate()
+register(spark)  # checks that the server has tfpredict; maps its errors to TFSparkError
+
+passengers = spark.read.csv(titanic_csv, header=True, inferSchema=True)
+spark.conf.set("spark.tfpredict.nullPolicy", "fill")
+scored = passengers.select("PassengerId", tfpredict("titanic").probability.alias("probability"))
+by_column = {r.PassengerId: r.probability for r in scored.collect()}
+spark.conf.unset("spark.tfpredict.nullPolicy")
+
+errors = {}
+failing = {
+    "analysis": lambda: passengers.select(tfpredict("no_such_model")).collect(),
+    "task": lambda: (
+        spark.createDataFrame([(None,)], "features ARRAY<FLOAT>").select(tfpredict("linear", "features")).collect()
+    ),
+}
+for when, action in failing.items():
+    try:
+        action()
+        errors[when] = None
+    except TFSparkError as e:
+        print(f"caught {type(e).__name__}: [{e.getCondition()}] {e.getMessageParameters()}")
+        errors[when] = {"condition": e.getCondition(), "parameters": e.getMessageParameters(), "message": str(e)}
+
+with open(f"{workdir}/report.json", "w") as f:
+    json.dump({"session": type(spark).__module__, "by_column": by_column, "errors": errors}, f)
+spark.stop()

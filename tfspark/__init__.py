@@ -1,0 +1,21 @@
+"""tfspark for pyspark: TensorFlow SavedModels scored inside Spark's JVM, batched.
+
+>>> from pyspark.sql import SparkSession
+>>> from tfspark import configure_spark_with_tfspark, tfpredict
+>>> spark = configure_spark_with_tfspark(SparkSession.builder, repository="models").getOrCreate()  # doctest: +SKIP
+>>> spark.read.parquet("passengers").select("PassengerId", tfpredict("titanic").probability)  # doctest: +SKIP
+
+- :func:`configure_spark_with_tfspark`: a new session with tfspark (jars, SQL extension, repository);
+- :func:`register`: tfspark in a session that is already running with the jars (or a Connect client);
+- :func:`tfpredict`: the Column function (classic pyspark and Spark Connect);
+- :class:`TFModelTransformer` (``tfspark.ml``): the ML Transformer, saved and loaded in Pipelines;
+- :class:`TFSparkError` (``tfspark.errors``): every tfspark error, with ``getCondition()``.
+"""
+
+from tfspark.errors import TFSparkError
+from tfspark.functions import tfpredict
+from tfspark.ml import TFModelTransformer
+from tfspark.session import configure_spark_with_tfspark, register
+
+__version__ = "0.1.0"
+__all__ = ["TFModelTransformer", "TFSparkError", "configure_spark_with_tfspark", "register", "tfpredict"]

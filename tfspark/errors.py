@@ -1,0 +1,111 @@
+"""tfspark's errors as pyspark exceptions that carry the error class.
+
+Every error tfspark raises in Python is a :class:`TFSparkError`, a pyspark
+:class:`~pyspark.errors.PySparkException`: ``getCondition()`` is the stable error class (the JVM
+catalog's, ``tfspark.errors.TFSparkErrors``, or one of the set-up classes below) and
+``getMessageParameters()`` names what was expected, what came and where.
+
+- :class:`TFSparkClientError`: found in Python, before or without the JVM (``JAR_NOT_FOUND``,
+  ``NATIVE_JAR_DOWNLOAD_FAILED``, ``MAVEN_SETTINGS_INVALID``, ``UNSUPPORTED_PLATFORM``,
+  ``SESSION_WITHOUT_TFSPARK``, ``INVALID_ARGUMENT``).
+- A ``tfspark.errors.TFSparkException`` thrown by the JVM (at analysis, or in a task: Spark rethrows
+  it from the failed job) reaches Python as a :class:`TFSparkError` too, once
+  :func:`install_exception_conversion` ran, which :func:`tfspark.register` and
+  :func:`tfspark.configure_spark_with_tfspark` do. It is pyspark's own conversion of Java exceptions,
+  extended by one class, as Delta Lake's Python package extends it for Delta's exceptions. On a
+  classic session the error is a ``CapturedException``; on a Spark Connect client a
+  ``SparkConnectGrpcException``; both are :class:`TFSparkError`.
+"""
+
+from __future__ import annotations
+
+from pyspark.errors import PySparkException
+from pyspark.errors.exceptions.captured import CapturedException
+
+JVM_EXCEPTION = "tfspark.errors.TFSparkException"
+
+
+class TFSparkError(PySparkException):
+    """Base of every tfspark error in Python: catch this, then read ``getCondition()``."""
+
+
+class TFSparkClientError(TFSparkError):
+    """An error found in Python: setting up a session, or a bad argument to a tfspark function.
+
+    The message reads ``[ERROR_CLASS] what was wrong ... what to do``; ``params`` are also the
+    message parameters.
+    """
+
+    def __init__(self, error_class: str, message: str, **params: object) -> None:
+        super().__init__(
+            message=f"[{error_class}] {message}",
+            errorClass=error_class,
+            messageParameters={k: str(v) for k, v in params.items()},
+        )
+
+    def __str__(self) -> str:
+        return self.getMessage()
+
+
+_connect_error_class: type | None = None
+
+
+def install_exception_conversion() -> None:
+    """Makes pyspark raise a :class:`TFSparkError` for the JVM's ``TFSparkException``. Idempotent.
+
+    Classic sessions: wraps ``pyspark.errors.exceptions.captured.convert_exception``. Spark Connect
+    clients (when pyspark's connect extra is installed): adds the class to the client's mapping of
+    server exception classes.
+    """
+    _install_classic()
+    _install_connect()
+
+
+def _install_classic() -> None:
+    from pyspark.errors.exceptions import captured
+
+    if getattr(captured.convert_exception, "_tfspark", False):
+        return
+    pyspark_convert = captured.convert_exception
+
+    def convert_exception(e):
+        if _is_tfspark_exception(e):
+            return TFSparkCapturedError(origin=e)
+        return pyspark_convert(e)
+
+    convert_exception._tfspark = True
+    captured.convert_exception = convert_exception
+
+
+def _is_tfspark_exception(java_exception) -> bool:
+    from py4j.java_gateway import is_instance_of
+    from py4j.protocol import Py4JError
+    from pyspark import SparkContext
+
+    gateway = SparkContext._gateway
+    if gateway is None or java_exception is None:
+        return False
+    try:
+        return is_instance_of(gateway, java_exception, JVM_EXCEPTION)
+    except Py4JError:  # the JVM does not have tfspark's classes
+        return False
+
+
+def _install_connect() -> None:
+    global _connect_error_class
+    try:
+        from pyspark.errors.exceptions import connect
+    except ImportError:  # no connect extra (grpc): nothing can come from a Connect server
+        return
+    if _connect_error_class is None:
+
+        class TFSparkConnectError(TFSparkError, connect.SparkConnectGrpcException):
+            """A tfspark error raised by a Spark Connect server, as its client receives it."""
+
+        TFSparkConnectError.__module__ = __name__
+        _connect_error_class = TFSparkConnectError
+    connect.EXCEPTION_CLASS_MAPPING[JVM_EXCEPTION] = _connect_error_class
+
+
+class TFSparkCapturedError(TFSparkError, CapturedException):
+    """A tfspark error thrown by the JVM of a classic session; ``getCondition()`` reads it there."""
