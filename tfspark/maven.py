@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import sys
 import tempfile
 import urllib.error
@@ -104,30 +103,33 @@ def download(artifact: Artifact, into: Path, *, repository: str | None = None, t
     into.mkdir(parents=True, exist_ok=True)
     target = into / artifact.file_name
     print(f"tfspark: fetching {artifact} once, from {url} into {into}", file=sys.stderr)
+    part = Path(tempfile.mkstemp(dir=into, prefix=f".{artifact.file_name}.")[1])
     try:
-        expected = _read(url + ".sha1", timeout).decode("ascii").split()[0].strip().lower()
-        digest = hashlib.sha1()
-        with tempfile.NamedTemporaryFile(dir=into, prefix=f".{artifact.file_name}.", delete=False) as part:
-            with urllib.request.urlopen(url, timeout=timeout) as response:
+        try:
+            expected = _read(url + ".sha1", timeout).decode("ascii").split()[0].strip().lower()
+            digest = hashlib.sha1()
+            with urllib.request.urlopen(url, timeout=timeout) as response, open(part, "wb") as sink:
                 for chunk in iter(lambda: response.read(1 << 20), b""):
                     digest.update(chunk)
-                    part.write(chunk)
-    except (urllib.error.URLError, OSError, IndexError) as e:
-        raise TFSparkClientError(
-            "NATIVE_JAR_DOWNLOAD_FAILED",
-            f"could not fetch {artifact} from {url}: {e}. Put a mirror of Maven Central in "
-            f"{settings_file()} (<mirrors>), or download the jar yourself and set TFSPARK_NATIVE_JAR to it",
-            url=url,
-        ) from None
-    if digest.hexdigest() != expected:
-        os.unlink(part.name)
-        raise TFSparkClientError(
-            "NATIVE_JAR_DOWNLOAD_FAILED",
-            f"{url} has SHA-1 {digest.hexdigest()}, but the repository's .sha1 says {expected}: the download "
-            "is damaged or the mirror serves another file; nothing was kept. Try again, or set TFSPARK_NATIVE_JAR",
-            url=url,
-        )
-    shutil.move(part.name, target)
+                    sink.write(chunk)
+        except (urllib.error.URLError, OSError, IndexError, UnicodeDecodeError) as e:
+            raise TFSparkClientError(
+                "NATIVE_JAR_DOWNLOAD_FAILED",
+                f"could not fetch {artifact} from {url}: {e}. Put a mirror of Maven Central in "
+                f"{settings_file()} (<mirrors>), or download the jar yourself and set TFSPARK_NATIVE_JAR to it",
+                url=url,
+            ) from None
+        if digest.hexdigest() != expected:
+            raise TFSparkClientError(
+                "NATIVE_JAR_DOWNLOAD_FAILED",
+                f"{url} has SHA-1 {digest.hexdigest()}, but the repository's .sha1 says {expected}: the "
+                "download is damaged or the mirror serves another file; nothing was kept. Try again, or set "
+                "TFSPARK_NATIVE_JAR",
+                url=url,
+            )
+        os.replace(part, target)
+    finally:
+        part.unlink(missing_ok=True)
     return target
 
 
