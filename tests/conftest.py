@@ -79,20 +79,20 @@ def spark(request):
     name). The jars come from ``./sbt sparkScala/dist`` (bin/test builds them first). Missing jars
     fail the test with the command to run, unless TFSPARK_SKIP_JVM=1 asks to skip the JVM tests.
     """
-    from python_trainer.spark_bridge import JarNotFoundError, build_session, find_jars
+    from pyspark.sql import SparkSession
+
+    from tfspark import configure_spark_with_tfspark, jars
+    from tfspark.errors import TFSparkClientError
 
     try:
-        find_jars()
-    except JarNotFoundError:
+        jars.assembly_jar()
+    except TFSparkClientError:
         if os.environ.get("TFSPARK_SKIP_JVM") == "1":
             pytest.skip("TFSPARK_SKIP_JVM=1 and the tfspark jars are not built")
         raise
-    session = build_session(
-        master="local[2]",
-        app_name="tfspark-pytest",
-        repository=request.getfixturevalue("spark_repository"),
-        default_model="linear",
-    )
+    builder = SparkSession.builder.master("local[2]").appName("tfspark-pytest")
+    repository = request.getfixturevalue("spark_repository")
+    session = configure_spark_with_tfspark(builder, repository=repository, default_model="linear").getOrCreate()
     session.sparkContext.setLogLevel("WARN")
     yield session
     session.stop()

@@ -14,10 +14,12 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import MODELS
+from conftest import MODELS, REPO_ROOT
 
-from python_trainer import spark_bridge
+from tfspark.errors import TFSparkClientError
+from tfspark.session import spark_conf
 
+NATIVE_CACHE = Path(os.environ.get("TFSPARK_NATIVE_CACHE") or REPO_ROOT / ".cache" / "javacpp").resolve()
 QUICK_JVM = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"  # halves a short-lived JVM's start-up CPU on 2 cores
 
 
@@ -50,14 +52,19 @@ def free_port() -> int:
 
 
 def tfspark_conf() -> dict[str, str]:
-    """spark_bridge.spark_conf over the committed models. Missing jars fail the test, as in
-    conftest's ``spark``, unless TFSPARK_SKIP_JVM=1 asks to skip it."""
+    """tfspark's conf (``tfspark.session.spark_conf``) over the committed models, with JavaCPP's cache
+    folder for every JVM. Missing jars fail the test, as in conftest's ``spark``, unless
+    TFSPARK_SKIP_JVM=1 asks to skip it."""
     try:
-        return spark_bridge.spark_conf(repository=MODELS)
-    except spark_bridge.JarNotFoundError:
+        conf = spark_conf(repository=MODELS)
+    except TFSparkClientError:
         if os.environ.get("TFSPARK_SKIP_JVM") == "1":
             pytest.skip("TFSPARK_SKIP_JVM=1 and the tfspark jars are not built")
         raise
+    cache = f"-Dorg.bytedeco.javacpp.cachedir={NATIVE_CACHE}"
+    conf["spark.driver.extraJavaOptions"] = cache
+    conf["spark.executor.extraJavaOptions"] = cache
+    return conf
 
 
 def kill_group(proc: subprocess.Popen, grace_s: float = 30) -> None:
