@@ -109,17 +109,13 @@ def user(tmp_path_factory, wheel, maven_mirror):
     )
     venv = base / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    import pyspark
+
+    # The pyspark this checkout builds and tests against (the wheel allows any 4.2.x): reproducible,
+    # and pip takes it from the cache that bin/setup filled.
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--cache-dir", str(CACHE / "pip")]
     install = subprocess.run(
-        [
-            str(venv / "bin" / "python"),
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "--cache-dir",
-            str(CACHE / "pip"),
-            f"{wheel}[connect]",
-        ],
+        [*pip, f"{wheel}[connect]", f"pyspark=={pyspark.__version__}"],
         capture_output=True,
         text=True,
     )
