@@ -165,8 +165,10 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     from python_trainer.errors import ModelNotExportableError
-    from python_trainer.export import export_keras, read_signatures
+    from python_trainer.export import ensure_version_free, export_keras, parse_version_dir, read_signatures
 
+    parse_version_dir(Path(args.out))  # usage errors first, before Keras loads the model
+    ensure_version_free(Path(args.out), overwrite=args.force, how="export to {next_dir}, or pass --force to replace it")
     path = Path(args.keras)
     if not path.is_file():
         raise ModelNotExportableError(f"{path} does not exist; save the model with model.save('{path.name}')")
