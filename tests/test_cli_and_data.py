@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -124,7 +125,6 @@ def test_samples_default_sizes_and_formats(tmp_path):
     covid = write_sample("covid", tmp_path / "w.json")
     lines = covid.path.read_text().splitlines()
     assert len(lines) == DEFAULT_ROWS["covid"]
-    import json
 
     first = json.loads(lines[0])
     assert np.array(first["window"]).shape == (8, 3) and first["date"].startswith("2020-")
@@ -163,3 +163,55 @@ def test_train_replaces_a_version_only_with_force(tmp_path):
     forced = run_cli("train", "linear", "--out", str(tmp_path), "--epochs", "1", "--force")
     assert forced.returncode == 0, forced.stderr
     assert sorted(p.name for p in (tmp_path / "linear").iterdir()) == ["1"]
+
+
+# How Spark reads each sample, the tfpredict call that scores it, the column that names a row, and the
+# model's output that the call returns (a struct field where the model has several outputs).
+SPARK_SCORING = {
+    "linear": ("csv", "tfpredict('linear', array(x1, x2))", None, "prediction"),
+    "titanic": ("csv", "tfpredict('titanic', struct(*)).probability", "PassengerId", "probability"),
+    "imdb": ("csv", "tfpredict('imdb', review)", "id", "probability"),
+    "cifar2": ("binaryFile", "tfpredict('cifar2', content).probability", "path", "probability"),
+    "covid": ("json", "tfpredict('covid', window)", "date", "next_day"),
+}
+
+
+@pytest.mark.jvm
+@pytest.mark.parametrize("name", sorted(SPARK_SCORING))
+def test_samples_score_through_spark_as_written(spark, tmp_path, models_dir, name):
+    """Spark reads each sample with its defaults (CSV: header and inferSchema, as BatchScore reads CSV),
+    tfpredict scores every row, and the JVM's numbers equal Python TF's on the same rows."""
+    import pandas as pd
+    import tensorflow as tf
+
+    fmt, call, key, output = SPARK_SCORING[name]
+    sample = write_sample(name, tmp_path / SAMPLE_FILES[name], rows=40)
+    reader = spark.read.format(fmt)
+    if fmt == "csv":
+        reader = reader.option("header", True).option("inferSchema", True)
+    frame = reader.load(str(sample.path))
+    spark.conf.set("spark.tfpredict.nullPolicy", "fill")
+    try:
+        if key is None:  # linear: generated rows, in file order (one partition)
+            rows = frame.coalesce(1).selectExpr(f"{call} AS p").collect()
+            jvm = [r["p"] for r in rows]
+        else:
+            rows = frame.selectExpr(f"CAST({key} AS STRING) AS k", f"{call} AS p").collect()
+            jvm_by_key = {r["k"]: r["p"] for r in rows}
+    finally:
+        spark.conf.unset("spark.tfpredict.nullPolicy")
+    assert len(rows) == 40
+
+    model_dir = models_dir / name / "1"
+    inputs = read_sample_inputs(sample.path, read_signatures(model_dir)["serving_default"]["inputs"])
+    serve = tf.saved_model.load(str(model_dir)).signatures["serving_default"]
+    python = serve(**{k: tf.constant(v) for k, v in inputs.items()})[output].numpy()
+    if key is not None:
+        if fmt == "binaryFile":
+            keys = [f"file:{p}" for p in sorted(sample.path.iterdir())]
+        elif fmt == "json":
+            keys = [json.loads(line)[key] for line in sample.path.read_text().splitlines()]
+        else:
+            keys = pd.read_csv(sample.path, escapechar="\\")[key].astype(str).tolist()
+        jvm = [jvm_by_key[k] for k in keys]
+    np.testing.assert_allclose(np.array(jvm, dtype=np.float32).reshape(python.shape), python, rtol=1e-4, atol=1e-5)
