@@ -10,7 +10,7 @@ Names: a Keras model's inputs take its ``Input`` names, its outputs the names of
 their layers, all in lower_snake (``Petal Length`` and ``petalLength`` become ``petal_length``). A
 single output whose layer Keras named itself (``dense_3``) is called ``prediction``. A function's
 inputs take their ``TensorSpec`` names, else the parameter names. ``input_names`` and
-``output_names`` override the defaults, in order.
+``output_names`` override the defaults of ``serving_default``, in order.
 """
 
 from __future__ import annotations
@@ -109,16 +109,16 @@ def build_endpoints(
             "input_signature, or a tf.Module (with signatures={key: tf.function})",
             got=type(model).__name__,
         )
-    single = not endpoints and len(signatures or {}) == 1
     for key, fn in (signatures or {}).items():
         if any(e.key == key for e in endpoints):
             raise ExportError(f"signature '{key}' is given twice", signature=key)
+        default = key == DEFAULT_SIGNATURE
         endpoints.append(
             _function_endpoint(
                 key,
                 fn,
-                input_names=input_names if single else None,
-                output_names=output_names if single else None,
+                input_names=input_names if default else None,
+                output_names=output_names if default else None,
             )
         )
     keys = [e.key for e in endpoints]

@@ -170,7 +170,7 @@ def export_keras(
         model's ``serving_default``, or the endpoints of a ``tf.Module``. One must be
         ``serving_default``.
     input_names, output_names : sequence of str, optional
-        Keys for the inputs and outputs, in order, instead of the defaults: the ``Input`` names (or
+        Keys for ``serving_default``'s inputs and outputs, in order, instead of the defaults: the ``Input`` names (or
         the ``TensorSpec``/parameter names), and the dict keys or layer names of the outputs
         (``prediction`` for one output of an unnamed layer), in lower_snake.
     overwrite : bool

@@ -149,6 +149,27 @@ def test_a_module_that_does_not_track_its_keras_model_still_restores(tmp_path):
     assert report.signature("serving_default").runs == 1
 
 
+def test_a_keras_model_with_a_second_signature_gets_golden_vectors_for_each(tmp_path):
+    model = two_input_model()
+    hidden = model.layers[-2]
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 5], tf.float32, name="joined")])
+    def embed(joined):
+        return {"embedding": hidden(joined)}
+
+    out = export_keras(
+        model,
+        tmp_path / "churn" / "1",
+        signatures={"embed": embed},
+        sample_inputs={"serving_default": SAMPLE, "embed": {"joined": np.eye(5, dtype=np.float32)}},
+    )
+    assert sorted(read_signatures(out)) == ["embed", "serving_default"]
+    _, cases = load_golden(out)
+    assert {c.signature: c.name for c in cases} == {"serving_default": "sample_inputs", "embed": "embed_sample_inputs"}
+    report = check_saved_model(out)
+    assert report.ok and [r.source for r in report.signatures] == ["golden", "golden"], report.lines()
+
+
 def test_an_existing_version_is_never_replaced_without_overwrite(two_input_export, tmp_path):
     before = (two_input_export / "assets.extra" / "golden.json").read_bytes()
     with pytest.raises(VersionExistsError) as info:
