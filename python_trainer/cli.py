@@ -42,7 +42,11 @@ def _parser() -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,
         help="show TensorFlow's INFO/WARNING lines and Keras progress (quiet by default)",
     )
-    p = argparse.ArgumentParser(prog="python -m python_trainer", description=__doc__.split("\n")[0], parents=[verbose])
+    p = argparse.ArgumentParser(
+        prog="python -m python_trainer",
+        description="Train the book's models, export your own, check, verify and sample them (quiet unless -v).",
+        parents=[verbose],
+    )
     sub = p.add_subparsers(dest="command", required=True)
     data_help = f"data directory (default: ${ENV_VAR}, then data/, then ../shared/data)"
 
@@ -111,7 +115,16 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Runs one command; returns the exit status (errors from the catalog print one line and give 2)."""
+    """Runs one command; returns the exit status (errors from the catalog print one line and give 2).
+
+    Called as a program (``argv`` None: ``python -m python_trainer``, the ``tfspark-train`` script),
+    it first makes the process quiet unless ``--verbose`` (:mod:`python_trainer.quiet`); called with
+    ``argv`` from Python, it leaves the process's logging alone.
+    """
+    if argv is None:
+        from python_trainer.quiet import quiet_process, wants_verbose
+
+        quiet_process(verbose=wants_verbose(sys.argv[1:]))
     args = _parser().parse_args(argv)
     args.verbose = getattr(args, "verbose", False)
     try:

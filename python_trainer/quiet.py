@@ -25,6 +25,7 @@ import sys
 import warnings
 
 VERBOSE_FLAGS = ("--verbose", "-v")
+_configured = False
 
 # Lines dropped from stderr in quiet mode: absl's INFO/WARNING format, absl's pre-init notice, TF's own
 # INFO/WARNING format (in case TF_CPP_MIN_LOG_LEVEL was lowered after start-up), and one ERROR line
@@ -58,8 +59,12 @@ def quiet_process(*, verbose: bool) -> None:
 
     Quiet (the default): ``TF_CPP_MIN_LOG_LEVEL=2``, the absl-line filter on stderr, TF's and absl's
     Python loggers at ERROR, and Python warnings from tensorflow, keras and absl hidden. Verbose:
-    ``TF_CPP_MIN_LOG_LEVEL=0`` and nothing else changed.
+    ``TF_CPP_MIN_LOG_LEVEL=0`` and nothing else changed. Only the first call in a process acts.
     """
+    global _configured
+    if _configured:
+        return
+    _configured = True
     if verbose:
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
         return
