@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from python_trainer.errors import TrainerError
+from python_trainer.errors import NotASavedModelError, TrainerError
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -65,12 +65,6 @@ _SOURCE_WORDS = {
     SOURCE_SYNTHETIC: "a synthetic row",
 }
 _MAX_SYNTHETIC_ELEMENTS = 50_000_000
-
-
-class NotASavedModelError(TrainerError, ValueError):
-    """The path given to ``check`` is not a SavedModel directory (a usage error, exit code 2)."""
-
-    error_class = "NOT_A_SAVED_MODEL"
 
 
 @dataclass

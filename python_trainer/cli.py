@@ -1,15 +1,21 @@
-"""Command line: ``python -m python_trainer {train,evaluate,verify,check,signatures,sample} ...``.
+"""Command line: ``python -m python_trainer {train,evaluate,export,golden,verify,check,signatures,sample} ...``.
 
 Examples
 --------
-    python -m python_trainer train linear
-    python -m python_trainer train --all
-    python -m python_trainer train titanic --epochs 5 --out /tmp/models --version 2
+    python -m python_trainer train linear --out /tmp/models      # -> /tmp/models/linear/1
+    python -m python_trainer train titanic --version 2           # a new version beside models/titanic/1
+    python -m python_trainer train linear --force                # replace models/linear/1
     python -m python_trainer evaluate imdb
+    python -m python_trainer export --keras churn.keras --sample rows.csv --out repo/churn/1
+    python -m python_trainer golden repo/churn/1 --sample rows.csv
     python -m python_trainer verify models/linear/1
     python -m python_trainer check models/linear/1
     python -m python_trainer signatures models/linear/1
-    python -m python_trainer sample linear --rows 1000 --out data/linear_features.csv
+    python -m python_trainer sample titanic --out out/passengers.csv
+
+Quiet by default: no TensorFlow INFO/WARNING lines, no Keras progress. ``--verbose`` (``-v``), before
+or after the command, brings them back. Exit status: 0 success, 1 a model that fails ``check``, 2 an
+error, printed as one line ``error: [ERROR_CLASS] ...``.
 """
 
 from __future__ import annotations
@@ -24,87 +30,237 @@ from python_trainer.data_dir import ENV_VAR, REPO_ROOT
 from python_trainer.errors import TrainerError
 
 DEFAULT_OUT = REPO_ROOT / "models"
+BOOK_MODELS = ["cifar2", "covid", "imdb", "linear", "titanic"]
 
 
 def _parser() -> argparse.ArgumentParser:
-    from python_trainer.workflows import WORKFLOWS
-
-    p = argparse.ArgumentParser(prog="python -m python_trainer", description=__doc__.split("\n")[0])
+    verbose = argparse.ArgumentParser(add_help=False)
+    verbose.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="show TensorFlow's INFO/WARNING lines and Keras progress (quiet by default)",
+    )
+    p = argparse.ArgumentParser(
+        prog="python -m python_trainer",
+        description="Train the book's models, export your own, check, verify and sample them (quiet unless -v).",
+        parents=[verbose],
+    )
     sub = p.add_subparsers(dest="command", required=True)
+    data_help = f"data directory (default: ${ENV_VAR}, then data/, then ../shared/data)"
 
-    t = sub.add_parser("train", help="train a workflow and export models/<name>/<version>/")
-    t.add_argument("name", nargs="?", choices=sorted(WORKFLOWS), help="the workflow to train")
+    def command(name: str, **kwargs) -> argparse.ArgumentParser:
+        return sub.add_parser(name, parents=[verbose], **kwargs)
+
+    t = command("train", help="train a workflow and export <out>/<name>/<version>/ (never replaces one unless --force)")
+    t.add_argument("name", nargs="?", choices=BOOK_MODELS, help="the workflow to train")
     t.add_argument("--all", action="store_true", help="train every workflow, one after another")
     t.add_argument("--smoke", action="store_true", help="a few steps on a tiny subset (for tests)")
     t.add_argument("--epochs", type=int, default=None, help="epochs (default: the workflow's own)")
     t.add_argument("--seed", type=int, default=None, help="random seed (default: the workflow's own)")
-    t.add_argument("--data-dir", default=None, help=f"data directory (default: ${ENV_VAR}, then ../shared/data)")
+    t.add_argument("--data-dir", default=None, help=data_help)
     t.add_argument("--out", default=str(DEFAULT_OUT), help="model repository root (default: %(default)s)")
     t.add_argument("--version", type=int, default=1, help="export version, a positive integer (default: 1)")
-    t.add_argument("--quiet", action="store_true", help="no Keras progress output")
+    t.add_argument("--force", action="store_true", help="replace the version if it exists")
+    t.add_argument("--quiet", action="store_true", help=argparse.SUPPRESS)  # the default now; kept for scripts
 
-    e = sub.add_parser("evaluate", help="measure an export on its workflow's held-out data")
-    e.add_argument("name", choices=sorted(WORKFLOWS), help="the workflow")
+    e = command("evaluate", help="measure an export on its workflow's held-out data")
+    e.add_argument("name", choices=BOOK_MODELS, help="the workflow")
     e.add_argument("--model-dir", default=None, help="an export (default: the latest in models/<name>/)")
-    e.add_argument("--data-dir", default=None, help=f"data directory (default: ${ENV_VAR}, then ../shared/data)")
+    e.add_argument("--data-dir", default=None, help=data_help)
 
-    v = sub.add_parser("verify", help="replay an export's golden vectors through Python TF")
+    x = command(
+        "export",
+        help="export a Keras 3 .keras file as <repository>/<name>/<version> with named signatures and golden vectors",
+    )
+    x.add_argument("--keras", required=True, metavar="MODEL.keras", help="a model saved with model.save('m.keras')")
+    x.add_argument(
+        "--sample",
+        required=True,
+        metavar="FILE",
+        help="a few real input rows: .csv, .json/.jsonl, .npz, or a folder of image files",
+    )
+    x.add_argument("--out", required=True, metavar="DIR", help="the version folder, e.g. models/churn/1")
+    x.add_argument("--input-names", default=None, help="comma-separated input keys (default: the Input names)")
+    x.add_argument("--output-names", default=None, help="comma-separated output keys (default: the output layers')")
+    x.add_argument("--force", action="store_true", help="replace DIR if it exists")
+
+    g = command("golden", help="write golden vectors into an existing SavedModel from sample input rows")
+    g.add_argument("export_dir", help="a SavedModel directory")
+    g.add_argument("--sample", required=True, metavar="FILE", help="as for export")
+    g.add_argument("--force", action="store_true", help="replace existing golden vectors")
+
+    v = command("verify", help="replay an export's golden vectors through Python TF")
     v.add_argument("export_dir", help="a models/<name>/<version> directory")
 
-    c = sub.add_parser(
+    c = command(
         "check",
         help="load a SavedModel as TF Java / TF Serving do and warm up every signature (exit 0 ok, 1 fails, 2 usage)",
     )
     c.add_argument("export_dir", help="a SavedModel directory (any exporter), e.g. models/linear/1")
     c.add_argument("--json", action="store_true", help="print the report as JSON")
 
-    f = sub.add_parser("sample", help="write a CSV of generated feature rows for batch scoring")
-    f.add_argument("name", choices=["linear"], help="the workflow whose features to generate")
-    f.add_argument("--rows", type=int, default=100_000, help="number of rows (default: %(default)s)")
-    f.add_argument("--out", required=True, help="the CSV file to write")
-
-    s = sub.add_parser("signatures", help="print an export's signatures as JSON")
+    s = command("signatures", help="print an export's signatures as JSON")
     s.add_argument("export_dir", help="a models/<name>/<version> directory")
+
+    f = command("sample", help="write raw input rows of a book model, for BatchScore or tfpredict")
+    f.add_argument("name", choices=BOOK_MODELS, help="the book model")
+    f.add_argument("--out", required=True, help="the file to write (a folder for cifar2)")
+    f.add_argument("--rows", type=int, default=None, help="rows (images for cifar2; default: the model's own)")
+    f.add_argument("--seed", type=int, default=42, help="seed of the draw (default: %(default)s)")
+    f.add_argument("--data-dir", default=None, help=data_help)
+    f.add_argument("--force", action="store_true", help="replace --out if it exists")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Runs one command; returns the exit status (errors from the catalog print one line and give 2).
+
+    Called as a program (``argv`` None: ``python -m python_trainer``, the ``tfspark-train`` script),
+    it first makes the process quiet unless ``--verbose`` (:mod:`python_trainer.quiet`); called with
+    ``argv`` from Python, it leaves the process's logging alone.
+    """
+    if argv is None:
+        from python_trainer.quiet import quiet_process, wants_verbose
+
+        quiet_process(verbose=wants_verbose(sys.argv[1:]))
     args = _parser().parse_args(argv)
+    args.verbose = getattr(args, "verbose", False)
     try:
-        if args.command == "train":
-            return _train(args)
-        if args.command == "evaluate":
-            from python_trainer.workflows import get_workflow
-
-            model_dir = Path(args.model_dir) if args.model_dir else _latest(DEFAULT_OUT / args.name)
-            print(json.dumps(get_workflow(args.name).evaluate(model_dir, args.data_dir)))
-            return 0
-        if args.command == "verify":
-            from python_trainer.golden import verify_golden
-
-            worst = verify_golden(Path(args.export_dir))
-            print(f"golden vectors of {args.export_dir} reproduce; max |diff| = {worst:.3g}")
-            return 0
-        if args.command == "check":
-            from python_trainer.check import main_check
-
-            return main_check(args.export_dir, as_json=args.json)
-        if args.command == "sample":
-            from python_trainer.workflows import get_workflow
-
-            path = get_workflow(args.name).write_sample_features(Path(args.out), rows=args.rows)
-            print(f"wrote {args.rows} rows of features to {path}")
-            return 0
-        if args.command == "signatures":
-            from python_trainer.export import read_signatures
-
-            sigs = read_signatures(Path(args.export_dir))
-            print(json.dumps({k: {io: [vars(t) for t in v[io]] for io in v} for k, v in sigs.items()}, indent=1))
-            return 0
+        return COMMANDS[args.command](args)
     except TrainerError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    return 1
+
+
+def _train(args: argparse.Namespace) -> int:
+    from python_trainer.export import ensure_version_free, export_dir
+    from python_trainer.workflows import get_workflow
+    from python_trainer.workflows.common import TrainConfig
+
+    if args.all == bool(args.name):
+        raise TrainerError("train takes a workflow name or --all, not both", expected=BOOK_MODELS)
+    names = BOOK_MODELS if args.all else [args.name]
+    for name in names:  # before any training: a refusal costs nothing
+        ensure_version_free(
+            export_dir(Path(args.out), name, args.version),
+            overwrite=args.force,
+            how="train it with --version {next} (or --out another repository), or pass --force to replace it",
+        )
+    for name in names:
+        started = time.monotonic()
+        config = TrainConfig(
+            out_root=Path(args.out),
+            version=args.version,
+            epochs=args.epochs or (1 if args.smoke else None),
+            seed=args.seed,
+            data_dir=args.data_dir,
+            verbose=2 if args.verbose else 0,
+            smoke=args.smoke,
+            overwrite=args.force,
+        )
+        print(f"training {name}{' (smoke)' if args.smoke else ''} ...", flush=True)
+        result = get_workflow(name).train(config)
+        print(f"exported {result.export_dir} in {time.monotonic() - started:.1f} s")
+        for key, value in result.metrics.items():
+            print(f"  {key}: {value}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from python_trainer.workflows import get_workflow
+
+    model_dir = Path(args.model_dir) if args.model_dir else _latest(DEFAULT_OUT / args.name)
+    print(json.dumps(get_workflow(args.name).evaluate(model_dir, args.data_dir)))
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from python_trainer.errors import ModelNotExportableError
+    from python_trainer.export import ensure_version_free, export_keras, parse_version_dir, read_signatures
+
+    parse_version_dir(Path(args.out))  # usage errors first, before Keras loads the model
+    ensure_version_free(Path(args.out), overwrite=args.force, how="export to {next_dir}, or pass --force to replace it")
+    path = Path(args.keras)
+    if not path.is_file():
+        raise ModelNotExportableError(f"{path} does not exist; save the model with model.save('{path.name}')")
+    import keras
+
+    try:
+        model = keras.saving.load_model(path, compile=False)
+    except Exception as e:  # Keras raises ValueError, TypeError, OSError... for files it cannot rebuild
+        raise ModelNotExportableError(
+            f"Keras cannot load {path}: {type(e).__name__}: {str(e).strip().splitlines()[0] if str(e) else ''} "
+            "(a model with custom layers needs them registered: use python_trainer.export.export_keras from Python)",
+            got=str(path),
+        ) from None
+    out = export_keras(
+        model,
+        args.out,
+        sample_inputs=args.sample,
+        input_names=_names(args.input_names),
+        output_names=_names(args.output_names),
+        overwrite=args.force,
+    )
+    print(f"exported {out}")
+    _print_signatures(read_signatures(out))
+    print(f"golden vectors from {args.sample}; TF's C++ loader (TF Java, TF Serving) restores and runs it")
+    return 0
+
+
+def _golden(args: argparse.Namespace) -> int:
+    from python_trainer.export import add_golden_vectors
+
+    path = add_golden_vectors(args.export_dir, sample_inputs=args.sample, overwrite=args.force)
+    print(f"wrote {path}; replay it with: python -m python_trainer verify {args.export_dir}")
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from python_trainer.golden import verify_golden
+
+    worst = verify_golden(Path(args.export_dir))
+    print(f"golden vectors of {args.export_dir} reproduce; max |diff| = {worst:.3g}")
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from python_trainer.check import main_check
+
+    return main_check(args.export_dir, as_json=args.json)
+
+
+def _signatures(args: argparse.Namespace) -> int:
+    from python_trainer.check import validate_saved_model_dir
+    from python_trainer.export import read_signatures
+
+    sigs = read_signatures(validate_saved_model_dir(Path(args.export_dir)))
+    print(json.dumps({k: {io: [vars(t) for t in v[io]] for io in v} for k, v in sigs.items()}, indent=1))
+    return 0
+
+
+def _sample(args: argparse.Namespace) -> int:
+    from python_trainer.samples import write_sample
+
+    sample = write_sample(
+        args.name, args.out, rows=args.rows, seed=args.seed, data_dir=args.data_dir, overwrite=args.force
+    )
+    print(f"wrote {sample.rows} rows to {sample.path}: {sample.description}")
+    print(f"score with: {sample.score_with}")
+    return 0
+
+
+def _print_signatures(sigs: dict) -> None:
+    def spec(t) -> str:
+        return f"{t.key} {t.dtype} {[-1 if d is None else d for d in t.shape]}"
+
+    for key, io in sigs.items():
+        print(f"  {key}: ({', '.join(map(spec, io['inputs']))}) -> ({', '.join(map(spec, io['outputs']))})")
+
+
+def _names(text: str | None) -> list[str] | None:
+    return None if text is None else [n.strip() for n in text.split(",") if n.strip()]
 
 
 def _latest(model_root: Path) -> Path:
@@ -114,26 +270,13 @@ def _latest(model_root: Path) -> Path:
     return model_root / str(versions[0])
 
 
-def _train(args: argparse.Namespace) -> int:
-    from python_trainer.workflows import WORKFLOWS, get_workflow
-    from python_trainer.workflows.common import TrainConfig
-
-    if args.all == bool(args.name):
-        raise TrainerError("train takes a workflow name or --all, not both", expected=sorted(WORKFLOWS))
-    for name in sorted(WORKFLOWS) if args.all else [args.name]:
-        wf = get_workflow(name)
-        started = time.monotonic()
-        config = TrainConfig(
-            out_root=Path(args.out),
-            version=args.version,
-            epochs=args.epochs or (1 if args.smoke else None),
-            seed=args.seed,
-            data_dir=args.data_dir,
-            verbose=0 if args.quiet else 2,
-            smoke=args.smoke,
-        )
-        result = wf.train(config)
-        print(f"exported {result.export_dir} in {time.monotonic() - started:.1f} s")
-        for key, value in result.metrics.items():
-            print(f"  {key}: {value}")
-    return 0
+COMMANDS = {
+    "train": _train,
+    "evaluate": _evaluate,
+    "export": _export,
+    "golden": _golden,
+    "verify": _verify,
+    "check": _check,
+    "signatures": _signatures,
+    "sample": _sample,
+}

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from python_trainer.errors import GoldenMismatchError
+from python_trainer.errors import GoldenMismatchError, GoldenVectorsMissingError
 
 GOLDEN_FILE = "golden.json"
 FORMAT_VERSION = 1
@@ -96,15 +96,32 @@ def write_golden(
         "tolerance": {"atol": atol, "rtol": rtol},
         "cases": records,
     }
-    path = Path(export_dir) / "assets.extra" / GOLDEN_FILE
+    path = golden_path(export_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
     return path
 
 
+def golden_path(export_dir: Path) -> Path:
+    """Where an export's golden vectors live: ``<export>/assets.extra/golden.json``."""
+    return Path(export_dir) / "assets.extra" / GOLDEN_FILE
+
+
 def load_golden(export_dir: Path) -> tuple[dict, list[GoldenCase]]:
-    """Reads ``golden.json``; returns the document's header and its cases as numpy arrays."""
-    doc = json.loads((Path(export_dir) / "assets.extra" / GOLDEN_FILE).read_text(encoding="utf-8"))
+    """Reads ``golden.json``; returns the document's header and its cases as numpy arrays.
+
+    Raises :class:`GoldenVectorsMissingError` (saying how to make them) when the export has none.
+    """
+    path = golden_path(export_dir)
+    if not path.is_file():
+        raise GoldenVectorsMissingError(
+            f"{export_dir} has no golden vectors ({path.relative_to(export_dir)}); make them from a few real "
+            f"input rows: python -m python_trainer golden {export_dir} --sample inputs.csv (or .json, .npz, a "
+            "folder of images), or export with python_trainer.export.export_keras(model, DIR, sample_inputs=...) "
+            "or python -m python_trainer export --keras MODEL.keras --sample inputs.csv --out DIR",
+            path=str(path),
+        )
+    doc = json.loads(path.read_text(encoding="utf-8"))
     cases = [
         GoldenCase(
             name=c["name"],
@@ -121,8 +138,13 @@ def verify_golden(export_dir: Path) -> float:
     """Replays every golden case through Python TF.
 
     Returns the largest absolute difference seen. Raises :class:`GoldenMismatchError` naming the
-    case, output and element when any value is off by more than ``atol + rtol * |expected|``.
+    case, output and element when any value is off by more than ``atol + rtol * |expected|``,
+    :class:`~python_trainer.errors.NotASavedModelError` when ``export_dir`` is not a SavedModel,
+    and :class:`GoldenVectorsMissingError` when it has no golden vectors.
     """
+    from python_trainer.check import validate_saved_model_dir
+
+    export_dir = validate_saved_model_dir(Path(export_dir))
     doc, cases = load_golden(export_dir)
     atol, rtol = doc["tolerance"]["atol"], doc["tolerance"]["rtol"]
     loaded = tf.saved_model.load(str(export_dir))

@@ -1,4 +1,5 @@
-"""Runs the README's "Bring your own model" section as written: export, check, score (SQL and pyspark).
+"""Runs the README's "Bring your own model" section as written: export (``export_keras``), check and
+verify, score (SQL and pyspark).
 
 The code blocks between ``<!-- byom:start -->`` and ``<!-- byom:end -->`` are extracted and run in
 order from the repository root, in the environment ``bin/env.sh`` sets up, so the section cannot
@@ -57,7 +58,11 @@ def test_bring_your_own_model_runs_as_written():
         outputs.append(run.stdout)
     export, check, sql, pyspark = outputs
     assert (REPO_ROOT / "out/my-models/churn/1/saved_model.pb").is_file()
-    assert "serving_default: ok" in check, check
+    assert (REPO_ROOT / "out/my-models/churn/1/assets.extra/golden.json").is_file(), (
+        "export_keras writes golden vectors"
+    )
+    assert "serving_default: ok (warm-up from golden vectors, 1 case" in check, check
+    assert "golden vectors of out/my-models/churn/1 reproduce" in check, check
     probabilities = [float(x) for x in re.findall(r"^\s*(0\.\d+|1\.0)\s*$", sql, flags=re.M)]
     assert len(probabilities) == 1 and 0.0 < probabilities[0] < 1.0, sql
     rows = re.findall(r"^\|\s*(0\.\d+)\s*\|$", pyspark, flags=re.M)

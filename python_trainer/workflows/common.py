@@ -22,7 +22,11 @@ class TrainResult:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """How to train one workflow. ``None`` for epochs or seed means the workflow's own default."""
+    """How to train one workflow. ``None`` for epochs or seed means the workflow's own default.
+
+    ``overwrite``: replace an existing ``<out_root>/<name>/<version>`` (otherwise the export raises
+    :class:`~python_trainer.errors.VersionExistsError`). ``verbose`` is Keras's ``fit`` verbosity.
+    """
 
     out_root: Path
     version: int = 1
@@ -31,6 +35,7 @@ class TrainConfig:
     data_dir: Path | None = None
     verbose: int = 2
     smoke: bool = False
+    overwrite: bool = False
 
     def resolved(self, default_epochs: int, default_seed: int) -> TrainConfig:
         """This config with the workflow's defaults filled in."""
@@ -71,7 +76,9 @@ def finish_export(
     override them, as covid does with the epochs that early stopping ran).
     """
     version = config.version
-    final = export.save_module(module, signatures, out_root=config.out_root, name=name, version=version)
+    final = export.save_module(
+        module, signatures, out_root=config.out_root, name=name, version=version, overwrite=config.overwrite
+    )
     golden.write_golden(final, model=name, version=version, cases=cases, atol=atol, rtol=rtol)
     report.write_metrics(final, metrics)
     card = {

@@ -35,16 +35,6 @@ def make_data(seed: int) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def write_sample_features(path: Path, *, rows: int, seed: int = DEFAULT_SEED) -> Path:
-    """Writes ``rows`` fresh feature rows (``x1,x2``, U[-10, 10]) as a CSV for batch scoring."""
-    rng = np.random.default_rng(seed + 2)
-    x = rng.uniform(-10.0, 10.0, size=(rows, 2)).astype(np.float32)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.savetxt(path, x, delimiter=",", header="x1,x2", comments="", fmt="%.6f")
-    return path
-
-
 def build_model() -> tf.keras.Model:
     inputs = tf.keras.Input(shape=(2,), name="features")
     outputs = tf.keras.layers.Dense(1, name="prediction")(inputs)
