@@ -20,7 +20,9 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import signal
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -174,6 +176,41 @@ def command(block: Block, launcher: Block | None) -> list[str]:
     return ["bash", "-e", "-o", "pipefail", "-c", f"{launcher.code.rstrip()} {option} {shlex.quote(str(source))}"]
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """How a block's command ended: exit status (-9 when it ran past its time), console, duration."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    seconds: float
+    timed_out: bool
+
+
+def execute(argv: list[str], env: dict[str, str], timeout_s: float) -> Outcome:
+    """Runs ``argv`` from the repository root with stdin closed, in a process group of its own: past
+    ``timeout_s`` the whole group (bash, spark-submit, the JVMs) is killed, and what it printed kept."""
+    start = time.monotonic()
+    proc = subprocess.Popen(
+        argv,
+        cwd=REPO_ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout_s)
+        timed_out = False
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        stdout, stderr = proc.communicate()
+        timed_out = True
+    return Outcome(proc.returncode, stdout, stderr, time.monotonic() - start, timed_out)
+
+
 def console_noise(output: str) -> list[str]:
     """The lines of ``output`` that quiet-by-default forbids: TF C++ INFO lines (TSL's ``I tensorflow/``,
     ``I external/`` and absl's ``I0000 ...``, less :data:`KNOWN_TF_INFO`) and log4j INFO lines of Spark."""
@@ -186,18 +223,29 @@ def console_noise(output: str) -> list[str]:
     return noisy
 
 
-def tracked_state() -> dict[str, tuple[str, int, int]]:
+def tracked_state(root: Path = REPO_ROOT) -> dict[str, tuple[str, int, int]]:
     """The checkout's changes as git sees them (tracked files changed, untracked files not ignored),
     each with its size and modification time: a block that writes committed files changes it."""
     listing = subprocess.run(
         ["git", "status", "--porcelain=v1", "-z", "--untracked-files=all"],
-        cwd=REPO_ROOT,
+        cwd=root,
         capture_output=True,
         check=True,
     ).stdout.decode()
     state = {}
     for entry in filter(None, listing.split("\0")):
         status, path = entry[:2], entry[3:]
-        stat = (REPO_ROOT / path).stat() if (REPO_ROOT / path).exists() else None
+        stat = (root / path).stat() if (root / path).exists() else None
         state[path] = (status, stat.st_size if stat else -1, stat.st_mtime_ns if stat else -1)
     return state
+
+
+def restore(changed: list[str], before: dict[str, tuple[str, int, int]], root: Path = REPO_ROOT) -> list[str]:
+    """Puts back, from git's index, the tracked files among ``changed`` that had no change of their own
+    before the block ran (so nothing of the user's is lost); returns them. Files the block added, and
+    files that were already modified, are left as they are."""
+    now = tracked_state(root)
+    clean_before = [p for p in changed if p not in before and p in now and now[p][0] != "??"]
+    if clean_before:
+        subprocess.run(["git", "checkout", "--", *clean_before], cwd=root, capture_output=True, check=True)
+    return clean_before

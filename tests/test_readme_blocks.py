@@ -9,10 +9,10 @@ with their reason, which must not be empty. The examples write to ``out/`` (git-
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
-import time
 
 import pytest
 from readme_blocks import (
@@ -20,12 +20,15 @@ from readme_blocks import (
     SCALA_DONE,
     SQL,
     Block,
+    Outcome,
     command,
     console_noise,
     environment,
+    execute,
     launcher_for,
     parse,
     readme_blocks,
+    restore,
     tracked_state,
 )
 
@@ -59,7 +62,9 @@ EXPECTED: dict[str, list[str]] = {
     "spark-submit-batchscore-1": [
         r"BatchScore: scored 100000 rows in [\d.]+ s \(\d+ rows/s\) with linear/\d+ -> out/scored \(csv\)"
     ],
-    "spark-submit-batchscore-2": [r"BatchScore: scored 1000 rows in [\d.]+ s .* with cifar2/\d+ -> out/cifar2 \(parquet\)"],
+    "spark-submit-batchscore-2": [
+        r"BatchScore: scored 1000 rows in [\d.]+ s .* with cifar2/\d+ -> out/cifar2 \(parquet\)"
+    ],
     "spark-submit-batchscore-3": [
         r"BatchScore: scored 179 rows in [\d.]+ s .* with titanic/\d+ -> out/titanic \(csv\)"
     ],
@@ -73,23 +78,16 @@ def env() -> dict[str, str]:
     return environment()
 
 
-def _run(block: Block, env: dict[str, str]) -> subprocess.CompletedProcess:
+def _run(block: Block, env: dict[str, str]) -> Outcome:
     launcher = launcher_for(BLOCKS, block) if block.kind in (SQL, SCALA) else None
-    return subprocess.run(
-        command(block, launcher),
-        cwd=REPO_ROOT,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT_S,
-    )
+    return execute(command(block, launcher), env, TIMEOUT_S)
 
 
-def _report(block: Block, run: subprocess.CompletedProcess, seconds: float) -> str:
+def _report(block: Block, run: Outcome) -> str:
+    ended = f"killed after {TIMEOUT_S} s" if run.timed_out else f"exit {run.returncode} after {run.seconds:.0f} s"
     return (
-        f"README block {block.id} (line {block.line}, {block.language}), exit {run.returncode} "
-        f"after {seconds:.0f} s:\n{block.code}\n--- stdout\n{run.stdout[-6000:]}\n--- stderr\n{run.stderr[-6000:]}"
+        f"README block {block.id} (line {block.line}, {block.language}), {ended}:\n{block.code}"
+        f"--- stdout\n{run.stdout[-6000:]}\n--- stderr\n{run.stderr[-6000:]}"
     )
 
 
@@ -107,20 +105,21 @@ def test_readme_block_runs_as_written(block: Block, env):
         pytest.fail(f"{DIST}/tfspark-assembly.jar is missing: run ./sbt sparkScala/dist (bin/test builds it first)")
 
     before = tracked_state()
-    start = time.monotonic()
     run = _run(block, env)
-    report = _report(block, run, time.monotonic() - start)
+    report = _report(block, run)
     console = run.stdout + run.stderr
 
+    changed = sorted(path for path, state in tracked_state().items() if before.get(path) != state)
+    restored = restore(changed, before)
+    assert not changed, (
+        f"the block changed files of the checkout that git does not ignore: {changed} "
+        f"(put back from git: {restored})\n" + report
+    )
     assert run.returncode == 0, report
     if block.kind == SCALA:
         assert SCALA_DONE in run.stdout, "spark-shell stopped before the end of the block\n" + report
     noise = console_noise(console)
     assert not noise, "INFO lines on the console (quiet by default):\n" + "\n".join(noise[:10]) + "\n" + report
-    changed = {p: s for p, s in tracked_state().items() if before.get(p) != s}
-    assert not changed, (
-        f"the block changed files of the checkout that git does not ignore: {sorted(changed)}\n" + report
-    )
     for pattern in EXPECTED.get(block.id, []):
         assert re.search(pattern, console), f"expected /{pattern}/ on the console\n" + report
 
@@ -195,6 +194,33 @@ def test_console_noise_finds_tf_and_spark_info_lines_only():
         "I0000 00:00:1795871063.344150 ",
         "26/11/28 13:05:05 INFO SparkCo",
     ]
+
+
+def test_files_a_block_changes_are_found_and_only_clean_ones_put_back(tmp_path):
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, capture_output=True, check=True)
+
+    git("init", "-q")
+    for name in ("model.pb", "mine.txt"):
+        (tmp_path / name).write_text("committed\n")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "c")
+    (tmp_path / "mine.txt").write_text("the user's own change\n")
+    before = tracked_state(tmp_path)
+    (tmp_path / "model.pb").write_text("rewritten by a block\n")
+    (tmp_path / "mine.txt").write_text("rewritten by a block\n")
+    (tmp_path / "new.txt").write_text("added by a block\n")
+    changed = sorted(p for p, state in tracked_state(tmp_path).items() if before.get(p) != state)
+    assert changed == ["mine.txt", "model.pb", "new.txt"]
+    assert restore(changed, before, tmp_path) == ["model.pb"]
+    assert (tmp_path / "model.pb").read_text() == "committed\n"
+    assert (tmp_path / "mine.txt").read_text() == "rewritten by a block\n"
+
+
+def test_a_block_past_its_time_is_killed_with_its_children():
+    run = execute(["bash", "-c", "echo started; sleep 60 & sleep 60"], dict(os.environ), timeout_s=1)
+    assert run.timed_out and run.returncode == -9 and run.seconds < 30
+    assert run.stdout == "started\n"
 
 
 if __name__ == "__main__":  # pragma: no cover
