@@ -204,8 +204,8 @@ object BatchScore {
     try {
       // The Spark progress bar, unless --conf spark.ui.showConsoleProgress says otherwise.
       val progress = sys.props.getOrElse("spark.ui.showConsoleProgress", "true")
+      ConsoleLogging.quiet() // INFO logs, start-up included, would bury the progress bar and the summary
       val spark = SparkSession.builder().appName("tfspark BatchScore").config("spark.ui.showConsoleProgress", progress).getOrCreate()
-      spark.sparkContext.setLogLevel(sys.props.getOrElse("tfspark.logLevel", "WARN")) // INFO logs would bury the progress bar
       println(run(spark, options).line)
       0
     } catch {

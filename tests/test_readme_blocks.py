@@ -1,0 +1,227 @@
+"""Every code block of README.md runs as written (tests/readme_blocks.py says how each one runs).
+
+One case per block, in README order, named by its section and its index there: a failure shows the
+block, its exit status, stdout and stderr. Each case asserts exit 0, no TF C++ INFO and no Spark INFO
+lines on the console (quiet by default), no change to committed files, and, for the blocks in
+``EXPECTED``, the essential part of the result the README shows. Blocks marked not-run are skipped
+with their reason, which must not be empty. The examples write to ``out/`` (git-ignored).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+from readme_blocks import (
+    SCALA,
+    SCALA_DONE,
+    SQL,
+    Block,
+    Outcome,
+    command,
+    console_noise,
+    environment,
+    execute,
+    launcher_for,
+    parse,
+    readme_blocks,
+    restore,
+    tracked_state,
+)
+
+from python_trainer.data_dir import REPO_ROOT
+
+pytestmark = pytest.mark.jvm
+
+BLOCKS = readme_blocks()
+DIST = REPO_ROOT / "spark-scala" / "target" / "dist"
+TIMEOUT_S = 600
+
+# What a block's console must show (regular expressions searched in stdout and stderr together):
+# the result the README states beside the code.
+EXPECTED: dict[str, list[str]] = {
+    "scala-2": [
+        r"\|PassengerId\|probability\|survived\|",
+        r"Map\(probability -> 0\.[5-9]\d*\)",  # "A wonderful film": positive
+        r"(?m)^2\.83813\d*$",  # predictRDD, the book's first row
+        r"(?m)^3\.78491\d*$",
+        r"(?m)^2\.83813\d* *$",  # predictLocal
+    ],
+    "spark-ml-transformer-1": [r"\|PassengerId\|probability\|survived\|"],
+    "spark-sql-2": [
+        r"(?m)^2\.83813\d*$",  # the default model and linear by name
+        r"(?m)^A wonderful, moving film\.\t0\.[5-9]\d*$",  # positive
+        r"(?m)^Dull and far too long\.\t0\.[0-4]\d*$",  # negative
+        r"(?m)^automobile\t9\d\d$",  # most of CIFAR2's 1000 test automobiles
+    ],
+    "spark-sql-3": [r"Fetched 179 row"],
+    "bad-rows-1": [r"(?m)^file:/tmp/truncated\.jpg\tNULL\tMODEL_EXECUTION_FAILED\t"],
+    "spark-submit-batchscore-1": [
+        r"BatchScore: scored 100000 rows in [\d.]+ s \(\d+ rows/s\) with linear/\d+ -> out/scored \(csv\)"
+    ],
+    "spark-submit-batchscore-2": [
+        r"BatchScore: scored 1000 rows in [\d.]+ s .* with cifar2/\d+ -> out/cifar2 \(parquet\)"
+    ],
+    "spark-submit-batchscore-3": [
+        r"BatchScore: scored 179 rows in [\d.]+ s .* with titanic/\d+ -> out/titanic \(csv\)"
+    ],
+    "inspect-a-repository-1": [r"Model titanic, version \d+", r"signature_def\['serving_default'\]"],
+    "benchmarks-2": [r"wrote out/bench-smoke\.md"],
+}
+
+
+@pytest.fixture(scope="module")
+def env() -> dict[str, str]:
+    return environment()
+
+
+def _run(block: Block, env: dict[str, str]) -> Outcome:
+    launcher = launcher_for(BLOCKS, block) if block.kind in (SQL, SCALA) else None
+    return execute(command(block, launcher), env, TIMEOUT_S)
+
+
+def _report(block: Block, run: Outcome) -> str:
+    ended = f"killed after {TIMEOUT_S} s" if run.timed_out else f"exit {run.returncode} after {run.seconds:.0f} s"
+    return (
+        f"README block {block.id} (line {block.line}, {block.language}), {ended}:\n{block.code}"
+        f"--- stdout\n{run.stdout[-6000:]}\n--- stderr\n{run.stderr[-6000:]}"
+    )
+
+
+@pytest.mark.parametrize("block", [b for b in BLOCKS if b.kind != "text"], ids=lambda b: b.id)
+def test_readme_block_runs_as_written(block: Block, env):
+    if block.not_run is not None:
+        assert block.not_run, f"README block {block.id} (line {block.line}) is not-run without a reason"
+        pytest.skip(f"not-run: {block.not_run}")
+    if block.launches is not None:
+        assert any(b.kind == block.launches and b.line > block.line for b in BLOCKS), (
+            f"launcher {block.id} starts {block.launches}, but no {block.launches} block follows it"
+        )
+        pytest.skip(f"launches the {block.launches} blocks below it")
+    if block.kind in (SQL, SCALA) and not (DIST / "tfspark-assembly.jar").is_file():
+        pytest.fail(f"{DIST}/tfspark-assembly.jar is missing: run ./sbt sparkScala/dist (bin/test builds it first)")
+
+    before = tracked_state()
+    run = _run(block, env)
+    report = _report(block, run)
+    console = run.stdout + run.stderr
+
+    changed = sorted(path for path, state in tracked_state().items() if before.get(path) != state)
+    restored = restore(changed, before)
+    assert not changed, (
+        f"the block changed files of the checkout that git does not ignore: {changed} "
+        f"(put back from git: {restored})\n" + report
+    )
+    assert run.returncode == 0, report
+    if block.kind == SCALA:
+        assert SCALA_DONE in run.stdout, "spark-shell stopped before the end of the block\n" + report
+    noise = console_noise(console)
+    assert not noise, "INFO lines on the console (quiet by default):\n" + "\n".join(noise[:10]) + "\n" + report
+    for pattern in EXPECTED.get(block.id, []):
+        assert re.search(pattern, console), f"expected /{pattern}/ on the console\n" + report
+
+
+def test_expectations_name_blocks_that_run():
+    running = {b.id for b in BLOCKS if b.runs}
+    assert set(EXPECTED) <= running, sorted(set(EXPECTED) - running)
+
+
+def test_every_sql_and_scala_block_has_a_launcher_above_it():
+    for block in BLOCKS:
+        if block.runs and block.kind in (SQL, SCALA):
+            assert launcher_for(BLOCKS, block).launches == block.kind
+
+
+def test_the_parser_reads_languages_markers_sections_and_indented_blocks():
+    text = """# Title
+## First part
+<!-- not-run: takes an hour -->
+```bash
+long
+```
+
+```
+plan output
+```
+### Sub part
+<!-- launches: sql -->
+```bash
+spark-sql --conf a=b
+```
+1. A step:
+
+   ```sql
+   SELECT 1;
+   ```
+<!-- not-run: -->
+```python
+print()
+```
+"""
+    blocks = parse(text)
+    assert [(b.id, b.kind) for b in blocks] == [
+        ("first-part-1", "shell"),
+        ("first-part-2", "text"),
+        ("sub-part-1", "shell"),
+        ("sub-part-2", "sql"),
+        ("sub-part-3", "python"),
+    ]
+    assert blocks[0].not_run == "takes an hour" and not blocks[0].runs
+    assert blocks[2].launches == "sql" and blocks[3].code == "SELECT 1;\n" and blocks[3].runs
+    assert blocks[4].not_run == ""
+    assert command(blocks[3], launcher_for(blocks, blocks[3]))[-1].startswith("spark-sql --conf a=b -f ")
+    with pytest.raises(LookupError):
+        launcher_for(blocks[3:], blocks[3])
+    with pytest.raises(ValueError, match="never closed"):
+        parse("```bash\nunclosed\n")
+
+
+def test_console_noise_finds_tf_and_spark_info_lines_only():
+    output = (
+        "2026-11-28 13:03:30.123456: I tensorflow/core/util/port.cc:153] oneDNN custom operations are on\n"
+        "I0000 00:00:1795871063.344150   26757 mlir_graph_optimization_pass.cc:401] "
+        "MLIR V1 optimization pass is not enabled\n"
+        "I0000 00:00:1795871063.344150   26757 loader.cc:12] Reading SavedModel\n"
+        "26/11/28 13:05:05 INFO SparkContext: Running Spark version 4.2.0\r[Stage 0:>   (0 + 1) / 1]\n"
+        "26/11/28 13:05:04 WARN NativeCodeLoader: Unable to load native-hadoop library\n"
+        "INFO is a word in a result\n"
+    )
+    assert [line[:30] for line in console_noise(output)] == [
+        "2026-11-28 13:03:30.123456: I ",
+        "I0000 00:00:1795871063.344150 ",
+        "26/11/28 13:05:05 INFO SparkCo",
+    ]
+
+
+def test_files_a_block_changes_are_found_and_only_clean_ones_put_back(tmp_path):
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, capture_output=True, check=True)
+
+    git("init", "-q")
+    for name in ("model.pb", "mine.txt"):
+        (tmp_path / name).write_text("committed\n")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "c")
+    (tmp_path / "mine.txt").write_text("the user's own change\n")
+    before = tracked_state(tmp_path)
+    (tmp_path / "model.pb").write_text("rewritten by a block\n")
+    (tmp_path / "mine.txt").write_text("rewritten by a block\n")
+    (tmp_path / "new.txt").write_text("added by a block\n")
+    changed = sorted(p for p, state in tracked_state(tmp_path).items() if before.get(p) != state)
+    assert changed == ["mine.txt", "model.pb", "new.txt"]
+    assert restore(changed, before, tmp_path) == ["model.pb"]
+    assert (tmp_path / "model.pb").read_text() == "committed\n"
+    assert (tmp_path / "mine.txt").read_text() == "rewritten by a block\n"
+
+
+def test_a_block_past_its_time_is_killed_with_its_children():
+    run = execute(["bash", "-c", "echo started; sleep 60 & sleep 60"], dict(os.environ), timeout_s=1)
+    assert run.timed_out and run.returncode == -9 and run.seconds < 30
+    assert run.stdout == "started\n"
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(pytest.main([__file__, "-q"]))
