@@ -150,7 +150,13 @@ def environment() -> dict[str, str]:
     out = subprocess.run(
         ["bash", "-c", ". bin/env.sh && env -0"], cwd=REPO_ROOT, env=base, capture_output=True, check=True
     ).stdout.decode()
-    return dict(item.split("=", 1) for item in out.split("\0") if "=" in item)
+    env = dict(item.split("=", 1) for item in out.split("\0") if "=" in item)
+    # What the blocks download (pip's packages for the pyspark section's virtualenv, TF's native
+    # jar that the tfspark package fetches) is kept in the checkout's ignored cache, as bin/setup's is.
+    cache = Path(env.get("TFSPARK_CACHE") or REPO_ROOT / ".cache")
+    env.setdefault("PIP_CACHE_DIR", str(cache / "pip"))
+    env.setdefault("TFSPARK_JAR_CACHE", str(cache / "tfspark-jars"))
+    return env
 
 
 def command(block: Block, launcher: Block | None) -> list[str]:
