@@ -367,6 +367,7 @@ def bench_raw_data(b: Bench, model: str) -> None:
                 if model == "titanic":
                     cols = {
                         "pclass": ("Pclass", np.int64),
+                        "name": ("Name", object),
                         "sex": ("Sex", object),
                         "age": ("Age", np.float32),
                         "sibsp": ("SibSp", np.int64),

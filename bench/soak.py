@@ -58,6 +58,8 @@ MLP_COLS = ", ".join(f"CAST(hash(id, {i}) % 1000 / 100D AS FLOAT)" for i in rang
 # Titanic's raw columns, named and typed as its serving_default inputs (README, "Models"); no nulls.
 TITANIC_COLS = [
     "CAST(pmod(hash(id, 101), 3) + 1 AS BIGINT) AS pclass",
+    "concat('Doe', id, ', ', element_at(array('Mr', 'Mrs', 'Miss', 'Master', 'Dr', ''), pmod(hash(id, 109), 6) + 1),"
+    " '. John') AS name",
     "IF(pmod(hash(id, 102), 2) = 0, 'male', 'female') AS sex",
     "CAST(pmod(hash(id, 103), 800) / 10D AS FLOAT) AS age",
     "CAST(pmod(hash(id, 104), 5) AS BIGINT) AS sibsp",
@@ -77,7 +79,7 @@ EXPRESSIONS = {
     ("control", "mlp"): f"array_max(array({MLP_COLS})) AS p",
     ("tfpredict", "titanic"): "tfpredict('titanic', struct(*)).probability AS p",
     ("control", "titanic"): "pclass * 0.3D + IF(sex = 'male', 1D, 0D) + age * 0.01D + sibsp + parch"
-    " + fare * 0.001D + length(cabin) + length(embarked) AS p",
+    " + fare * 0.001D + length(cabin) + length(embarked) + length(name) AS p",
 }
 MODELS = ("mlp", "titanic")
 

@@ -24,6 +24,7 @@ CONTRACT = {
                 T("cabin", "string", (None,)),
                 T("embarked", "string", (None,)),
                 T("fare", "float32", (None,)),
+                T("name", "string", (None,)),
                 T("parch", "int64", (None,)),
                 T("pclass", "int64", (None,)),
                 T("sex", "string", (None,)),
@@ -60,7 +61,16 @@ CONTRACT = {
     },
 }
 EDGE_CASES = {
-    "titanic": {"missing_age_cabin_embarked", "unseen_categories", "extreme_fares", "pclass_outside_1_to_3"},
+    "titanic": {
+        "missing_age_cabin_embarked",
+        "unseen_categories",
+        "extreme_fares",
+        "pclass_outside_1_to_3",
+        "name_empty",
+        "name_without_title",
+        "name_unseen_title",
+        "name_non_ascii",
+    },
     "cifar2": {"mixed_formats_and_sizes", "batch_of_one_png"},
     "imdb": {"empty_and_blank", "ten_thousand_words", "non_ascii", "html_breaks"},
     "covid": {"window_1_day", "window_5_days", "window_8_days", "window_20_days"},
@@ -146,23 +156,63 @@ def test_cifar2_undecodable_bytes_fail_with_a_decode_error(models_dir):
         fn(image_bytes=tf.constant([b"definitely not an image"]))
 
 
+def _titanic_raw(**overrides) -> dict[str, tf.Tensor]:
+    """One third-class passenger of 30 with no title, as raw ``serving_default`` inputs."""
+    raw = dict(pclass=[3], name=[""], sex=["male"], age=[30.0], sibsp=[0], parch=[0], fare=[10.0], cabin=["C1"])
+    raw = {**raw, "embarked": ["S"], **overrides}
+    dtypes = {"pclass": tf.int64, "sibsp": tf.int64, "parch": tf.int64, "age": tf.float32, "fare": tf.float32}
+    return {k: tf.constant(v, dtypes.get(k, tf.string)) for k, v in raw.items()}
+
+
 def test_titanic_unseen_categories_equal_all_zero_one_hots(models_dir):
-    """'X' for sex and embarked and pclass 7 behave exactly like all-zero one-hot columns."""
+    """'X' for sex and embarked, pclass 7 and no title behave exactly like all-zero one-hot columns."""
     loaded = tf.saved_model.load(str(models_dir / "titanic" / "1"))
-    raw = loaded.signatures["serving_default"](
-        pclass=tf.constant([7], tf.int64),
-        sex=tf.constant(["X"]),
-        age=tf.constant([30.0]),
-        sibsp=tf.constant([0], tf.int64),
-        parch=tf.constant([0], tf.int64),
-        fare=tf.constant([10.0]),
-        cabin=tf.constant(["C1"]),
-        embarked=tf.constant(["X"]),
-    )["probability"]
+    raw = loaded.signatures["serving_default"](**_titanic_raw(pclass=[7], sex=["X"], embarked=["X"]))["probability"]
     features = np.zeros((1, 15), np.float32)
     features[0, 5], features[0, 9] = 30.0, 10.0
     direct = loaded.signatures["features"](features=tf.constant(features))["probability"]
     np.testing.assert_allclose(raw.numpy(), direct.numpy(), rtol=1e-6)
+
+
+def test_titanic_features_signature_is_the_raw_one_with_the_title_unknown(models_dir):
+    """The book's 15 floats carry no name: ``features`` equals ``serving_default`` with a name without title."""
+    loaded = tf.saved_model.load(str(models_dir / "titanic" / "1"))
+    features = np.zeros((1, 15), np.float32)
+    features[0, [2, 4, 10, 13]] = 1  # Pclass_3, male, Cabin_null, Embarked_S
+    features[0, 5], features[0, 9] = 30.0, 10.0
+    direct = loaded.signatures["features"](features=tf.constant(features))["probability"].numpy()
+    for name in ["", "John Doe", "Doe, John"]:
+        raw = loaded.signatures["serving_default"](**_titanic_raw(name=[name], cabin=[""]))["probability"].numpy()
+        np.testing.assert_allclose(raw, direct, rtol=1e-6, err_msg=name)
+
+
+def test_titanic_title_groups_and_rare_titles(models_dir):
+    """Aliases share a group (Mlle = Miss, Mme = Mrs), titles never seen are Rare, case and spaces do not matter."""
+    serve = tf.saved_model.load(str(models_dir / "titanic" / "1")).signatures["serving_default"]
+
+    def p(name: str, sex: str = "female") -> float:
+        return float(serve(**_titanic_raw(name=[name], sex=[sex]))["probability"].numpy()[0, 0])
+
+    assert p("Doe, Mlle. Anne") == p("Doe, Miss. Anne") == p("DOE,miss .ANNE")
+    assert p("Doe, Mme. Anne") == p("Doe, Mrs. Anne")
+    assert p("Doe, Prof. John", "male") == p("Doe, Dr. John", "male") == p("Doe, the Countess. x", "male")
+    assert len({p("Doe, Mr. A", "male"), p("Doe, Master. A", "male"), p("Doe, Dr. A", "male"), p("A", "male")}) == 4
+
+
+def test_titanic_training_is_deterministic(tmp_path):
+    """Two full trainings with the same seed give the same golden outputs, bit for bit."""
+    for out in ("a", "b"):
+        result = subprocess.run(
+            [sys.executable, "-m", "python_trainer", "train", "titanic", "--quiet", "--out", str(tmp_path / out)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+    runs = [json.loads((tmp_path / out / "titanic/1/assets.extra/golden.json").read_text()) for out in ("a", "b")]
+    assert runs[0]["cases"] == runs[1]["cases"]
+    metrics = [json.loads((tmp_path / out / "titanic/1/assets.extra/metrics.json").read_text()) for out in ("a", "b")]
+    assert metrics[0] == metrics[1]
 
 
 def test_evaluate_command_recomputes_the_recorded_metric(models_dir):

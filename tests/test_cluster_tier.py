@@ -52,7 +52,7 @@ FILES = 24
 KILL_AFTER_COMMITTED = FILES // 4  # the fault comes once this many tasks have committed their output
 JOB_TIMEOUT_S = 600
 TIMINGS = REPO_ROOT / "target" / "cluster-tier" / "timings.json"
-RAW_COLUMNS = ["Pclass", "Sex", "Age", "SibSp", "Parch", "Fare", "Cabin", "Embarked"]  # as in the CSV
+RAW_COLUMNS = ["Pclass", "Name", "Sex", "Age", "SibSp", "Parch", "Fare", "Cabin", "Embarked"]  # as in the CSV
 SUMMARY = re.compile(r"BatchScore: scored (\d+) rows in ([\d.]+) s")
 
 

@@ -1,9 +1,11 @@
 """Book chapter 1-3: IMDB review sentiment from raw review text.
 
 ``serving_default`` takes ``review`` string ``[-1]``, raw text; standardization (lower case, HTML
-``<br />`` and punctuation stripped), unigram + bigram TF-IDF over a 20,000-token vocabulary and
-the classifier all live in the graph. It returns ``probability`` float32 ``[-1,1]`` of a positive
-review. An empty review, or one made only of unknown words, gets the model's prior.
+``<br />`` and punctuation stripped), unigram + bigram TF-IDF over a 20,000-token vocabulary scaled
+to unit L2 norm, and the classifier all live in the graph. It returns ``probability`` float32
+``[-1,1]`` of a positive review. An empty review, or one made only of unknown words, has an all-zero
+vector and gets the model's prior; the norm makes a review's length matter little, so a very long
+review is scored like a short one with the same word mix.
 """
 
 from __future__ import annotations
@@ -23,10 +25,11 @@ from python_trainer.seeding import make_deterministic
 from python_trainer.workflows.common import Stopwatch, TrainConfig, TrainResult, finish_export
 
 NAME = "imdb"
-DEFAULT_EPOCHS = 4
+DEFAULT_EPOCHS = 5
 DEFAULT_SEED = 42
-ACCURACY_BAR = 0.88
+ACCURACY_BAR = 0.89
 MAX_TOKENS = 20_000
+LEARNING_RATE = 3e-3
 DATA_FILE = "imdb/imdb_full_50k.csv.gz"
 
 
@@ -50,10 +53,15 @@ def standardize(text: tf.Tensor) -> tf.Tensor:
     return tf.strings.regex_replace(text, r"[^\w\s']", " ")
 
 
+def unit_tfidf(vectorizer: tf.keras.layers.TextVectorization, texts: tf.Tensor) -> tf.Tensor:
+    """TF-IDF rows of ``texts`` scaled to unit L2 norm; a text without known tokens stays all zeros."""
+    return tf.math.l2_normalize(vectorizer(texts), axis=-1)
+
+
 def build_model(
     train_texts: np.ndarray, *, adapt_rows: int
 ) -> tuple[tf.keras.layers.TextVectorization, tf.keras.Model]:
-    """TF-IDF vectorizer (adapted on the training texts) and Dropout → Dense 32 → Dense 1."""
+    """TF-IDF vectorizer (adapted on the training texts) and Dropout → Dense 32 → Dense 1 on its unit rows."""
     vectorizer = tf.keras.layers.TextVectorization(
         max_tokens=MAX_TOKENS, ngrams=2, output_mode="tf_idf", standardize=standardize, name="tfidf"
     )
@@ -72,7 +80,7 @@ class ImdbServing(ServingModule):
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="review")])
     def serve(self, review):
-        return {"probability": self.model(self.vectorizer(review), training=False)}
+        return {"probability": self.model(unit_tfidf(self.vectorizer, review), training=False)}
 
 
 def golden_cases(seed: int) -> list[golden.GoldenCase]:
@@ -115,9 +123,10 @@ def train(config: TrainConfig) -> TrainResult:
         ds = tf.data.Dataset.from_tensor_slices((x, y))
         if shuffle:
             ds = ds.shuffle(len(x), seed=config.seed)
-        return ds.batch(128).map(lambda t, label: (vectorizer(t), label)).prefetch(tf.data.AUTOTUNE)
+        return ds.batch(128).map(lambda t, label: (unit_tfidf(vectorizer, t), label)).prefetch(tf.data.AUTOTUNE)
 
-    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+    optimizer = tf.keras.optimizers.Adam(LEARNING_RATE)
+    model.compile(optimizer=optimizer, loss="binary_crossentropy", metrics=["accuracy"])
     history = model.fit(
         vectorized(train_x, train_y, True),
         epochs=config.epochs,

@@ -185,7 +185,7 @@ class BadInputSuite extends AnyFunSuite with SparkSessionFixture with ErrorCheck
   test("a string where a number goes, and a malformed null policy, are rejected") {
     checkError("INPUT_TYPE_MISMATCH", Map("model" -> "titanic", "input" -> "pclass", "got" -> "string")) {
       spark.sql(
-        "SELECT tfpredict('titanic', named_struct('pclass', 'first', 'sex', 'male', 'age', 1.0, 'sibsp', 0, 'parch', 0, " +
+        "SELECT tfpredict('titanic', named_struct('pclass', 'first', 'name', 'Doe, Mr. John', 'sex', 'male', 'age', 1.0, 'sibsp', 0, 'parch', 0, " +
           "'fare', 1.0, 'cabin', '', 'embarked', 'S'))"
       )
     }

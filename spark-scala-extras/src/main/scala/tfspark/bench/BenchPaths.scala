@@ -99,6 +99,7 @@ object BenchPaths {
   private val TitanicColumns =
     Seq(
       "pclass" -> "Pclass",
+      "name" -> "Name",
       "sex" -> "Sex",
       "age" -> "Age",
       "sibsp" -> "SibSp",
@@ -120,8 +121,8 @@ object BenchPaths {
     def longs(i: Int) = rows.map(r => if (r.isNullAt(i)) 0L else r.getAs[Number](i).longValue())
     def floats(i: Int) = rows.map(r => if (r.isNullAt(i)) Float.NaN else r.getAs[Number](i).floatValue())
     def strings(i: Int) = rows.map(r => if (r.isNullAt(i)) Array.emptyByteArray else r.getString(i).getBytes("UTF-8"))
-    val (pclass, sex, age, sibsp, parch, fare, cabin, embarked) =
-      (longs(0), strings(1), floats(2), longs(3), longs(4), floats(5), strings(6), strings(7))
+    val (pclass, name, sex, age, sibsp, parch, fare, cabin, embarked) =
+      (longs(0), strings(1), strings(2), floats(3), longs(4), longs(5), floats(6), strings(7), strings(8))
     Using.resource(SavedModelBundle.load(modelDir, SavedModelBundle.DEFAULT_TAG)) { bundle =>
       val fn = bundle.function("serving_default")
       def runBatch(from: Int): Unit = {
@@ -132,6 +133,7 @@ object BenchPaths {
         def s(a: Array[Array[Byte]]) = tfspark.tensor.StringTensors.of(shape, java.util.Arrays.copyOfRange(a, from, from + m), m)
         val inputs = Map[String, org.tensorflow.Tensor](
           "pclass" -> l(pclass),
+          "name" -> s(name),
           "sex" -> s(sex),
           "age" -> f(age),
           "sibsp" -> l(sibsp),
@@ -160,13 +162,14 @@ object BenchPaths {
       def string(i: Int): Any = if (r.isNullAt(i)) "" else r.getString(i)
       Map[String, Any](
         "pclass" -> long(0),
-        "sex" -> string(1),
-        "age" -> float(2),
-        "sibsp" -> long(3),
-        "parch" -> long(4),
-        "fare" -> float(5),
-        "cabin" -> string(6),
-        "embarked" -> string(7)
+        "name" -> string(1),
+        "sex" -> string(2),
+        "age" -> float(3),
+        "sibsp" -> long(4),
+        "parch" -> long(5),
+        "fare" -> float(6),
+        "cabin" -> string(7),
+        "embarked" -> string(8)
       )
     }
     TFInference.predictMaps(maps, shipped, batchSize).count()

@@ -24,7 +24,15 @@ class TFModelTransformerSuite extends AnyFunSuite with SparkSessionFixture with 
     assert(rows.length === 179)
     val accuracy = rows.count(r => r.getInt(0).toLong == r.getLong(1)).toDouble / rows.length
     info(f"accuracy of `survived` on titanic/test.csv: $accuracy%.3f")
-    assert(accuracy > 0.75)
+    assert(accuracy > 0.8)
+  }
+
+  test("the Name column feeds `name`: blank names (the unknown title) change the scores") {
+    def scores(df: org.apache.spark.sql.DataFrame) =
+      scorer.transform(df).select("PassengerId", "prediction.probability").orderBy("PassengerId").collect().map(_.getFloat(1))
+    val (named, blank) = (scores(passengers), scores(passengers.withColumn("Name", org.apache.spark.sql.functions.lit(""))))
+    assert(named.length === 179 && blank.length === 179)
+    assert(named.zip(blank).count { case (a, b) => a != b } > 170, "every test passenger's name has a title")
   }
 
   test("saves and loads inside a Pipeline, and scores the same afterwards") {

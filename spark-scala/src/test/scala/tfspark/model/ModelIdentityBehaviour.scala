@@ -23,7 +23,7 @@ trait ModelIdentityBehaviour extends AnyFunSuite with SparkSessionFixture with E
   private def committed(relative: String) = new File(TestModels.modelsDir, relative)
 
   private val passenger =
-    "named_struct('pclass', 1, 'sex', 'female', 'age', 30.0, 'sibsp', 0, 'parch', 0, 'fare', 50.0, 'cabin', 'C85', 'embarked', 'S')"
+    "named_struct('pclass', 1, 'name', 'Doe, Mrs. Jane', 'sex', 'female', 'age', 30.0, 'sibsp', 0, 'parch', 0, 'fare', 50.0, 'cabin', 'C85', 'embarked', 'S')"
 
   test("links: version links to two different models keep two identities, and one query gets both right") {
     val (sha1, sha2) = (ModelArchive.sha256(linked("rolled/1")), ModelArchive.sha256(linked("rolled/2")))

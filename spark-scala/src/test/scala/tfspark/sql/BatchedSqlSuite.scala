@@ -92,8 +92,8 @@ class BatchedSqlSuite extends AnyFunSuite with SparkSessionFixture with ErrorChe
     "subquery" -> "SELECT max(p) FROM (SELECT tfpredict('linear', f) AS p FROM points WHERE f IS NOT NULL)",
     "struct(*) of columns, read straight from the row" -> "SELECT PassengerId, tfpredict('titanic', struct(*)) AS p FROM passengers",
     "a struct of computed fields" ->
-      ("SELECT PassengerId, tfpredict('titanic', named_struct('pclass', Pclass + 0, 'sex', lower(Sex), 'age', Age, " +
-        "'sibsp', SibSp, 'parch', Parch, 'fare', Fare * 1.0, 'cabin', Cabin, 'embarked', Embarked)) AS p FROM passengers")
+      ("SELECT PassengerId, tfpredict('titanic', named_struct('pclass', Pclass + 0, 'name', trim(Name), 'sex', lower(Sex), " +
+        "'age', Age, 'sibsp', SibSp, 'parch', Parch, 'fare', Fare * 1.0, 'cabin', Cabin, 'embarked', Embarked)) AS p FROM passengers")
   )
 
   for ((name, query) <- shapes) {
