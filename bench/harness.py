@@ -185,7 +185,7 @@ def bench_numeric(b: Bench, model: str, repo: Path, width: int) -> None:
     from pyspark.sql.functions import pandas_udf
     from pyspark.sql.types import FloatType
 
-    from python_trainer import spark_bridge
+    from tfspark import TFModelTransformer
 
     spark, a = b.spark, b.args
     export_dir = str(repo / model / "1")
@@ -215,7 +215,7 @@ def bench_numeric(b: Bench, model: str, repo: Path, width: int) -> None:
         timed(lambda: spark._jvm.tfspark.bench.BenchPaths.rdd(arrays, str(repo), model, a.batch_size), a.runs),
         "from a cached RDD[Array[Float]]",
     )
-    scorer = spark_bridge.transformer(spark, model, repository=repo, batch_size=a.batch_size)
+    scorer = TFModelTransformer(model=model, repository=str(repo), batchSize=a.batch_size)
     b.record(model, "(c) Transformer", a.rows, timed(lambda: noop(scorer.transform(df)), a.runs), "all columns out")
     b.record(
         model,
@@ -289,8 +289,8 @@ def bench_raw_data(b: Bench, model: str) -> None:
     """Titanic raw columns, IMDB text, CIFAR2 JPEG bytes: the JVM paths and the iterator pandas_udf peer."""
     from pyspark.sql.functions import pandas_udf
 
-    from python_trainer import spark_bridge
     from python_trainer.data_dir import resolve_data_file
+    from tfspark import TFModelTransformer
 
     spark, a = b.spark, b.args
     export_dir = str(MODELS / model / "1")
@@ -341,8 +341,8 @@ def bench_raw_data(b: Bench, model: str) -> None:
         if model == "cifar2":
             sql = f"tfpredict('{model}', {arg}).probability"
         b.record(model, "(d) SQL with the extension", rows, timed(lambda: noop(df.selectExpr(f"{sql} AS p")), a.runs))
-        scorer = spark_bridge.transformer(
-            spark, model, batch_size=a.batch_size, null_policy="fill" if model == "titanic" else "error"
+        scorer = TFModelTransformer(
+            model=model, batchSize=a.batch_size, nullPolicy="fill" if model == "titanic" else "error"
         )
         b.record(model, "(c) Transformer", rows, timed(lambda: noop(scorer.transform(df)), a.runs), "all columns out")
         if model == "titanic":
@@ -514,20 +514,22 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ["PYSPARK_PYTHON"] = sys.executable
-    from python_trainer.spark_bridge import build_session
+    from pyspark.sql import SparkSession
+
+    from tfspark import configure_spark_with_tfspark
+    from tfspark.jars import CHECKOUT_DIST
 
     repo = model_repository()
-    from python_trainer.spark_bridge import DIST_DIR
 
     # The cached inputs (1 M rows of 64 floats) and BatchScore's Parquet reads share the driver's heap.
     os.environ.setdefault("PYSPARK_SUBMIT_ARGS", "--driver-memory 6g pyspark-shell")
 
-    spark = build_session(
+    builder = SparkSession.builder.master("local[2]").appName("tfspark-bench")
+    spark = configure_spark_with_tfspark(
+        builder.config("spark.tfpredict.batchSize", str(args.batch_size)),
         repository=repo,
-        app_name="tfspark-bench",
-        batch_size=args.batch_size,
-        extra_jars=(DIST_DIR / "tfspark-extras.jar",),  # tfspark.bench.BenchPaths: not in the production jar
-    )
+        extra_jars=(CHECKOUT_DIST / "tfspark-extras.jar",),  # tfspark.bench.BenchPaths: not in the production jar
+    ).getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(args.batch_size))
     b = Bench(spark, args)

@@ -43,7 +43,7 @@ from pathlib import Path
 
 from harness import ROOT, WORK, jvm_rss_kb, machine, model_repository, noop
 
-from python_trainer.spark_bridge import DIST_DIR
+from tfspark.jars import CHECKOUT_DIST
 
 # Each run, in its own JVM: what its queries project, and whether its heap is fixed (-Xms = -Xmx,
 # pre-touched, so that G1's resizing of the heap cannot move the RSS).
@@ -202,10 +202,14 @@ def run_child(args) -> dict:
     if options:
         submit += ["--conf", "spark.driver.defaultJavaOptions=" + " ".join(options)]
     os.environ["PYSPARK_SUBMIT_ARGS"] = shlex.join([*submit, "pyspark-shell"])
-    from python_trainer.spark_bridge import build_session
+    from pyspark.sql import SparkSession
+
+    from tfspark import configure_spark_with_tfspark
 
     repo = model_repository()
-    spark = build_session(repository=repo, app_name=f"tfspark-soak-{kind}", batch_size=args.batch_size)
+    builder = SparkSession.builder.master("local[2]").appName(f"tfspark-soak-{kind}")
+    builder = builder.config("spark.tfpredict.batchSize", str(args.batch_size))
+    spark = configure_spark_with_tfspark(builder, repository=repo).getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     jvm = spark._jvm
     pid = int(jvm.java.lang.ProcessHandle.current().pid())
@@ -294,7 +298,7 @@ def commit() -> str:
 
 
 def jar_time() -> str:
-    jar = DIST_DIR / "tfspark-assembly.jar"
+    jar = CHECKOUT_DIST / "tfspark-assembly.jar"
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(jar.stat().st_mtime)) if jar.is_file() else "?"
 
 

@@ -42,8 +42,8 @@ from conftest import REPO_ROOT
 from spark_processes import kill_group, spark_env, spark_home, tfspark_conf
 from standalone_cluster import StandaloneCluster
 
-from python_trainer import spark_bridge
 from python_trainer.data_dir import resolve_data_file
+from tfspark import jars
 
 pytestmark = pytest.mark.jvm
 
@@ -97,7 +97,7 @@ def cluster(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def submit_conf() -> dict[str, str]:
-    """tfspark's configuration for the job (spark_bridge.spark_conf: repository, extension, and the JavaCPP
+    """tfspark's configuration for the job (tfspark.session.spark_conf: repository, extension, and the JavaCPP
     cache option for the driver and the executors), without ``spark.jars``: the assembly is the
     application jar and TF's native jar goes through ``--jars``."""
     conf = tfspark_conf()
@@ -215,7 +215,7 @@ def batch_score(cluster: StandaloneCluster, conf: dict, table: Path, output: Pat
     """Runs BatchScore on the cluster; ``fault`` ("executor" or "worker") SIGKILLs, once
     KILL_AFTER_COMMITTED tasks have committed their output, an executor that runs a task, or its worker
     with it."""
-    assembly, native = spark_bridge.find_jars()
+    assembly, native = jars.jars()
     settings = {
         **conf,
         "spark.driver.extraJavaOptions": conf["spark.driver.extraJavaOptions"] + " -Dtfspark.logLevel=INFO",

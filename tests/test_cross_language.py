@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from python_trainer import golden, spark_bridge
+from python_trainer import golden
+from tfspark import TFModelTransformer, register, tfpredict
+from tfspark.jars import assembly_jar
 
 pytestmark = pytest.mark.jvm
 
@@ -41,7 +43,7 @@ def test_default_model_and_result_type(spark):
 
 
 def test_register_on_a_running_session_crosses_py4j(spark):
-    spark_bridge.register(spark)
+    register(spark)
     assert spark.sql("SELECT tfpredict('linear', array(1, 2)) AS p").head()["p"] == pytest.approx(
         golden_book_prediction(), abs=1e-5
     )
@@ -56,11 +58,6 @@ def test_jvm_errors_reach_python_with_their_error_class(spark):
     assert "[INPUT_SHAPE_MISMATCH] Input features of model linear expects 2 values in dimension 1" in str(shape.value)
 
 
-def test_find_jars_names_the_build_command(tmp_path):
-    with pytest.raises(spark_bridge.JarNotFoundError, match="sbt sparkScala/dist"):
-        spark_bridge.find_jars(tmp_path)
-
-
 def linear_book_rows() -> np.ndarray:
     return np.array([[1, 2], [3, 5], [6, 7], [8, 3]], dtype=np.float32)
 
@@ -73,17 +70,19 @@ def golden_book_prediction() -> float:
 
 
 def test_readme_pyspark_example(spark):
-    """The README's pyspark lines, on the shared session (``build_session`` made it with the same conf)."""
+    """The README's pyspark calls, on the shared session (configure_spark_with_tfspark made it)."""
     assert spark.sql("SELECT tfpredict(array(1.0f, 2.0f)) AS prediction").head()["prediction"] == pytest.approx(
         golden_book_prediction(), abs=1e-5
     )
     reviews = spark.createDataFrame([("A wonderful, moving film.",), ("Dull and far too long.",)], "review STRING")
-    positive = [r["positive"] for r in reviews.selectExpr("review", "tfpredict('imdb', review) AS positive").collect()]
+    positive = [
+        r["positive"] for r in reviews.select("review", tfpredict("imdb", "review").alias("positive")).collect()
+    ]
     assert positive[0] > 0.5 > positive[1]
     from python_trainer.data_dir import resolve_data_file
 
     passengers = spark.read.csv(str(resolve_data_file("titanic/test.csv")), header=True, inferSchema=True)
-    scored = spark_bridge.transformer(spark, "titanic", null_policy="fill").transform(passengers)
+    scored = TFModelTransformer(model="titanic", nullPolicy="fill").transform(passengers)
     assert scored.select("prediction.*").columns == ["probability", "survived"]
     assert scored.count() == 179
 
@@ -95,7 +94,7 @@ def test_a_jvm_without_the_native_jar_says_which_jar_is_missing(models_dir):
 
     import pyspark
 
-    assembly = spark_bridge.find_jars()[0]
+    assembly = assembly_jar()
     classpath = f"{assembly}:{os.path.join(os.path.dirname(pyspark.__file__), 'jars', '*')}"
     result = subprocess.run(
         ["java", "-cp", classpath, "tfspark.jobs.Inspect", "--repository", str(models_dir), "--model", "linear"],

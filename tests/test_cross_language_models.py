@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import MODELS as MODELS_DIR
 from pyspark.sql import types as T
 
-from python_trainer import golden, spark_bridge
+from python_trainer import golden
+from tfspark import TFModelTransformer
 
 pytestmark = pytest.mark.jvm
 MODELS = ["cifar2", "covid", "imdb", "linear", "titanic"]
@@ -82,17 +84,15 @@ def test_sql_and_transformer_on_the_jvm_match_python_tf(name, spark, models_dir)
         struct = ", ".join(sorted(case.inputs))
         sql = f"SELECT id, tfpredict('{name}:{case.signature}', struct({struct})) AS p FROM xlang_case ORDER BY id"
         assert_rows_match([r["p"] for r in spark.sql(sql).collect()], case, expected, tolerance)
-        scorer = spark_bridge.transformer(spark, name, signature=case.signature, output_col="p", batch_size=3)
+        scorer = TFModelTransformer(model=name, signature=case.signature, outputCol="p", batchSize=3)
         scored = scorer.transform(df).orderBy("id").collect()
         assert_rows_match([r["p"] for r in scored], case, expected, tolerance)
 
 
 def test_transformer_with_an_input_column_and_a_mapping(spark):
     df = spark.createDataFrame([([1.0, 2.0],), ([3.0, 5.0],)], "xs ARRAY<FLOAT>")
-    by_col = spark_bridge.transformer(spark, "linear", input_col="xs").transform(df).collect()
-    by_map = spark_bridge.transformer(
-        spark, "linear", input_mapping={"features": "xs"}, repository=spark_bridge.REPO_ROOT / "models"
-    )
+    by_col = TFModelTransformer(model="linear", inputCol="xs").transform(df).collect()
+    by_map = TFModelTransformer(model="linear", inputMapping={"features": "xs"}, repository=str(MODELS_DIR))
     by_map = by_map.transform(df).collect()
     assert [r["prediction"] for r in by_col] == [r["prediction"] for r in by_map]
     assert by_col[0]["prediction"] == pytest.approx(2.838135, abs=1e-5)

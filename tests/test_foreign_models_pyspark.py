@@ -22,7 +22,8 @@ import numpy as np
 import pytest
 from pyspark.sql import types as T
 
-from python_trainer import golden, spark_bridge
+from python_trainer import golden
+from tfspark import TFModelTransformer
 
 pytestmark = pytest.mark.jvm
 
@@ -199,7 +200,7 @@ def _agree(spark, name: str, corpus_dir: Path, table: dict) -> None:
         sql = f"SELECT id, tfpredict('{name}:{case.signature}', struct({struct})) AS p FROM {view} ORDER BY id"
         got = [r["p"] for r in spark.sql(sql).collect()]
         worst["SQL"] = max(worst["SQL"], max_diff(got, case, tolerance, f"{name} SQL"))
-        scorer = spark_bridge.transformer(spark, name, signature=case.signature, output_col="p", batch_size=3)
+        scorer = TFModelTransformer(model=name, signature=case.signature, outputCol="p", batchSize=3)
         got = [r["p"] for r in scorer.transform(df).orderBy("id").collect()]
         worst["Transformer"] = max(worst["Transformer"], max_diff(got, case, tolerance, f"{name} Transformer"))
     table[name] = {p: f"agrees (max |Δ| {d:.3g})" for p, d in worst.items()}
@@ -211,9 +212,7 @@ def _load_failed(spark, name: str, entry: dict, table: dict) -> None:
     runs = {
         "SQL": lambda: spark.sql(f"SELECT tfpredict('{name}', {row}) AS p").collect(),
         "Transformer": lambda: (
-            spark_bridge.transformer(spark, name)
-            .transform(spark.range(2).selectExpr("id", f"{row} AS {key}"))
-            .collect()
+            TFModelTransformer(model=name).transform(spark.range(2).selectExpr("id", f"{row} AS {key}")).collect()
         ),
     }
     table[name] = {}
@@ -240,9 +239,7 @@ def _unsupported(spark, name: str, entry: dict, table: dict) -> None:
     offending = entry["offending"]
     runs = {
         "SQL": lambda: spark.sql(f"SELECT tfpredict('{name}', {entry['feed']}) AS p").collect(),
-        "Transformer": lambda: (
-            spark_bridge.transformer(spark, name).transform(_transformer_frame(spark, entry)).collect()
-        ),
+        "Transformer": lambda: TFModelTransformer(model=name).transform(_transformer_frame(spark, entry)).collect(),
     }
     table[name] = {}
     failures = []

@@ -70,7 +70,7 @@ def condition(exc: BaseException) -> str | None:
 
 
 def conf_args() -> list[str]:
-    """``--conf`` for tfspark's jars, extension and repository (the conf of ``build_session``), for a
+    """``--conf`` for tfspark's jars, extension and repository (what configure_spark_with_tfspark adds), for a
     short-lived driver: no UI, and the JIT and GC that halve a JVM's start-up CPU on 2 cores.
 
     Missing jars fail the test, as in conftest's ``spark``, unless TFSPARK_SKIP_JVM=1 asks to skip it.
