@@ -73,6 +73,7 @@ def test_download_verifies_and_renames_into_place(repository, tmp_path, capsys):
     got = maven.download(ARTIFACT, tmp_path / "cache", repository=url)
     assert got.read_bytes() == (root / ARTIFACT.path).read_bytes()
     assert [p.name for p in (tmp_path / "cache").iterdir()] == [ARTIFACT.file_name]
+    assert got.stat().st_mode & 0o044 == 0o044, "readable by the machine's other users, as a download is"
     assert "fetching org.example:thing:1.0:linux-x86_64 once" in capsys.readouterr().err
 
 

@@ -127,6 +127,9 @@ def download(artifact: Artifact, into: Path, *, repository: str | None = None, t
                 "TFSPARK_NATIVE_JAR",
                 url=url,
             )
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(part, 0o666 & ~umask)  # mkstemp made it private; a jar is read by every JVM of the machine
         os.replace(part, target)
     finally:
         part.unlink(missing_ok=True)
