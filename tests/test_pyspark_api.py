@@ -128,3 +128,39 @@ def test_a_running_session_without_tfspark_is_named(tmp_path):
     lines = [line for line in run.stdout.splitlines() if "|" in line]
     assert len(lines) == 2, run.stdout + run.stderr
     assert all(line.startswith("SESSION_WITHOUT_TFSPARK |") and "spark.stop()" in line for line in lines)
+
+
+def test_register_on_a_running_session_with_the_jars_is_batched(tmp_path):
+    """A session started with tfspark's jars but not its extension (spark-submit --jars, a notebook's
+    conf): register() adds tfpredict and the batched execution, so the plan has BatchEvalTF."""
+    script = textwrap.dedent(
+        """
+        from pyspark.sql import SparkSession
+        from tfspark import jars, register, tfpredict
+        jar_list = ",".join(str(j) for j in jars.jars())
+        spark = SparkSession.builder.master("local[1]").config("spark.jars", jar_list).getOrCreate()
+        register(spark)
+        frame = spark.createDataFrame([([1.0, 2.0],)], "xs ARRAY<FLOAT>").select(tfpredict("linear", "xs").alias("p"))
+        print("PLAN", frame._jdf.queryExecution().executedPlan().toString().replace("\\n", " "))
+        print("VALUE", frame.head()["p"])
+        """
+    )
+    models = REPO_ROOT / "models"
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            script.replace(
+                'master("local[1]")', f'master("local[1]").config("spark.tfpredict.repository", "{models}")'
+            ),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    plan = next(line for line in run.stdout.splitlines() if line.startswith("PLAN"))
+    assert "BatchEvalTF [linear/1:serving_default]" in plan, plan
+    value = float(next(line for line in run.stdout.splitlines() if line.startswith("VALUE")).split()[1])
+    assert value == pytest.approx(2.8381348)
