@@ -70,6 +70,13 @@ EXPECTED: dict[str, list[str]] = {
     ],
     "inspect-a-repository-1": [r"Model titanic, version \d+", r"signature_def\['serving_default'\]"],
     "benchmarks-2": [r"wrote out/bench-smoke\.md"],
+    # Bring your own model: the export checks, the golden vectors replay, SQL and pyspark score it.
+    "bring-your-own-model-2": [
+        r"serving_default: ok \(warm-up from golden vectors, 1 case",
+        r"golden vectors of out/my-models/churn/1 reproduce",
+    ],
+    "bring-your-own-model-3": [r"(?m)^0\.\d+$"],
+    "bring-your-own-model-4": [r"(?s)\|churn_probability\|.*\|\s*0\.\d+\|.*\|\s*0\.\d+\|"],
 }
 
 
