@@ -141,6 +141,8 @@ def _train(args: argparse.Namespace) -> int:
 
     if args.all == bool(args.name):
         raise TrainerError("train takes a workflow name or --all, not both", expected=BOOK_MODELS)
+    if args.version < 1:
+        raise TrainerError(f"--version must be a positive integer, got {args.version}", got=args.version)
     names = BOOK_MODELS if args.all else [args.name]
     for name in names:  # before any training: a refusal costs nothing
         ensure_version_free(

@@ -23,11 +23,10 @@ from dataclasses import dataclass
 import tensorflow as tf
 
 from python_trainer.errors import ExportError, ModelNotExportableError
+from python_trainer.export import AUTO_GENERATED_NAME, LOWER_SNAKE_NAME
 
 DEFAULT_SIGNATURE = "serving_default"
 SINGLE_OUTPUT = "prediction"
-_AUTO_NAME = re.compile(r"^(keras_tensor(_\d+)?|input_layer(_\d+)?|output_\d+|input_\d+|args_\d+)$")
-_SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 @dataclass(frozen=True)
@@ -61,7 +60,7 @@ def lower_snake(name: str) -> str:
 
 def check_key(key: str, *, what: str, hint: str) -> str:
     """Returns ``key`` if it is a chosen lower_snake name; raises :class:`ExportError` saying what to do."""
-    if not _SNAKE.match(key) or _AUTO_NAME.match(key):
+    if not LOWER_SNAKE_NAME.match(key) or AUTO_GENERATED_NAME.match(key):
         raise ExportError(f"{what} would be called '{key}'; expected a chosen lower_snake name: {hint}", got=key)
     return key
 

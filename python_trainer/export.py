@@ -24,8 +24,9 @@ from python_trainer.errors import (
     VersionExistsError,
 )
 
-_AUTO_NAME = re.compile(r"^(keras_tensor(_\d+)?|input_layer(_\d+)?|output_\d+|input_\d+|args_\d+)$")
-_SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
+AUTO_GENERATED_NAME = re.compile(r"^(keras_tensor(_\d+)?|input_layer(_\d+)?|output_\d+|input_\d+|args_\d+)$")
+"""Tensor keys that Keras and TF make up; the model contract (DESIGN.md §4) refuses them."""
+LOWER_SNAKE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 SAMPLE_CASE = "sample_inputs"
 
 
@@ -355,7 +356,7 @@ def _publish(staging: Path, final: Path) -> None:
 def _check_signature_keys(path: Path) -> None:
     for key, infos in read_signatures(path).items():
         for info in infos["inputs"] + infos["outputs"]:
-            if _AUTO_NAME.match(info.key) or not _SNAKE.match(info.key):
+            if AUTO_GENERATED_NAME.match(info.key) or not LOWER_SNAKE_NAME.match(info.key):
                 raise ExportError(
                     f"signature '{key}' has tensor key '{info.key}'; expected a chosen lower_snake name",
                     signature=key,
