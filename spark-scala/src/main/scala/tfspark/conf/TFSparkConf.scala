@@ -1,6 +1,7 @@
 package tfspark.conf
 
 import org.apache.spark.{SparkConf, SparkEnv}
+import org.apache.spark.sql.SparkSession
 import org.apache.spark.sql.internal.SQLConf
 
 import tfspark.errors.TFSparkErrors
@@ -16,6 +17,10 @@ import tfspark.errors.TFSparkErrors
  * `spark.conf.set` of it fails with Spark's `CANNOT_MODIFY_STATIC_CONFIG` from every client
  * (spark-sql, JDBC/Thrift, Spark Connect, pyspark). [[register]] must run before any session takes
  * statements; [[tfspark.sql.TFSparkExtensions]] and `TFSparkSQL.register` call it.
+ *
+ * Every key is declared once, as a [[ConfEntry]] in [[Entries]], and every value is checked by
+ * that entry where it is read. [[validate]] checks them all at once, at each use of tfspark: an
+ * unknown `spark.tfpredict.*` key (a typo) or a malformed value is INVALID_CONFIG, never ignored.
  */
 object TFSparkConf {
   val Repository = "spark.tfpredict.repository"
@@ -26,6 +31,7 @@ object TFSparkConf {
   val RowLabel = "spark.tfpredict.rowLabel"
   val StrictInputs = "spark.tfpredict.strictInputs"
   val UnitOutputsAsArrays = "spark.tfpredict.unitOutputsAsArrays"
+  val BinaryOutputs = "spark.tfpredict.binaryOutputs"
   val MaxLoadedModels = "spark.tfpredict.maxLoadedModels"
   val BatchedSql = "spark.tfpredict.batchedSql"
   val IntraOpThreads = "spark.tfpredict.intraOpThreads"
@@ -33,85 +39,111 @@ object TFSparkConf {
   val RepositoryShared = "spark.tfpredict.repositoryShared"
   val TaskErrorLogs = "spark.tfpredict.taskErrorLogs"
 
+  val Prefix = "spark.tfpredict."
   val DefaultRepository = "models"
+  val DefaultBatchSize = 1024
   val DefaultMaxLoadedModels = 8
 
   /** The most rows one batch may hold (a model's own limit may be lower: `tfspark.tensor.BatchLimits`). */
   val MaxBatchSize: Int = 1 << 20
+
+  import ConfScope.{Application, Session, Static}
+
+  private val repositoryEntry = ConfEntry.text(Repository, Static, "a folder or a Hadoop URI")
+  private val defaultModelEntry = ConfEntry.text(DefaultModel, Session, "a model reference NAME[@VERSION][:SIGNATURE]")
+  private val batchSizeEntry = ConfEntry.int(BatchSize, Session, DefaultBatchSize, 1, MaxBatchSize)
+  private val nullPolicyEntry =
+    ConfEntry.oneOf(NullPolicy, Session, "error", Seq("error", "null", "fill"))(v => tfspark.conf.NullPolicy.parse(v).get)
+  private val onErrorEntry = ConfEntry.oneOf(OnError, Session, "fail", Seq("fail", "null"))(v => tfspark.conf.OnError.parse(v).get)
+  private val rowLabelEntry = ConfEntry.names(RowLabel, Session, "column names, separated by commas")
+  private val strictInputsEntry = ConfEntry.boolean(StrictInputs, Session, default = false)
+  private val unitOutputsAsArraysEntry = ConfEntry.boolean(UnitOutputsAsArrays, Session, default = false)
+  private val binaryOutputsEntry = ConfEntry.names(BinaryOutputs, Session, "output keys, separated by commas, or *")
+  private val batchedSqlEntry = ConfEntry.boolean(BatchedSql, Session, default = true)
+  private val maxLoadedModelsEntry = ConfEntry.int(MaxLoadedModels, Application, DefaultMaxLoadedModels, 1, Int.MaxValue)
+  private val intraOpThreadsEntry = ConfEntry.optionalInt(IntraOpThreads, Application, 1, 4096)
+  private val nativeCacheDirEntry = ConfEntry.text(NativeCacheDir, Application, "a folder")
+  private val repositorySharedEntry = ConfEntry.boolean(RepositoryShared, Application, default = false)
+  private val taskErrorLogsEntry = ConfEntry.oneOf(TaskErrorLogs, Application, "once", Seq("once", "all"))(_.equalsIgnoreCase("once"))
+
+  /** Every key tfspark reads, each declared once. */
+  val Entries: Seq[ConfEntry[_]] = Seq(
+    repositoryEntry,
+    defaultModelEntry,
+    batchSizeEntry,
+    nullPolicyEntry,
+    onErrorEntry,
+    rowLabelEntry,
+    strictInputsEntry,
+    unitOutputsAsArraysEntry,
+    binaryOutputsEntry,
+    batchedSqlEntry,
+    maxLoadedModelsEntry,
+    intraOpThreadsEntry,
+    nativeCacheDirEntry,
+    repositorySharedEntry,
+    taskErrorLogsEntry
+  )
+  private val byKey: Map[String, ConfEntry[_]] = Entries.map(e => e.key -> e).toMap
 
   /** Makes [[Repository]] a static configuration of this JVM's Spark SQL. Idempotent. */
   def register(): Unit = registered
 
   private lazy val registered: Unit = SQLConf.registerStaticConfigKey(Repository)
 
+  private def session(conf: SQLConf): String => Option[String] = key => Option(conf.getConfString(key, null))
+  private def application(conf: SparkConf): String => Option[String] = conf.getOption
+  private def applicationNow: String => Option[String] = key => Option(SparkEnv.get).flatMap(_.conf.getOption(key))
+
   /** The repository root fixed at start (a static configuration: no session can change it). */
   def repository(conf: SQLConf = SQLConf.get): String = {
     register()
-    conf.getConfString(Repository, DefaultRepository)
+    repositoryEntry.read(session(conf)).getOrElse(DefaultRepository)
   }
 
-  def defaultModel(conf: SQLConf = SQLConf.get): Option[String] =
-    Option(conf.getConfString(DefaultModel, null)).map(_.trim).filter(_.nonEmpty)
+  def defaultModel(conf: SQLConf = SQLConf.get): Option[String] = defaultModelEntry.read(session(conf))
 
   /** Rows per `Session.run`: 1 to [[MaxBatchSize]]. @throws tfspark.errors.TFSparkException INVALID_CONFIG */
-  def batchSize(conf: SQLConf = SQLConf.get): Int = {
-    val raw = conf.getConfString(BatchSize, "1024")
-    raw.trim.toIntOption
-      .filter(n => n > 0 && n <= MaxBatchSize)
-      .getOrElse(throw TFSparkErrors.invalidConfig(BatchSize, raw, s"a number of rows from 1 to $MaxBatchSize"))
-  }
+  def batchSize(conf: SQLConf = SQLConf.get): Int = batchSizeEntry.read(session(conf))
 
   /** @throws tfspark.errors.TFSparkException INVALID_CONFIG */
-  def onError(conf: SQLConf = SQLConf.get): tfspark.conf.OnError = {
-    val raw = conf.getConfString(OnError, "fail")
-    tfspark.conf.OnError.parse(raw).getOrElse(throw TFSparkErrors.invalidConfig(OnError, raw, "'fail' or 'null'"))
-  }
+  def onError(conf: SQLConf = SQLConf.get): tfspark.conf.OnError = onErrorEntry.read(session(conf))
 
   /**
    * The columns that name a row in error messages (comma-separated), when the query keeps them;
-   * empty: a `path` column, else the row's first columns.
+   * empty: a `path` column, else the row's first columns. The DataFrame API checks that they exist
+   * ([[checkRowLabel]]).
    */
-  def rowLabel(conf: SQLConf = SQLConf.get): Seq[String] =
-    conf.getConfString(RowLabel, "").split(",").map(_.trim).filter(_.nonEmpty).toSeq
+  def rowLabel(conf: SQLConf = SQLConf.get): Seq[String] = rowLabelEntry.read(session(conf))
+
+  /** [[rowLabel]] of `spark`'s session. */
+  def rowLabel(spark: SparkSession): Seq[String] = rowLabelEntry.read(spark.conf.getOption)
 
   /** @throws tfspark.errors.TFSparkException INVALID_CONFIG */
-  def nullPolicy(conf: SQLConf = SQLConf.get): NullPolicy = {
-    val raw = conf.getConfString(NullPolicy, "error")
-    tfspark.conf.NullPolicy.parse(raw).getOrElse(throw TFSparkErrors.invalidConfig(NullPolicy, raw, "'error', 'null' or 'fill'"))
-  }
+  def nullPolicy(conf: SQLConf = SQLConf.get): NullPolicy = nullPolicyEntry.read(session(conf))
 
-  /** Whether a `[-1,1]` output is an `array` of one element rather than a scalar. */
-  def unitOutputsAsArrays(conf: SQLConf = SQLConf.get): Boolean =
-    conf.getConfString(UnitOutputsAsArrays, "false").trim.equalsIgnoreCase("true")
+  /** Whether a `[-1,1]` output is an `array` of one element rather than a scalar. @throws INVALID_CONFIG */
+  def unitOutputsAsArrays(conf: SQLConf = SQLConf.get): Boolean = unitOutputsAsArraysEntry.read(session(conf))
 
-  /** Whether struct fields that feed no input are an error (UNEXPECTED_INPUT). */
-  def strictInputs(conf: SQLConf = SQLConf.get): Boolean =
-    conf.getConfString(StrictInputs, "false").trim.equalsIgnoreCase("true")
+  /** The string outputs given as `binary` rather than `string` (`*`: all of them). @throws INVALID_CONFIG */
+  def binaryOutputs(conf: SQLConf = SQLConf.get): Seq[String] = binaryOutputsEntry.read(session(conf))
+
+  /** Whether struct fields that feed no input are an error (UNEXPECTED_INPUT). @throws INVALID_CONFIG */
+  def strictInputs(conf: SQLConf = SQLConf.get): Boolean = strictInputsEntry.read(session(conf))
 
   /** Whether `tfpredict` calls run batched (`false`: one `Session.run` per row, on request only). */
-  def batchedSql(conf: SQLConf = SQLConf.get): Boolean = {
-    val raw = conf.getConfString(BatchedSql, "true")
-    raw.trim.toLowerCase match {
-      case "true" => true
-      case "false" => false
-      case _ => throw TFSparkErrors.invalidConfig(BatchedSql, raw, "true or false")
-    }
-  }
+  def batchedSql(conf: SQLConf = SQLConf.get): Boolean = batchedSqlEntry.read(session(conf))
 
   /**
    * Threads per TF op in each session (`intra_op_parallelism_threads`), from the application's
-   * configuration: `None` unless set.
+   * configuration: `None` unless set (then TF chooses).
    *
    * @throws tfspark.errors.TFSparkException INVALID_CONFIG
    */
-  def intraOpThreads(): Option[Int] =
-    Option(SparkEnv.get).flatMap(_.conf.getOption(IntraOpThreads)).map { raw =>
-      raw.trim.toIntOption.filter(_ > 0).getOrElse(throw TFSparkErrors.invalidConfig(IntraOpThreads, raw, "a positive integer"))
-    }
+  def intraOpThreads(): Option[Int] = intraOpThreadsEntry.read(applicationNow)
 
   /** Where executors unpack TF's native library (`None` unless set). */
-  def nativeCacheDir(): Option[String] =
-    Option(SparkEnv.get).flatMap(_.conf.getOption(NativeCacheDir)).map(_.trim).filter(_.nonEmpty)
+  def nativeCacheDir(): Option[String] = nativeCacheDirEntry.read(applicationNow)
 
   /**
    * Whether the driver logs a tfspark error that fails a task once (`once`, the default: Spark's
@@ -120,14 +152,7 @@ object TFSparkConf {
    *
    * @throws tfspark.errors.TFSparkException INVALID_CONFIG
    */
-  def taskErrorLogsOnce(conf: SparkConf): Boolean = {
-    val raw = conf.get(TaskErrorLogs, "once")
-    raw.trim.toLowerCase match {
-      case "once" => true
-      case "all" => false
-      case _ => throw TFSparkErrors.invalidConfig(TaskErrorLogs, raw, "once or all")
-    }
-  }
+  def taskErrorLogsOnce(conf: SparkConf): Boolean = taskErrorLogsEntry.read(application(conf))
 
   /**
    * Whether local (`file:` or scheme-less) model repositories are on a filesystem that every
@@ -138,14 +163,7 @@ object TFSparkConf {
    *
    * @throws tfspark.errors.TFSparkException INVALID_CONFIG
    */
-  def repositoryShared(conf: SparkConf): Boolean = {
-    val raw = conf.get(RepositoryShared, "false")
-    raw.trim.toLowerCase match {
-      case "true" => true
-      case "false" => false
-      case _ => throw TFSparkErrors.invalidConfig(RepositoryShared, raw, "true or false")
-    }
-  }
+  def repositoryShared(conf: SparkConf): Boolean = repositorySharedEntry.read(application(conf))
 
   /**
    * How many model versions one JVM keeps loaded ([[tfspark.model.ModelCache]]): beyond it, the
@@ -155,8 +173,67 @@ object TFSparkConf {
    *
    * @throws tfspark.errors.TFSparkException INVALID_CONFIG
    */
-  def maxLoadedModels(): Int = {
-    val raw = Option(SparkEnv.get).flatMap(_.conf.getOption(MaxLoadedModels)).getOrElse(DefaultMaxLoadedModels.toString)
-    raw.trim.toIntOption.filter(_ > 0).getOrElse(throw TFSparkErrors.invalidConfig(MaxLoadedModels, raw, "a positive integer"))
+  def maxLoadedModels(): Int = maxLoadedModelsEntry.read(applicationNow)
+
+  /**
+   * Checks every `spark.tfpredict.*` key of the application's configuration: each must be a known
+   * key with a valid value. Called whenever a model is shipped, so every entry point (SQL, the
+   * DataFrame API, the Transformer, BatchScore, RDDs) checks the start-up configuration.
+   *
+   * @throws tfspark.errors.TFSparkException INVALID_CONFIG for an unknown key (naming the closest
+   *   known one) or a malformed value
+   */
+  def validate(app: SparkConf): Unit = check(app.getAll.toSeq, None)
+
+  /**
+   * [[validate]] for `spark`'s session configuration, which holds the start-up keys and every
+   * runtime `SET`: also refuses a runtime change of a key fixed at start
+   * ([[ConfScope.Application]]), which would otherwise have no effect. Called at each use of
+   * tfspark in a session (`tfpredict`'s analysis, the DataFrame API and the Transformer).
+   *
+   * @throws tfspark.errors.TFSparkException INVALID_CONFIG
+   */
+  def validate(spark: SparkSession): Unit =
+    check(spark.conf.getAll.toSeq, Some(spark.sparkContext.getConf))
+
+  private def check(settings: Seq[(String, String)], app: Option[SparkConf]): Unit =
+    settings.iterator.filter(_._1.startsWith(Prefix)).toSeq.sortBy(_._1).foreach { case (key, value) =>
+      val entry = byKey.getOrElse(key, throw unknownKey(key, value))
+      entry.parse(value)
+      app.filter(_ => entry.scope == Application).foreach { conf =>
+        val atStart = conf.getOption(key)
+        if (!atStart.contains(value)) {
+          throw TFSparkErrors.invalidConfig(
+            key,
+            s"'$value' in this session but ${atStart.fold("unset")(v => s"'$v'")} in the application",
+            s"the value the application started with: it is read when a model loads, on the driver and every executor, so set " +
+              s"it at start (spark-submit --conf $key=$value, or the session builder's config)"
+          )
+        }
+      }
+    }
+
+  private def unknownKey(key: String, value: String) = {
+    val closest = Entries.map(_.key).minBy(known => editDistance(known.toLowerCase, key.toLowerCase))
+    TFSparkErrors.invalidConfig(
+      key,
+      s"set to '$value', but it is not a tfspark setting",
+      s"one of tfspark's settings: did you mean $closest? (known: ${Entries.map(_.key.stripPrefix(Prefix)).mkString(", ")})"
+    )
+  }
+
+  /** Levenshtein distance: how many single-character edits turn `a` into `b`. */
+  private[conf] def editDistance(a: String, b: String): Int = {
+    val row = Array.tabulate(b.length + 1)(identity)
+    a.indices.foreach { i =>
+      var diagonal = row(0)
+      row(0) = i + 1
+      b.indices.foreach { j =>
+        val above = row(j + 1)
+        row(j + 1) = math.min(math.min(row(j) + 1, above + 1), diagonal + (if (a(i) == b(j)) 0 else 1))
+        diagonal = above
+      }
+    }
+    row(b.length)
   }
 }

@@ -59,10 +59,13 @@ object ShippedModel {
    * belong to their caches and are never deleted by tfspark.
    *
    * @throws tfspark.errors.TFSparkException MODEL_LOAD_FAILED when the model cannot be loaded,
-   *   INVALID_CONFIG for a `spark.tfpredict.repositoryShared` that is not true or false
+   *   INVALID_CONFIG for an unknown or malformed `spark.tfpredict.*` key of the application
+   *   ([[TFSparkConf.validate]])
    */
-  def ship(sc: SparkContext, location: ModelLocation): ShippedModel =
+  def ship(sc: SparkContext, location: ModelLocation): ShippedModel = {
+    TFSparkConf.validate(sc.getConf)
     ship(sc, location, TFSparkConf.repositoryShared(sc.getConf))
+  }
 
   /** [[ship]] with the shared-repository declaration given (tests ship both ways in one application). */
   private[tfspark] def ship(sc: SparkContext, location: ModelLocation, repositoryShared: Boolean): ShippedModel = {

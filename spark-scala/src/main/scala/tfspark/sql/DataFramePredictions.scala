@@ -5,7 +5,7 @@ import org.apache.spark.sql.catalyst.expressions.{CreateNamedStruct, Literal}
 import org.apache.spark.sql.tfspark.ExpressionColumns
 import org.apache.spark.sql.types.{StructField, StructType}
 
-import tfspark.conf.{NullPolicy, OnError}
+import tfspark.conf.{NullPolicy, OnError, TFSparkConf}
 import tfspark.errors.TFSparkErrors
 import tfspark.model.ShippedModel
 import tfspark.rdd.RDDPredictions
@@ -67,6 +67,8 @@ object DataFramePredictions {
       rowLabel: Seq[String] = Nil
   ): Column = {
     TFSparkSQL.install(df.sparkSession)
+    TFSparkConf.validate(df.sparkSession)
+    checkRowLabel(df, if (rowLabel.nonEmpty) rowLabel else TFSparkConf.rowLabel(df.sparkSession), rowLabel.isEmpty)
     val (binding, _, ordinals) = bindColumns(df, model, inputCols, signature, unitOutputsAsArrays)
     BatchLimits.check(batchSize, Some(binding), "batchSize", isConfig = false)
     val attributes = df.queryExecution.analyzed.output
@@ -75,6 +77,20 @@ object DataFramePredictions {
     })
     ExpressionColumns.column(TFPredict(argument, model, binding, nullPolicy, Some(batchSize), onError, rowLabel))
   }
+
+  /**
+   * The columns that name rows in errors must be columns of `df`.
+   *
+   * @throws tfspark.errors.TFSparkException INVALID_CONFIG (`spark.tfpredict.rowLabel`) or
+   *   INVALID_ARGUMENT (the call's own `rowLabel`) naming the missing column
+   */
+  private def checkRowLabel(df: DataFrame, rowLabel: Seq[String], fromConf: Boolean): Unit =
+    rowLabel.filterNot(c => df.columns.exists(_.equalsIgnoreCase(c))).foreach { missing =>
+      val expected = s"columns of the scored DataFrame: ${df.columns.mkString(", ")}"
+      throw (if (fromConf)
+               TFSparkErrors.invalidConfig(TFSparkConf.RowLabel, s"'${rowLabel.mkString(",")}' ('$missing' is not a column)", expected)
+             else TFSparkErrors.invalidArgument("rowLabel column", s"'$missing'", expected))
+    }
 
   /**
    * How `model` is fed from `df`'s columns: the binding, the argument struct type, and the

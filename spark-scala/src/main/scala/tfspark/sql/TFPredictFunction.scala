@@ -48,6 +48,7 @@ object TFPredictFunction {
    *   UNSUPPORTED_SIGNATURE, INPUT_TYPE_MISMATCH, INVALID_CONFIG
    */
   def build(args: Seq[Expression]): Expression = {
+    TFSparkConf.validate(SparkSession.active)
     val (spec, features) = args match {
       case Seq(f) =>
         (TFSparkConf.defaultModel().getOrElse(throw TFSparkErrors.defaultModelNotSet(TFSparkConf.DefaultModel, f.sql)), f)

@@ -19,9 +19,14 @@ object TFSparkSQL {
       Some("system")
     ) // CatalogManager.{BUILTIN_NAMESPACE,SYSTEM_CATALOG_NAME} are private[sql]
 
-  /** Registers `tfpredict` as a built-in function of `spark`, as the extension does, and installs batching. */
+  /**
+   * Registers `tfpredict` as a built-in function of `spark`, as the extension does, and installs batching.
+   *
+   * @throws tfspark.errors.TFSparkException INVALID_CONFIG for an unknown or malformed `spark.tfpredict.*` key
+   */
   def register(spark: SparkSession): Unit = {
     TFSparkConf.register()
+    TFSparkConf.validate(spark)
     classic(spark).sessionState.functionRegistry.registerFunction(builtinIdentifier, TFPredictFunction.info, TFPredictFunction.build _)
     install(spark)
   }
