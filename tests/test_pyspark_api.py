@@ -122,12 +122,26 @@ def test_a_running_session_without_tfspark_is_named(tmp_path):
                 attempt()
             except Exception as e:
                 print(e.getCondition(), "|", e)
+        # The failed calls leave pyspark's error conversion as it was: later errors are pyspark's own.
+        for query in ("SELECT nosuchcol", "SELECT 1/0 AS x", "SELECT tfpredict('linear', array(1.0f, 2.0f))"):
+            try:
+                plain.conf.set("spark.sql.ansi.enabled", "true")
+                plain.sql(query).collect()
+            except Exception as e:
+                print("later", type(e).__name__, e.getCondition(), "#")
         """
     )
     run = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     lines = [line for line in run.stdout.splitlines() if "|" in line]
     assert len(lines) == 2, run.stdout + run.stderr
     assert all(line.startswith("SESSION_WITHOUT_TFSPARK |") and "spark.stop()" in line for line in lines)
+    later = [line.split()[1:3] for line in run.stdout.splitlines() if line.startswith("later ")]
+    assert later == [
+        ["AnalysisException", "UNRESOLVED_COLUMN.WITHOUT_SUGGESTION"],
+        ["ArithmeticException", "DIVIDE_BY_ZERO"],
+        ["AnalysisException", "UNRESOLVED_ROUTINE"],
+    ], run.stdout + run.stderr[-3000:]
+    assert "RecursionError" not in run.stderr
 
 
 def test_register_on_a_running_session_with_the_jars_is_batched(tmp_path):

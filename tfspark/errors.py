@@ -19,6 +19,8 @@ catalog's, ``tfspark.errors.TFSparkErrors``, or one of the set-up classes below)
 
 from __future__ import annotations
 
+import threading
+
 from pyspark.errors import PySparkException
 from pyspark.errors.exceptions.captured import CapturedException
 
@@ -78,17 +80,32 @@ def _install_classic() -> None:
 
 
 def _is_tfspark_exception(java_exception) -> bool:
+    """Whether ``java_exception`` is a ``TFSparkException``. Never raises, and never calls the JVM in a
+    way that can fail: a JVM without tfspark's classes answers False without an exception, since a
+    failing py4j call would come back through pyspark's conversion, and so through this function."""
     from py4j.java_gateway import is_instance_of
-    from py4j.protocol import Py4JError
     from pyspark import SparkContext
 
     gateway = SparkContext._gateway
-    if gateway is None or java_exception is None:
+    if gateway is None or java_exception is None or getattr(_conversion, "busy", False):
         return False
+    _conversion.busy = True
     try:
-        return is_instance_of(gateway, java_exception, JVM_EXCEPTION)
-    except Py4JError:  # the JVM does not have tfspark's classes
+        return _jvm_has_tfspark_errors(gateway) and is_instance_of(gateway, java_exception, JVM_EXCEPTION)
+    except Exception:  # noqa: BLE001 - a broken gateway: pyspark's own conversion decides
         return False
+    finally:
+        _conversion.busy = False
+
+
+_conversion = threading.local()
+
+
+def _jvm_has_tfspark_errors(gateway) -> bool:
+    """Whether the JVM has tfspark's exception class (py4j answers a missing class with a package)."""
+    from py4j.java_gateway import JavaClass
+
+    return isinstance(gateway.jvm.tfspark.errors.TFSparkException, JavaClass)
 
 
 def _install_connect() -> None:

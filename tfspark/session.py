@@ -105,7 +105,6 @@ def register(spark) -> None:
     Raises :class:`TFSparkClientError` ``SESSION_WITHOUT_TFSPARK`` when the JVM or the server lacks
     tfspark, saying how to start one that has it.
     """
-    install_exception_conversion()
     if is_connect_session(spark):
         if not spark.sql("SHOW FUNCTIONS LIKE 'tfpredict'").collect():
             raise TFSparkClientError(
@@ -113,9 +112,11 @@ def register(spark) -> None:
                 "the Spark Connect server has no tfpredict function: start it with tfspark's jars and "
                 f"--conf spark.sql.extensions={EXTENSION} (the jars: python -m tfspark jars)",
             )
+        install_exception_conversion()
         return
     if not _jvm_has_tfspark(spark._jvm):
-        raise _without_tfspark()
+        raise _without_tfspark()  # pyspark's error conversion is left as it was
+    install_exception_conversion()
     spark._jvm.tfspark.sql.TFSparkSQL.register(spark._jsparkSession)
 
 
