@@ -54,11 +54,11 @@ def run(command: list[str], cwd, stdin: str | None = None) -> subprocess.Complet
 
 def test_spark_sql_prompt_reports_each_bad_setting_and_goes_on(tmp_path):
     statements = [
-        ("SET spark.tfpredict.strictInputs=maybe", "spark.tfpredict.strictInputs is 'maybe'; expected true or false"),
-        ("SET spark.tfpredict.unitOutputsAsArrays=yes", "spark.tfpredict.unitOutputsAsArrays is 'yes'"),
+        ("SET spark.tfpredict.strictInputs=maybe", "spark.tfpredict.strictInputs is maybe; expected true or false"),
+        ("SET spark.tfpredict.unitOutputsAsArrays=yes", "spark.tfpredict.unitOutputsAsArrays is yes"),
         ("SET spark.tfpredict.batchsize=10", "did you mean spark.tfpredict.batchSize?"),
         ("SET spark.tfpredict.null_policy=fill", "did you mean spark.tfpredict.nullPolicy?"),
-        ("SET spark.tfpredict.intraOpThreads=abc", "spark.tfpredict.intraOpThreads is 'abc'"),
+        ("SET spark.tfpredict.intraOpThreads=abc", "spark.tfpredict.intraOpThreads is abc"),
         ("SET spark.tfpredict.intraOpThreads=2", "spark-submit --conf spark.tfpredict.intraOpThreads=2"),
     ]
     script = ""
@@ -88,16 +88,16 @@ def test_spark_sql_started_with_a_bad_conf_fails_its_first_query(tmp_path):
         tmp_path,
     )
     assert result.returncode != 0
-    assert "[INVALID_CONFIG] Configuration spark.tfpredict.unitOutputsAsArrays is 'yes'" in result.stderr
+    assert "[INVALID_CONFIG] Configuration spark.tfpredict.unitOutputsAsArrays is yes" in result.stderr
 
 
 @pytest.mark.parametrize(
     "key, value, message",
     [
-        ("spark.tfpredict.batchSize", "abc", "spark.tfpredict.batchSize is 'abc'; expected a whole number from 1"),
-        ("spark.tfpredict.nullPolicy", "xyz", "spark.tfpredict.nullPolicy is 'xyz'"),
+        ("spark.tfpredict.batchSize", "abc", "spark.tfpredict.batchSize is abc; expected a whole number from 1"),
+        ("spark.tfpredict.nullPolicy", "xyz", "spark.tfpredict.nullPolicy is xyz"),
         ("spark.tfpredict.nullpolicy", "fill", "did you mean spark.tfpredict.nullPolicy?"),
-        ("spark.tfpredict.intraOpThreads", "abc", "spark.tfpredict.intraOpThreads is 'abc'"),
+        ("spark.tfpredict.intraOpThreads", "abc", "spark.tfpredict.intraOpThreads is abc"),
     ],
 )
 def test_batch_score_refuses_a_bad_conf_with_exit_2(tmp_path, key, value, message):

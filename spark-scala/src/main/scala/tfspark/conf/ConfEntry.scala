@@ -32,7 +32,7 @@ final class ConfEntry[T] private (
 ) {
 
   /** The value of `raw`. @throws tfspark.errors.TFSparkException INVALID_CONFIG naming the key */
-  def parse(raw: String): T = convert(raw.trim).getOrElse(throw TFSparkErrors.invalidConfig(key, s"'$raw'", expected))
+  def parse(raw: String): T = convert(raw.trim).getOrElse(throw TFSparkErrors.invalidConfig(key, raw, expected))
 
   /** The value set in `lookup`, else the default. @throws tfspark.errors.TFSparkException INVALID_CONFIG */
   def read(lookup: String => Option[String]): T = parse(lookup(key).getOrElse(default))

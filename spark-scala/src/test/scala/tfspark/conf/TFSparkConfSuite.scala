@@ -49,7 +49,7 @@ class TFSparkConfSuite extends AnyFunSuite with SparkSessionFixture with ErrorCh
     malformed.foreach { case (key, value, expected) =>
       withSetting(key, value) {
         Seq[() => Unit](() => sqlQuery(), () => apiQuery()).foreach { query =>
-          checkError("INVALID_CONFIG", Map("key" -> key, "got" -> s"'$value'", "expected" -> expected))(query())
+          checkError("INVALID_CONFIG", Map("key" -> key, "got" -> value, "expected" -> expected))(query())
         }
       }
     }
@@ -89,7 +89,7 @@ class TFSparkConfSuite extends AnyFunSuite with SparkSessionFixture with ErrorCh
         }
     }
     withSetting(TFSparkConf.IntraOpThreads, "abc") {
-      checkError("INVALID_CONFIG", Map("key" -> TFSparkConf.IntraOpThreads, "got" -> "'abc'"))(sqlQuery())
+      checkError("INVALID_CONFIG", Map("key" -> TFSparkConf.IntraOpThreads, "got" -> "abc"))(sqlQuery())
     }
     // The value the application started with is not a change.
     withSetting(TFSparkConf.MaxLoadedModels, "4")(sqlQuery())
