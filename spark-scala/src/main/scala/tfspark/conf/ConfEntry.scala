@@ -34,6 +34,15 @@ final class ConfEntry[T] private (
   /** The value of `raw`. @throws tfspark.errors.TFSparkException INVALID_CONFIG naming the key */
   def parse(raw: String): T = convert(raw.trim).getOrElse(throw TFSparkErrors.invalidConfig(key, raw, expected))
 
+  /**
+   * The value of `raw` given as `name` (a Transformer param or a job option that stands for this
+   * key): the same values and range as the key.
+   *
+   * @throws tfspark.errors.TFSparkException INVALID_CONFIG naming `name` and this key
+   */
+  def parseAs(name: String, raw: String): T =
+    convert(raw.trim).getOrElse(throw TFSparkErrors.invalidConfig(s"$name (as $key)", raw, expected))
+
   /** The value set in `lookup`, else the default. @throws tfspark.errors.TFSparkException INVALID_CONFIG */
   def read(lookup: String => Option[String]): T = parse(lookup(key).getOrElse(default))
 

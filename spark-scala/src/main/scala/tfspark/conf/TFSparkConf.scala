@@ -86,6 +86,9 @@ object TFSparkConf {
   )
   private val byKey: Map[String, ConfEntry[_]] = Entries.map(e => e.key -> e).toMap
 
+  /** The entry of `key`, for what stands for it elsewhere (Transformer params, job options). */
+  def entry(key: String): ConfEntry[_] = byKey.getOrElse(key, throw new IllegalArgumentException(s"not a tfspark setting: $key"))
+
   /** Makes [[Repository]] a static configuration of this JVM's Spark SQL. Idempotent. */
   def register(): Unit = registered
 
