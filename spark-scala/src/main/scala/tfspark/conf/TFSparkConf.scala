@@ -26,6 +26,7 @@ object TFSparkConf {
   val RowLabel = "spark.tfpredict.rowLabel"
   val StrictInputs = "spark.tfpredict.strictInputs"
   val UnitOutputsAsArrays = "spark.tfpredict.unitOutputsAsArrays"
+  val BinaryOutputs = "spark.tfpredict.binaryOutputs"
   val MaxLoadedModels = "spark.tfpredict.maxLoadedModels"
   val BatchedSql = "spark.tfpredict.batchedSql"
   val IntraOpThreads = "spark.tfpredict.intraOpThreads"
@@ -83,6 +84,14 @@ object TFSparkConf {
   /** Whether a `[-1,1]` output is an `array` of one element rather than a scalar. */
   def unitOutputsAsArrays(conf: SQLConf = SQLConf.get): Boolean =
     conf.getConfString(UnitOutputsAsArrays, "false").trim.equalsIgnoreCase("true")
+
+  /**
+   * The string outputs that are `binary` (their bytes as they are) rather than UTF-8-checked
+   * `string`: output keys, comma-separated, or `*` for every string output. Empty by default.
+   * Each key must name a string output of the signature called (INVALID_CONFIG at analysis).
+   */
+  def binaryOutputs(conf: SQLConf = SQLConf.get): Seq[String] =
+    conf.getConfString(BinaryOutputs, "").split(",").map(_.trim).filter(_.nonEmpty).toSeq
 
   /** Whether struct fields that feed no input are an error (UNEXPECTED_INPUT). */
   def strictInputs(conf: SQLConf = SQLConf.get): Boolean =
