@@ -45,14 +45,16 @@ object TFInference {
 
   /**
    * Predicts rows given as maps from input key to plain Scala value (numbers, `Seq`s, `String`s,
-   * `Array[Byte]`); returns, per row, a map from output key to value. See [[RDDPredictions.predictMaps]].
+   * `Array[Byte]`); returns, per row, a map from output key to value (`Array[Byte]` for the string
+   * outputs in `binaryOutputs`). See [[RDDPredictions.predictMaps]].
    */
   def predictMaps(
       rdd: RDD[Map[String, Any]],
       model: ShippedModel,
       batchSize: Int = DefaultBatchSize,
-      signature: String = DefaultSignature
-  ): RDD[Map[String, Any]] = RDDPredictions.predictMaps(rdd, model, batchSize, signature)
+      signature: String = DefaultSignature,
+      binaryOutputs: Seq[String] = Nil
+  ): RDD[Map[String, Any]] = RDDPredictions.predictMaps(rdd, model, batchSize, signature, binaryOutputs)
 
   /**
    * Appends `outputCol` with `model`'s result to every row of `df` as a `tfpredict` column: a

@@ -171,6 +171,18 @@ class BinaryOutputsSuite extends AnyFunSuite with SparkSessionFixture with Error
     assert(isolated.where("p_error.errorClass = 'OUTPUT_NOT_UTF8'").count() === ns.size)
   }
 
+  test("RDD API (maps): binaryOutputs gives Array[Byte] equal to Python TF's; a string output that is not UTF-8 fails") {
+    val rows = spark.sparkContext.parallelize(ns.map(n => Map[String, Any]("n" -> n)), 2)
+    val got = TFInference.predictMaps(rows, shipped, batchSize = 4, binaryOutputs = Seq("*")).collect()
+    Seq("png", "head", "label").foreach { k =>
+      assert(got.toSeq.map(_(k).asInstanceOf[Array[Byte]].toSeq) === expected(k).map(_.toSeq), k)
+    }
+    checkError("OUTPUT_NOT_UTF8", Map("model" -> "thumbnail", "output" -> "png")) {
+      TFInference.predictMaps(rows, shipped, binaryOutputs = Seq("head")).collect()
+    }
+    checkError("INVALID_ARGUMENT", Map("got" -> "n")) { TFInference.predictMaps(rows, shipped, binaryOutputs = Seq("n")) }
+  }
+
   test("Transformer: binaryOutputs types the column in transformSchema and round-trips the bytes") {
     val scorer = new TFModelTransformer()
       .setModel("thumbnail")
