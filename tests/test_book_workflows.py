@@ -245,3 +245,7 @@ def test_test_only_models_regenerate_identically(tmp_path):
     )
     fresh = json.loads((tmp_path / "tokens" / "1" / "assets.extra" / "golden.json").read_text())
     assert fresh["cases"] == committed["cases"]
+    # thumbnail/1's bytes outputs (PNG): Python TF computes the same bytes the byte-exact JVM tests expect
+    thumbnail = "thumbnail/1/assets.extra/expected_bytes.json"
+    committed_bytes = json.loads((REPO / "spark-scala/src/test/resources/models" / thumbnail).read_text())
+    assert json.loads((tmp_path / thumbnail).read_text()) == committed_bytes

@@ -3,6 +3,8 @@ persistence, errors as TFSparkError, and sessions that lack tfspark."""
 
 from __future__ import annotations
 
+import base64
+import json
 import subprocess
 import sys
 import textwrap
@@ -178,3 +180,40 @@ def test_register_on_a_running_session_with_the_jars_is_batched(tmp_path):
     assert "BatchEvalTF [linear/1:serving_default]" in plan, plan
     value = float(next(line for line in run.stdout.splitlines() if line.startswith("VALUE")).split()[1])
     assert value == pytest.approx(2.8381348)
+
+
+TEST_MODELS = REPO_ROOT / "spark-scala" / "src" / "test" / "resources" / "models"
+
+
+def test_transformer_bytes_outputs_round_trip_exactly_to_python(spark):
+    """thumbnail/1 returns PNG bytes in a DT_STRING output: with binaryOutputs, collect() gives Python TF's
+    bytes exactly (bytes, not str); without, OUTPUT_NOT_UTF8 instead of text with U+FFFD in place of the bytes."""
+    expected = json.loads((TEST_MODELS / "thumbnail" / "1" / "assets.extra" / "expected_bytes.json").read_text())
+    frame = spark.createDataFrame([(n,) for n in expected["n"]], "n BIGINT")
+    scorer = TFModelTransformer(
+        model="thumbnail", repository=str(TEST_MODELS), outputCol="p", binaryOutputs=["png", "head"], batchSize=4
+    )
+    rows = scorer.transform(frame).orderBy("n").collect()
+    for key in ("png", "head"):
+        want = [base64.b64decode(v) for v in expected["outputs"][key]]
+        assert [bytes(r["p"][key]) for r in rows] == want
+        assert all(isinstance(r["p"][key], (bytes, bytearray)) for r in rows)
+    assert [r["p"]["label"] for r in rows] == [f"café #{n}" for n in expected["n"]]
+    with pytest.raises(TFSparkError) as e:
+        scorer.copy().setBinaryOutputs([]).transform(frame).collect()
+    assert e.value.getCondition() == "OUTPUT_NOT_UTF8"
+    assert "spark.tfpredict.binaryOutputs=" in str(e.value)
+    with pytest.raises(TFSparkError) as e:
+        scorer.copy().setBinaryOutputs(["label2"]).transform(frame)
+    assert e.value.getCondition() == "INVALID_ARGUMENT"
+
+
+def test_transformer_refuses_to_replace_a_column(spark):
+    frame = spark.createDataFrame([(1.0, 2.0, [1.0, 2.0])], "x1 DOUBLE, x2 DOUBLE, features ARRAY<FLOAT>")
+    for params in ({"outputCol": "x1"}, {"outputCol": "X1"}, {"outputCol": "y", "onError": "null", "errorCol": "x2"}):
+        with pytest.raises(TFSparkError) as e:
+            TFModelTransformer(model="linear", inputCol="features", **params).transform(frame)
+        assert e.value.getCondition() == "INVALID_ARGUMENT", params
+        assert "existing column" in str(e.value)
+    scored = TFModelTransformer(model="linear", inputCol="features", outputCol="y").transform(frame)
+    assert scored.columns == ["x1", "x2", "features", "y"]

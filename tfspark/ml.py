@@ -25,7 +25,11 @@ class TFModelTransformer(JavaTransformer, JavaMLReadable["TFModelTransformer"], 
     ``inputCol`` (a single-input signature), or those of ``inputMapping`` (input -> column). With
     ``onError="null"`` a row the model cannot score gets a null prediction and its error in
     ``errorCol`` (default ``<outputCol>_error``). Analysis errors (unknown model, a column that
-    cannot feed an input) raise :class:`tfspark.errors.TFSparkError` from ``transform``.
+    cannot feed an input, an ``outputCol`` or ``errorCol`` that names an existing column:
+    ``INVALID_ARGUMENT``) raise :class:`tfspark.errors.TFSparkError` from ``transform``.
+
+    TF string outputs are ``str`` and must be UTF-8 text (``OUTPUT_NOT_UTF8`` otherwise); those
+    named in ``binaryOutputs`` (or all, with ``["*"]``) are ``bytes``, exactly as the model returned them.
 
     >>> scorer = TFModelTransformer(model="titanic", nullPolicy="fill", outputCol="survival")  # doctest: +SKIP
     >>> scorer.transform(passengers).select("PassengerId", "survival.probability")  # doctest: +SKIP
@@ -57,6 +61,13 @@ class TFModelTransformer(JavaTransformer, JavaMLReadable["TFModelTransformer"], 
         "unitOutputsAsArrays",
         "give a [-1,1] output as a one-element array instead of a scalar",
         TypeConverters.toBoolean,
+    )
+    binaryOutputs = Param(
+        Params._dummy(),
+        "binaryOutputs",
+        "string outputs (keys, or * for all) given as binary, their bytes as they are; other string outputs must be "
+        "UTF-8 text",
+        TypeConverters.toListString,
     )
     nullPolicy = Param(Params._dummy(), "nullPolicy", "error, null or fill", TypeConverters.toString)
     onError = Param(
@@ -91,6 +102,7 @@ class TFModelTransformer(JavaTransformer, JavaMLReadable["TFModelTransformer"], 
         errorCol: str | None = None,
         rowLabelCols: list[str] | None = None,
         unitOutputsAsArrays: bool = False,
+        binaryOutputs: list[str] | None = None,
     ) -> None:
         super().__init__()
         self._java_obj = self._new_java_obj("tfspark.ml.TFModelTransformer", self.uid)
@@ -103,6 +115,7 @@ class TFModelTransformer(JavaTransformer, JavaMLReadable["TFModelTransformer"], 
             onError="fail",
             rowLabelCols=[],
             unitOutputsAsArrays=False,
+            binaryOutputs=[],
         )
         self.setParams(**self._input_kwargs)
 
@@ -122,6 +135,7 @@ class TFModelTransformer(JavaTransformer, JavaMLReadable["TFModelTransformer"], 
         errorCol: str | None = None,
         rowLabelCols: list[str] | None = None,
         unitOutputsAsArrays: bool = False,
+        binaryOutputs: list[str] | None = None,
     ) -> TFModelTransformer:
         """Sets the params given by keyword (the same as the constructor's)."""
         kwargs = dict(self._input_kwargs)
@@ -181,6 +195,10 @@ class TFModelTransformer(JavaTransformer, JavaMLReadable["TFModelTransformer"], 
 
     def setUnitOutputsAsArrays(self, value: bool) -> TFModelTransformer:
         return self._set(unitOutputsAsArrays=value)
+
+    def setBinaryOutputs(self, value: list[str]) -> TFModelTransformer:
+        """String outputs to give as ``bytes`` (``BinaryType``), or ``["*"]`` for all of them."""
+        return self._set(binaryOutputs=value)
 
     def getModel(self) -> str:
         return self.getOrDefault(self.model)

@@ -45,14 +45,16 @@ object TFInference {
 
   /**
    * Predicts rows given as maps from input key to plain Scala value (numbers, `Seq`s, `String`s,
-   * `Array[Byte]`); returns, per row, a map from output key to value. See [[RDDPredictions.predictMaps]].
+   * `Array[Byte]`); returns, per row, a map from output key to value (`Array[Byte]` for the string
+   * outputs in `binaryOutputs`). See [[RDDPredictions.predictMaps]].
    */
   def predictMaps(
       rdd: RDD[Map[String, Any]],
       model: ShippedModel,
       batchSize: Int = DefaultBatchSize,
-      signature: String = DefaultSignature
-  ): RDD[Map[String, Any]] = RDDPredictions.predictMaps(rdd, model, batchSize, signature)
+      signature: String = DefaultSignature,
+      binaryOutputs: Seq[String] = Nil
+  ): RDD[Map[String, Any]] = RDDPredictions.predictMaps(rdd, model, batchSize, signature, binaryOutputs)
 
   /**
    * Appends `outputCol` with `model`'s result to every row of `df` as a `tfpredict` column: a
@@ -64,6 +66,10 @@ object TFInference {
    * @param onError what a row the model cannot score does: fail the job, or a null result and its
    *   error in `errorCol` (default `<outputCol>_error`)
    * @param rowLabel columns that name a row in errors (default: `spark.tfpredict.rowLabel`)
+   * @param binaryOutputs string outputs (keys, or `*` for all) given as `binary`, their bytes as
+   *   they are; other string outputs are `string` and must be UTF-8 (OUTPUT_NOT_UTF8 otherwise)
+   * @param replaceColumns whether `outputCol` and `errorCol` may replace existing columns of `df`
+   *   (default: such a clash is INVALID_ARGUMENT)
    */
   def predictDataFrame(
       df: DataFrame,
@@ -76,7 +82,9 @@ object TFInference {
       unitOutputsAsArrays: Boolean = false,
       onError: OnError = OnError.Fail,
       errorCol: Option[String] = None,
-      rowLabel: Seq[String] = Nil
+      rowLabel: Seq[String] = Nil,
+      binaryOutputs: Seq[String] = Nil,
+      replaceColumns: Boolean = false
   ): DataFrame =
     DataFramePredictions.predict(
       df,
@@ -89,7 +97,9 @@ object TFInference {
       unitOutputsAsArrays,
       onError,
       errorCol,
-      rowLabel
+      rowLabel,
+      binaryOutputs,
+      replaceColumns
     )
 
   /** The `tfpredict` Column that [[predictDataFrame]] appends, for any projection of `df`. */
@@ -101,8 +111,10 @@ object TFInference {
       signature: String = DefaultSignature,
       nullPolicy: NullPolicy = NullPolicy.Error,
       unitOutputsAsArrays: Boolean = false,
-      onError: OnError = OnError.Fail
-  ): Column = DataFramePredictions.column(df, model, inputCols, batchSize, signature, nullPolicy, unitOutputsAsArrays, onError)
+      onError: OnError = OnError.Fail,
+      binaryOutputs: Seq[String] = Nil
+  ): Column =
+    DataFramePredictions.column(df, model, inputCols, batchSize, signature, nullPolicy, unitOutputsAsArrays, onError, Nil, binaryOutputs)
 
   /** See [[DataFramePredictions.bindColumns]]. */
   def bindColumns(
@@ -110,8 +122,10 @@ object TFInference {
       model: ShippedModel,
       inputCols: Map[String, String],
       signature: String,
-      unitOutputsAsArrays: Boolean = false
-  ): (SignatureBinding, StructType, Array[Int]) = DataFramePredictions.bindColumns(df, model, inputCols, signature, unitOutputsAsArrays)
+      unitOutputsAsArrays: Boolean = false,
+      binaryOutputs: Seq[String] = Nil
+  ): (SignatureBinding, StructType, Array[Int]) =
+    DataFramePredictions.bindColumns(df, model, inputCols, signature, unitOutputsAsArrays, binaryOutputs)
 
   /** Predicts `rows` on the driver, in batches: see [[RDDPredictions.predictLocal]]. */
   def predictLocal(

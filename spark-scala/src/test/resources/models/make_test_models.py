@@ -6,10 +6,19 @@
 (``tokens`` int64 [-1,-1], 0 = padding) with float32 and int64 outputs, and a ``scale`` signature
 with scalar float64 and bool inputs and float64 and int32 outputs. Weights come from a seeded
 generator, so the export and its golden vectors are the same on every run.
+
+``thumbnail/1`` returns bytes in string outputs, as image models do: ``n`` int64 [-1] → ``png``
+(``tf.io.encode_png`` of a 4x4 RGB image whose pixels depend on ``n``: not UTF-8), ``head`` (its
+first ``n`` bytes: ``""`` for n = 0, not UTF-8 from n = 1, as it starts with 0x89) and ``label``
+(the UTF-8 text ``"café #<n>"``). It has no golden vectors (the golden suites read every output as
+text); ``assets.extra/expected_bytes.json`` holds Python TF's outputs for :data:`THUMBNAIL_CASES`,
+base64-encoded, for the byte-exact round-trip tests.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import sys
 from pathlib import Path
 
@@ -58,12 +67,45 @@ def cases() -> list[golden.GoldenCase]:
     ]
 
 
+THUMBNAIL_CASES = [0, 1, 2, 3, 8, 1000]
+
+
+class ThumbnailModel(tf.Module):
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.int64, name="n")])
+    def serve(self, n):
+        base = tf.reshape(tf.range(48, dtype=tf.int64), [4, 4, 3]) * 5
+
+        def encode(k):
+            return tf.io.encode_png(tf.cast((base + k * 7) % 256, tf.uint8))
+
+        png = tf.map_fn(encode, n, fn_output_signature=tf.TensorSpec([], tf.string))
+        head = tf.strings.substr(png, tf.zeros_like(n, tf.int32), tf.cast(n, tf.int32))
+        label = tf.strings.join(["café #", tf.strings.as_string(n)])
+        return {"png": png, "head": head, "label": label}
+
+
+def make_thumbnail(out: Path) -> Path:
+    """Writes ``thumbnail/1`` and its expected outputs (base64), computed by Python TF from the export."""
+    module = ThumbnailModel()
+    final = export.save_module(module, {"serving_default": module.serve}, out_root=out, name="thumbnail", version=1)
+    serve = tf.saved_model.load(str(final)).signatures["serving_default"]
+    outputs = serve(n=tf.constant(THUMBNAIL_CASES, tf.int64))
+    expected = {
+        "n": THUMBNAIL_CASES,
+        "outputs": {k: [base64.b64encode(v).decode("ascii") for v in outputs[k].numpy()] for k in sorted(outputs)},
+    }
+    (final / "assets.extra").mkdir(exist_ok=True)
+    (final / "assets.extra" / "expected_bytes.json").write_text(json.dumps(expected, indent=1) + "\n", encoding="utf-8")
+    return final
+
+
 def main(out: Path) -> Path:
     module = TokensModel()
     final = export.save_module(
         module, {"serving_default": module.serve, "scale": module.scale}, out_root=out, name="tokens", version=1
     )
     golden.write_golden(final, model="tokens", version=1, cases=cases(), atol=1e-6, rtol=1e-6)
+    make_thumbnail(out)
     return final
 
 

@@ -128,7 +128,11 @@ object TFSparkConf {
   /** Whether a `[-1,1]` output is an `array` of one element rather than a scalar. @throws INVALID_CONFIG */
   def unitOutputsAsArrays(conf: SQLConf = SQLConf.get): Boolean = unitOutputsAsArraysEntry.read(session(conf))
 
-  /** The string outputs given as `binary` rather than `string` (`*`: all of them). @throws INVALID_CONFIG */
+  /**
+   * The string outputs that are `binary` (their bytes as they are) rather than UTF-8-checked
+   * `string`: output keys, comma-separated, or `*` for every string output. Empty by default.
+   * Each key must name a string output of the signature called (INVALID_CONFIG at analysis).
+   */
   def binaryOutputs(conf: SQLConf = SQLConf.get): Seq[String] = binaryOutputsEntry.read(session(conf))
 
   /** Whether struct fields that feed no input are an error (UNEXPECTED_INPUT). @throws INVALID_CONFIG */

@@ -55,6 +55,12 @@ object TFSparkErrors {
         "(BatchScore: --on-error null) to get a null result and the error for them instead of failing.",
       "22000"
     ),
+    "OUTPUT_NOT_UTF8" -> Condition(
+      "Output <output> of model <model> is not UTF-8 text at <row> (<detail>): it holds bytes, which a string column " +
+        "would corrupt. Declare it binary: spark.tfpredict.binaryOutputs=<output> (BatchScore: --binary-outputs <output>; " +
+        "TFModelTransformer and the DataFrame API: binaryOutputs), or filter such rows.",
+      "22021"
+    ),
     "DEFAULT_MODEL_NOT_SET" -> Condition(
       "tfpredict(<args>) names no model and <key> is not set. Set <key>, or call tfpredict('<example>', ...).",
       "42601"
@@ -158,6 +164,13 @@ object TFSparkErrors {
     val reason = Option(cause.getMessage).map(_.linesIterator.next()).getOrElse(cause.getClass.getName)
     error("MODEL_EXECUTION_FAILED", "model" -> model, "row" -> row, "reason" -> reason)(cause)
   }
+
+  /**
+   * A string output's value at `row` is not valid UTF-8 (`detail`: where and which byte), and the
+   * output is not declared binary.
+   */
+  def outputNotUtf8(model: String, output: String, row: String, detail: String): TFSparkException =
+    error("OUTPUT_NOT_UTF8", "model" -> model, "output" -> output, "row" -> row, "detail" -> detail)()
 
   def defaultModelNotSet(key: String, args: String): TFSparkException =
     error("DEFAULT_MODEL_NOT_SET", "key" -> key, "args" -> args, "example" -> "linear")()

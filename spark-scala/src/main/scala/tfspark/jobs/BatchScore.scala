@@ -11,6 +11,7 @@ import tfspark.TFInference
 import tfspark.conf.{NullPolicy, OnError, TFSparkConf}
 import tfspark.errors.{TFSparkErrors, TFSparkException}
 import tfspark.model.{ModelReference, ModelRepository, ShippedModel}
+import tfspark.sql.DataFramePredictions
 import tfspark.tensor.BatchLimits
 
 /**
@@ -59,6 +60,11 @@ object BatchScore {
     JobOption.value("output-format", "FMT", "parquet, csv or json (default: parquet)"),
     JobOption.value("prediction-col", "NAME", "name of the added column (default: prediction)"),
     JobOption.value("batch-size", "N", "rows per TF call (default: 1024)"),
+    JobOption.value(
+      "binary-outputs",
+      "KEYS",
+      "string outputs written as binary, their bytes as they are (keys,\ncomma-separated, or *); other string outputs must be UTF-8 text"
+    ),
     JobOption.flag("overwrite", "replace an existing output directory"),
     JobOption.flag("recursive", "read input files in subfolders too (Spark's recursiveFileLookup)"),
     JobOption
@@ -92,7 +98,8 @@ object BatchScore {
       batchSize: Int,
       overwrite: Boolean,
       recursive: Boolean = false,
-      allowEmpty: Boolean = false
+      allowEmpty: Boolean = false,
+      binaryOutputs: Seq[String] = Nil
   ) {
 
     /** The column of each row's error under `--on-error null`. */
@@ -146,7 +153,8 @@ object BatchScore {
         },
         overwrite = args.flag("overwrite"),
         recursive = args.flag("recursive"),
-        allowEmpty = args.flag("allow-empty")
+        allowEmpty = args.flag("allow-empty"),
+        binaryOutputs = args.get("binary-outputs").map(list).getOrElse(Nil)
       )
     }
 
@@ -281,6 +289,7 @@ object BatchScore {
       input.withColumn(key, array(cols.map(col): _*))
     }
     checkOutputColumns(input, options)
+    val added = addedColumns(options).map(_._2)
     // Column, type and width errors surface here, before anything is written.
     val predicted = TFInference.predictDataFrame(
       df,
@@ -292,9 +301,14 @@ object BatchScore {
       options.nullPolicy,
       onError = options.onError,
       errorCol = Some(options.errorCol),
-      rowLabel = options.idCols
+      rowLabel = options.idCols,
+      binaryOutputs = options.binaryOutputs,
+      // checkOutputColumns allowed a clash only with a column that --drop leaves out: that one is replaced
+      replaceColumns = added.exists(a => options.drop.exists(_.equalsIgnoreCase(a)))
     )
-    val kept = predicted.drop((options.drop ++ assembled.map(_._1).filterNot(input.columns.contains)): _*)
+    // A --drop of the name a prediction column took drops the input column it replaced, not the prediction.
+    val dropped = options.drop.filterNot(d => added.exists(_.equalsIgnoreCase(d)))
+    val kept = predicted.drop((dropped ++ assembled.map(_._1).filterNot(input.columns.contains)): _*)
     if (options.outputFormat == "csv") flattenStructs(kept) else kept
   }
 
@@ -307,23 +321,23 @@ object BatchScore {
       }
     }: _*)
 
+  /** The columns BatchScore adds, with the option that names each. */
+  private def addedColumns(options: Options): Seq[(String, String)] =
+    Seq("--prediction-col" -> options.predictionCol) ++ (if (options.onError.isolates) Seq("the error column" -> options.errorCol) else Nil)
+
   /**
    * The columns BatchScore adds must not clash with the input's that it keeps.
    *
    * @throws tfspark.errors.TFSparkException INVALID_ARGUMENT
    */
   private def checkOutputColumns(input: DataFrame, options: Options): Unit = {
-    val added = options.predictionCol +: (if (options.onError.isolates) Seq(options.errorCol) else Nil)
-    val kept = input.columns.filterNot(c => options.drop.exists(_.equalsIgnoreCase(c)))
-    added.foreach { name =>
-      kept.find(_.equalsIgnoreCase(name)).foreach { clash =>
-        throw TFSparkErrors.invalidArgument(
-          if (name == options.predictionCol) "--prediction-col" else "the error column",
-          s"'$name', which the input already has ('$clash')",
-          s"a new column name: --prediction-col NAME, or --drop $clash"
-        )
-      }
-    }
+    val kept = StructType(input.schema.fields.filterNot(f => options.drop.exists(_.equalsIgnoreCase(f.name))))
+    DataFramePredictions.checkOutputColumns(
+      kept,
+      addedColumns(options),
+      caseSensitive = false,
+      clash => s"a new column name: --prediction-col NAME, or --drop $clash"
+    )
     options.idCols.filterNot(c => input.columns.exists(_.equalsIgnoreCase(c))).foreach { c =>
       throw TFSparkErrors.invalidArgument("--id-col", s"'$c'", s"one of the input's columns: ${input.columns.mkString(", ")}")
     }

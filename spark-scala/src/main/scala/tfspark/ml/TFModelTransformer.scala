@@ -12,7 +12,7 @@ import tfspark.TFInference
 import tfspark.errors.TFSparkErrors
 import tfspark.model.{ModelReference, ModelRepository, ShippedModel}
 import tfspark.conf.{NullPolicy, OnError, TFSparkConf}
-import tfspark.sql.TFPredict
+import tfspark.sql.{DataFramePredictions, TFPredict}
 
 /**
  * A Spark ML `Transformer` that appends a TensorFlow SavedModel's output to each row, batched
@@ -43,6 +43,12 @@ class TFModelTransformer(override val uid: String) extends Transformer with Defa
   final val batchSize: IntParam = new IntParam(this, "batchSize", "rows per Session.run", ParamValidators.gt(0))
   final val unitOutputsAsArrays: BooleanParam =
     new BooleanParam(this, "unitOutputsAsArrays", "give a [-1,1] output as a one-element array instead of a scalar")
+  final val binaryOutputs: StringArrayParam =
+    new StringArrayParam(
+      this,
+      "binaryOutputs",
+      "string outputs (keys, or * for all) given as binary, their bytes as they are; other string outputs must be UTF-8 text"
+    )
   final val nullPolicy: Param[String] =
     new Param[String](this, "nullPolicy", "error, null or fill", (v: String) => NullPolicy.parse(v).isDefined)
 
@@ -65,7 +71,8 @@ class TFModelTransformer(override val uid: String) extends Transformer with Defa
     outputCol -> "prediction",
     batchSize -> TFInference.DefaultBatchSize,
     nullPolicy -> "error",
-    unitOutputsAsArrays -> false
+    unitOutputsAsArrays -> false,
+    binaryOutputs -> Array.empty[String]
   )
 
   def setModel(value: String): this.type = set(model, value)
@@ -75,6 +82,7 @@ class TFModelTransformer(override val uid: String) extends Transformer with Defa
   def setBatchSize(value: Int): this.type = set(batchSize, value)
   def setNullPolicy(value: String): this.type = set(nullPolicy, value)
   def setUnitOutputsAsArrays(value: Boolean): this.type = set(unitOutputsAsArrays, value)
+  def setBinaryOutputs(value: Array[String]): this.type = set(binaryOutputs, value)
   def setOnError(value: String): this.type = set(onError, value)
   def setErrorCol(value: String): this.type = set(errorCol, value)
   def setRowLabelCols(value: Array[String]): this.type = set(rowLabelCols, value)
@@ -132,15 +140,31 @@ class TFModelTransformer(override val uid: String) extends Transformer with Defa
       $(unitOutputsAsArrays),
       OnError.parse($(onError)).get,
       Some(getErrorCol),
-      $(rowLabelCols).toSeq
+      $(rowLabelCols).toSeq,
+      $(binaryOutputs).toSeq
     )
   }
 
+  /** The columns the transformer adds, with the param that names each. */
+  private def addedColumns: Seq[(String, String)] =
+    Seq("TFModelTransformer.outputCol" -> $(outputCol)) ++
+      (if (OnError.parse($(onError)).exists(_.isolates)) Seq("TFModelTransformer.errorCol" -> getErrorCol) else Nil)
+
+  /**
+   * @throws tfspark.errors.TFSparkException INVALID_ARGUMENT when outputCol or (with onError=null)
+   *   errorCol names an existing column, and the binding's errors
+   */
   override def transformSchema(schema: StructType): StructType = {
     val spark = org.apache.spark.sql.SparkSession.active
+    DataFramePredictions.checkOutputColumns(
+      schema,
+      addedColumns,
+      spark.conf.get("spark.sql.caseSensitive", "false").toBoolean,
+      c => s"a new name (setOutputCol / setErrorCol), or drop column '$c' before the transformer"
+    )
     val empty = spark.createDataFrame(spark.sparkContext.emptyRDD[org.apache.spark.sql.Row], schema)
     val m = shipped(empty)
-    val (binding, _, _) = TFInference.bindColumns(empty, m, mapping(m), signatureKey, $(unitOutputsAsArrays))
+    val (binding, _, _) = TFInference.bindColumns(empty, m, mapping(m), signatureKey, $(unitOutputsAsArrays), $(binaryOutputs).toSeq)
     val scored = schema.add(StructField($(outputCol), binding.resultType, nullable = true))
     if (OnError.parse($(onError)).exists(_.isolates)) scored.add(StructField(getErrorCol, TFPredict.ErrorType, nullable = true)) else scored
   }

@@ -40,20 +40,30 @@ object RDDPredictions {
 
   /**
    * Predicts rows given as maps from input key to plain Scala value; returns, per row, a map from
-   * output key to value.
+   * output key to value. String outputs are `String`s (UTF-8 checked: OUTPUT_NOT_UTF8), or
+   * `Array[Byte]` for those named in `binaryOutputs` (keys, or `*`).
    *
    * @throws tfspark.errors.TFSparkException as [[predictArrays]], and INPUT_TYPE_MISMATCH or
-   *   MISSING_INPUT for a value of the wrong kind or a missing key (in the job)
+   *   MISSING_INPUT for a value of the wrong kind or a missing key (in the job), INVALID_ARGUMENT
+   *   for a binaryOutputs key that is not a string output
    */
-  def predictMaps(rdd: RDD[Map[String, Any]], model: ShippedModel, batchSize: Int, signature: String): RDD[Map[String, Any]] = {
+  def predictMaps(
+      rdd: RDD[Map[String, Any]],
+      model: ShippedModel,
+      batchSize: Int,
+      signature: String,
+      binaryOutputs: Seq[String] = Nil
+  ): RDD[Map[String, Any]] = {
     val spec = signatureOf(model, signature)
+    val (unknown, expected) = SignatureBinding.unknownBinaryOutputs(spec, binaryOutputs)
+    if (unknown.nonEmpty) throw TFSparkErrors.invalidArgument(s"binaryOutputs of model ${model.name}", unknown.mkString(", "), expected)
     // Plain Scala values may hold null elements: the arrays say so, so the feeders check for them.
     def nullableElements(t: DataType): DataType = t match {
       case ArrayType(e, _) => ArrayType(nullableElements(e), containsNull = true)
       case other => other
     }
     val struct = StructType(spec.inputs.map(i => StructField(i.key, nullableElements(InputFeeder.naturalType(i)))))
-    val binding = SignatureBinding.bind(model.name, spec, struct)
+    val binding = SignatureBinding.bind(model.name, spec, struct, binaryOutputs = binaryOutputs)
     BatchLimits.check(batchSize, Some(binding), "batchSize", isConfig = false)
     val keys = spec.outputs.map(_.key)
     rdd.mapPartitions { rows =>

@@ -29,6 +29,11 @@ object DataFramePredictions {
    * error in `errorCol` (`struct<errorClass, message>`, null for the other rows) instead of failing
    * the job. `rowLabel` columns name rows in errors (default: `spark.tfpredict.rowLabel`).
    *
+   * `outputCol` and `errorCol` must be new names in `df` (as Spark matches names): a clash is
+   * INVALID_ARGUMENT unless `replaceColumns`, which replaces the existing columns in place.
+   * `binaryOutputs` (string output keys, or `*`) are `binary`; other string outputs are
+   * UTF-8-checked `string` (OUTPUT_NOT_UTF8 for a row whose value is not).
+   *
    * @throws tfspark.errors.TFSparkException MISSING_INPUT, AMBIGUOUS_INPUT, INPUT_TYPE_MISMATCH,
    *   UNSUPPORTED_SIGNATURE, SIGNATURE_NOT_FOUND, INVALID_ARGUMENT here; row errors from the job
    */
@@ -43,13 +48,41 @@ object DataFramePredictions {
       unitOutputsAsArrays: Boolean,
       onError: OnError = OnError.Fail,
       errorCol: Option[String] = None,
-      rowLabel: Seq[String] = Nil
+      rowLabel: Seq[String] = Nil,
+      binaryOutputs: Seq[String] = Nil,
+      replaceColumns: Boolean = false
   ): DataFrame = {
-    val call = column(df, model, inputCols, batchSize, signature, nullPolicy, unitOutputsAsArrays, onError, rowLabel)
+    val errorName = errorCol.getOrElse(s"${outputCol}_error")
+    val added = Seq("outputCol" -> outputCol) ++ (if (onError.isolates) Seq("errorCol" -> errorName) else Nil)
+    if (!replaceColumns) checkOutputColumns(df.schema, added, caseSensitive(df), c => s"a new name, or drop column '$c' first")
+    val call = column(df, model, inputCols, batchSize, signature, nullPolicy, unitOutputsAsArrays, onError, rowLabel, binaryOutputs)
     if (!onError.isolates) df.withColumn(outputCol, call)
     else // the same call twice: the plan evaluates it once (equal calls share a BatchEvalTF result)
-      df.withColumns(Map(outputCol -> call.getField("result"), errorCol.getOrElse(s"${outputCol}_error") -> call.getField("error")))
+      df.withColumns(Map(outputCol -> call.getField("result"), errorName -> call.getField("error")))
   }
+
+  /**
+   * The one check that the columns an entry point adds (`added`: (what names it, column name))
+   * neither name a column of `schema` nor each other, as Spark matches names. `fix` says what to do
+   * about a clash with an existing column.
+   *
+   * @throws tfspark.errors.TFSparkException INVALID_ARGUMENT naming the column
+   */
+  def checkOutputColumns(schema: StructType, added: Seq[(String, String)], caseSensitive: Boolean, fix: String => String): Unit = {
+    def same(a: String, b: String) = if (caseSensitive) a == b else a.equalsIgnoreCase(b)
+    added.foreach { case (what, name) =>
+      schema.fieldNames.find(same(_, name)).foreach { clash =>
+        throw TFSparkErrors.invalidArgument(what, s"'$name', which names the existing column '$clash'", fix(clash))
+      }
+    }
+    added.combinations(2).foreach {
+      case Seq((w1, n1), (w2, n2)) if same(n1, n2) =>
+        throw TFSparkErrors.invalidArgument(s"$w1 and $w2", s"'$n1' and '$n2', the same column", "two different names")
+      case _ =>
+    }
+  }
+
+  private def caseSensitive(df: DataFrame): Boolean = df.sparkSession.conf.get("spark.sql.caseSensitive", "false").toBoolean
 
   /**
    * The `tfpredict` Column of [[predict]], to use in any projection of `df`; with
@@ -64,12 +97,13 @@ object DataFramePredictions {
       nullPolicy: NullPolicy,
       unitOutputsAsArrays: Boolean,
       onError: OnError = OnError.Fail,
-      rowLabel: Seq[String] = Nil
+      rowLabel: Seq[String] = Nil,
+      binaryOutputs: Seq[String] = Nil
   ): Column = {
     TFSparkSQL.install(df.sparkSession)
     TFSparkConf.validate(df.sparkSession)
     checkRowLabel(df, if (rowLabel.nonEmpty) rowLabel else TFSparkConf.rowLabel(df.sparkSession), rowLabel.isEmpty)
-    val (binding, _, ordinals) = bindColumns(df, model, inputCols, signature, unitOutputsAsArrays)
+    val (binding, _, ordinals) = bindColumns(df, model, inputCols, signature, unitOutputsAsArrays, binaryOutputs)
     BatchLimits.check(batchSize, Some(binding), "batchSize", isConfig = false)
     val attributes = df.queryExecution.analyzed.output
     val argument = CreateNamedStruct(binding.argumentType.asInstanceOf[StructType].fieldNames.toSeq.zip(ordinals).flatMap {
@@ -97,17 +131,21 @@ object DataFramePredictions {
    * ordinals of its fields in `df`.
    *
    * @throws tfspark.errors.TFSparkException MISSING_INPUT, AMBIGUOUS_INPUT, INPUT_TYPE_MISMATCH,
-   *   UNSUPPORTED_SIGNATURE, INVALID_ARGUMENT, SIGNATURE_NOT_FOUND
+   *   UNSUPPORTED_SIGNATURE, INVALID_ARGUMENT (also for a binaryOutputs key that names no string
+   *   output), SIGNATURE_NOT_FOUND
    */
   def bindColumns(
       df: DataFrame,
       model: ShippedModel,
       inputCols: Map[String, String],
       signature: String,
-      unitOutputsAsArrays: Boolean
+      unitOutputsAsArrays: Boolean,
+      binaryOutputs: Seq[String] = Nil
   ): (SignatureBinding, StructType, Array[Int]) = {
     val spec = RDDPredictions.signatureOf(model, signature)
-    val caseSensitive = df.sparkSession.conf.get("spark.sql.caseSensitive", "false").toBoolean
+    val (unknown, expected) = SignatureBinding.unknownBinaryOutputs(spec, binaryOutputs)
+    if (unknown.nonEmpty) throw TFSparkErrors.invalidArgument(s"binaryOutputs of model ${model.name}", unknown.mkString(", "), expected)
+    val caseSensitive = this.caseSensitive(df)
     val schema = df.schema
     def column(name: String): Int = {
       val i = schema.fieldNames.indexWhere(f => if (caseSensitive) f == name else f.equalsIgnoreCase(name))
@@ -124,7 +162,15 @@ object DataFramePredictions {
     def bind(fields: Seq[(String, Int)]) = {
       val argumentType = StructType(fields.map { case (name, i) => StructField(name, schema(i).dataType) })
       (
-        SignatureBinding.bind(model.name, spec, argumentType, caseSensitive, unitDimAsArray = unitOutputsAsArrays, byName = true),
+        SignatureBinding.bind(
+          model.name,
+          spec,
+          argumentType,
+          caseSensitive,
+          unitDimAsArray = unitOutputsAsArrays,
+          byName = true,
+          binaryOutputs = binaryOutputs
+        ),
         argumentType
       )
     }

@@ -8,7 +8,7 @@ import org.apache.spark.sql.types.{DataType, StringType, StructField, StructType
 import tfspark.conf.{NullPolicy, OnError}
 import tfspark.errors.{TFSparkErrors, TFSparkException}
 import tfspark.model.{ModelCache, ShippedModel}
-import tfspark.tensor.{BatchRunner, BatchingIterator, SignatureBinding}
+import tfspark.tensor.{BatchRunner, BatchingIterator, OutputDecoder, SignatureBinding}
 
 /**
  * `tfpredict(...)`: `model`'s signature applied to one row's `argument` (a struct whose fields
@@ -72,7 +72,7 @@ case class TFPredict(
     }
     runner.add(value, describe(value))
     val result = runner.run()(0)
-    runner.failures.headOption.foreach { case (_, cause) => throw TFSparkErrors.modelExecutionFailed(model.name, describe(value), cause) }
+    runner.failures.headOption.foreach { case (_, cause) => throw OutputDecoder.rowError(model.name, describe(value), cause) }
     result
   }
 

@@ -18,7 +18,8 @@ import tfspark.tensor.{BatchLimits, SignatureBinding}
  *    and `tfpredict('name@version:signature', ...)` name the model ([[ModelReference]]); without a
  *    version, the highest version present when the query is analysed;
  *  - the argument is a struct whose fields feed the inputs by name (`struct(*)`), or the value of a
- *    single-input signature.
+ *    single-input signature;
+ *  - string outputs named in `spark.tfpredict.binaryOutputs` are `binary`, the others UTF-8-checked `string`.
  * Models come only from the configured repository (`spark.tfpredict.repository`), by name.
  */
 object TFPredictFunction {
@@ -64,6 +65,11 @@ object TFPredictFunction {
     val sig =
       shipped.signatures.getOrElse(signature, throw TFSparkErrors.signatureNotFound(name, signature, shipped.signatures.keys.toSeq.sorted))
     val conf = SQLConf.get
+    val binaryOutputs = TFSparkConf.binaryOutputs(conf)
+    val (unknown, expected) = SignatureBinding.unknownBinaryOutputs(sig, binaryOutputs)
+    if (unknown.nonEmpty) {
+      throw TFSparkErrors.invalidConfig(TFSparkConf.BinaryOutputs, binaryOutputs.mkString(","), s"for model $name: $expected")
+    }
     val binding =
       SignatureBinding.bind(
         name,
@@ -71,7 +77,8 @@ object TFPredictFunction {
         features.dataType,
         conf.caseSensitiveAnalysis,
         TFSparkConf.strictInputs(conf),
-        TFSparkConf.unitOutputsAsArrays(conf)
+        TFSparkConf.unitOutputsAsArrays(conf),
+        binaryOutputs = binaryOutputs
       )
     val (argument, _) = pruneStruct(features, binding)
     val finalBinding =
@@ -83,7 +90,8 @@ object TFPredictFunction {
           argument.dataType,
           conf.caseSensitiveAnalysis,
           TFSparkConf.strictInputs(conf),
-          TFSparkConf.unitOutputsAsArrays(conf)
+          TFSparkConf.unitOutputsAsArrays(conf),
+          binaryOutputs = binaryOutputs
         )
     BatchLimits.check(TFSparkConf.batchSize(conf), Some(finalBinding), TFSparkConf.BatchSize, isConfig = true)
     TFPredict(argument, shipped, finalBinding, TFSparkConf.nullPolicy(conf), onError = TFSparkConf.onError(conf))

@@ -20,7 +20,9 @@ import tfspark.model.SavedModelHandle
  * A row that [[add]] rejects leaves nothing in the batch. When TF fails on a batch, the runner
  * bisects it (runs halves, then their halves) to find the rows TF fails on: [[run]] returns null
  * for those, and [[failures]] names them with TF's error, so one bad image costs one row. With
- * `stopAtFirstFailure` it stops at the first such row (the caller will fail the task anyway).
+ * `stopAtFirstFailure` it stops at the first such row (the caller will fail the task anyway). A row
+ * whose string output is not UTF-8 (and not declared binary) is a failure of its own
+ * ([[OutputDecoder.NotUtf8]]), found without re-running anything.
  *
  * A batch is normally one `Session.run`. Scalar-shaped inputs (`()`) take one value per run, so
  * the runner cuts the batch into *segments* wherever such a value changes, running each closed
@@ -208,13 +210,35 @@ final class BatchRunner(
         bisect(middle, until, into)
     }
 
-  /** One `Session.run` on rows `[from, until)` of the open segment: the decoded columns, or TF's error. */
+  /**
+   * One `Session.run` on rows `[from, until)` of the open segment: the decoded columns, or TF's
+   * error. A row whose string output is not valid UTF-8 is a failed row (null in every column,
+   * its [[OutputDecoder.NotUtf8]] in [[failures]]): the model ran, so there is nothing to bisect.
+   */
   private def runRange(from: Int, until: Int): Either[RuntimeException, Seq[Array[Any]]] = {
     val inputs = scala.collection.mutable.LinkedHashMap.empty[String, Tensor]
     try {
       feeders.foreach(f => inputs(f.spec.key) = f.toTensor(from, until))
       Using.resource(handle.run(binding.signature, inputs.toMap)) { result =>
-        Right(decoders.map(d => d.decode(result.get(d.spec.key).orElseThrow(), until - from)))
+        var invalid: scala.collection.mutable.TreeMap[Int, Throwable] = null
+        val decoded = decoders.map { d =>
+          d.decode(
+            result.get(d.spec.key).orElseThrow(),
+            until - from,
+            (r, e) => {
+              if (invalid == null) invalid = scala.collection.mutable.TreeMap.empty
+              invalid(r) = invalid.get(r) match { // one error per row, naming every output that is not UTF-8
+                case Some(first: OutputDecoder.NotUtf8) => new OutputDecoder.NotUtf8(s"${first.output},${e.output}", first.detail)
+                case _ => e
+              }
+            }
+          )
+        }
+        if (invalid != null) invalid.foreach { case (r, e) =>
+          decoded.foreach(_(r) = null)
+          failed += ((rows - segmentRows + from + r) -> e)
+        }
+        Right(decoded)
       }
     } catch {
       // TF Java's status exceptions share a package, not a base class (TFInvalidArgumentException

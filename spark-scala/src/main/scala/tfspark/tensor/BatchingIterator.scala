@@ -21,8 +21,8 @@ import tfspark.errors.{TFSparkErrors, TFSparkException}
  *
  * Per call, a null argument (or, with [[NullPolicy.ReturnNull]], a null input field or element)
  * gives a null result under the `null` policy and NULL_INPUT otherwise. A row the call cannot
- * score (NULL_INPUT, INPUT_SHAPE_MISMATCH, or TF failing on it: MODEL_EXECUTION_FAILED, found by
- * the runner's bisection) fails the task under [[OnError.Fail]]; under [[OnError.ReturnNull]]
+ * score (NULL_INPUT, INPUT_SHAPE_MISMATCH, TF failing on it: MODEL_EXECUTION_FAILED, found by
+ * the runner's bisection, or a string output that is not UTF-8: OUTPUT_NOT_UTF8) fails the task under [[OnError.Fail]]; under [[OnError.ReturnNull]]
  * the call's result for that row is `struct(null, struct(errorClass, message))` and for the others
  * `struct(result, null)` ([[BatchingIterator.withError]]). Errors name rows by `label`, which
  * describes an item by its content. Not thread-safe: one per task.
@@ -126,7 +126,7 @@ final class BatchingIterator[T, R](
       val slot = slots(c)(r)
       if (slot >= 0) positions.get(slot).foreach { cause =>
         val item = pending(r).asInstanceOf[T]
-        val e = TFSparkErrors.modelExecutionFailed(calls(c).runner.binding.model, label(item, indexes(r)), cause)
+        val e = OutputDecoder.rowError(calls(c).runner.binding.model, label(item, indexes(r)), cause)
         if (errors(c) == null) throw e
         errors(c)(r) = e
         onRowError()

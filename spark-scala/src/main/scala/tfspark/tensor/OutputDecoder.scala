@@ -15,14 +15,27 @@ import tfspark.model.{TFDType, TensorSpec}
 /**
  * Turns one output tensor of a batch into one Spark value per row (Catalyst's internal form).
  *
- * The Spark type follows the output's dtype (float32 → float, int64 → bigint, string → string)
- * and per-row rank: `[-1]` gives a scalar, `[-1,k]` an array, `[-1,a,b]` an array of arrays. A
+ * The Spark type follows the output's dtype (float32 → float, int64 → bigint, string → string,
+ * or binary when `binary`) and per-row rank: `[-1]` gives a scalar, `[-1,k]` an array, `[-1,a,b]` an array of arrays. A
  * `[-1,1]` output gives a scalar unless `unitDimAsArray`. The rank must be known at analysis time.
  *
  * With `batched = false` (a signature whose inputs are all scalars, run once per row) the output
  * has no batch dimension: its whole shape is the row's, so `()` gives a scalar and `[k]` an array.
+ *
+ * TF has one `DT_STRING` for text and bytes. A string output is `BinaryType` when `binary` (its
+ * bytes as they are), else `StringType`, and then every value is checked to be valid UTF-8 (a byte
+ * scan, [[OutputDecoder.invalidUtf8At]]): a value that is not is never handed to Spark as text (it
+ * would read back with U+FFFD in place of its bytes); its row is reported to [[decode]]'s
+ * `onInvalid` instead, as [[OutputDecoder.NotUtf8]].
  */
-final class OutputDecoder(model: String, signature: String, val spec: TensorSpec, unitDimAsArray: Boolean, batched: Boolean = true) {
+final class OutputDecoder(
+    model: String,
+    signature: String,
+    val spec: TensorSpec,
+    unitDimAsArray: Boolean,
+    batched: Boolean = true,
+    binary: Boolean = false
+) {
 
   private val rowDims: Seq[Long] = spec.shape.map(s => if (batched) s.drop(1) else s).getOrElse {
     throw TFSparkErrors.unsupportedSignature(model, signature, s"output ${spec.key} has unknown rank", "outputs of known rank")
@@ -36,7 +49,7 @@ final class OutputDecoder(model: String, signature: String, val spec: TensorSpec
     case TFDType.Int32 => IntegerType
     case TFDType.Int64 => LongType
     case TFDType.Bool => BooleanType
-    case TFDType.String => StringType
+    case TFDType.String => if (binary) BinaryType else StringType
     case other =>
       throw TFSparkErrors.unsupportedSignature(
         model,
@@ -49,8 +62,14 @@ final class OutputDecoder(model: String, signature: String, val spec: TensorSpec
   /** The Spark type of one row's value. */
   val sparkType: DataType = (0 until rank).foldLeft(leafType)((t, _) => ArrayType(t, containsNull = false))
 
-  /** Decodes `tensor`, whose first dimension must be `rows`. The caller still owns the tensor. */
-  def decode(tensor: Tensor, rows: Int): Array[Any] = {
+  /**
+   * Decodes `tensor`, whose first dimension must be `rows`. The caller still owns the tensor.
+   *
+   * @param onInvalid called once per row (in order) whose string value is not valid UTF-8, with
+   *   the row's position and a [[OutputDecoder.NotUtf8]]; that row's value is then undefined (the
+   *   caller nulls it). By default it throws OUTPUT_NOT_UTF8 naming the row of the batch.
+   */
+  def decode(tensor: Tensor, rows: Int, onInvalid: (Int, OutputDecoder.NotUtf8) => Unit = null): Array[Any] = {
     val dims = if (batched) tensor.shape().asArray() else 1L +: tensor.shape().asArray()
     if (dims.isEmpty || dims(0) != rows) {
       throw TFSparkErrors.modelExecutionFailed(
@@ -80,7 +99,25 @@ final class OutputDecoder(model: String, signature: String, val spec: TensorSpec
         val a = new Array[Boolean](n); data.asBooleans().read(a)
         (a(_), (o, l) => UnsafeArrayData.fromPrimitiveArray(java.util.Arrays.copyOfRange(a, o, o + l)))
       case _ =>
-        val a = tensor.asInstanceOf[TString].asBytes().scalars().asScala.map(s => UTF8String.fromBytes(s.getObject())).toArray[Any]
+        val raw = new Array[Any](n)
+        var i = 0
+        var lastBad = -1
+        tensor.asInstanceOf[TString].asBytes().scalars().asScala.foreach { s =>
+          val bytes = s.getObject()
+          raw(i) = if (binary) bytes else UTF8String.fromBytes(bytes)
+          if (!binary) {
+            val at = OutputDecoder.invalidUtf8At(bytes)
+            val row = if (perRow == 0) 0 else i / perRow
+            if (at >= 0 && row != lastBad) {
+              lastBad = row
+              val e = new OutputDecoder.NotUtf8(spec.key, OutputDecoder.describeInvalid(bytes, at))
+              if (onInvalid == null) throw TFSparkErrors.outputNotUtf8(model, spec.key, s"row $row of a batch of $rows", e.detail)
+              onInvalid(row, e)
+            }
+          }
+          i += 1
+        }
+        val a = raw
         (a(_), (o, l) => new GenericArrayData(java.util.Arrays.copyOfRange(a.asInstanceOf[Array[AnyRef]], o, o + l)))
     }
     val innerDims = if (collapse) Array.emptyLongArray else dims.tail
@@ -97,6 +134,62 @@ final class OutputDecoder(model: String, signature: String, val spec: TensorSpec
 }
 
 object OutputDecoder {
+
+  /**
+   * A string output value that is not valid UTF-8, for one row: the row's error is OUTPUT_NOT_UTF8
+   * ([[rowError]]), isolated per row like TF's own row failures. `output`: the key, or the keys
+   * comma-separated when several outputs of the row are not UTF-8 (`detail` is the first's).
+   */
+  final class NotUtf8(val output: String, val detail: String) extends RuntimeException(s"output $output is not UTF-8: $detail")
+
+  /** The error of one row: OUTPUT_NOT_UTF8 for [[NotUtf8]], else MODEL_EXECUTION_FAILED (TF failed on the row). */
+  def rowError(model: String, row: String, cause: Throwable): tfspark.errors.TFSparkException = cause match {
+    case n: NotUtf8 => TFSparkErrors.outputNotUtf8(model, n.output, row, n.detail)
+    case other => TFSparkErrors.modelExecutionFailed(model, row, other)
+  }
+
+  /**
+   * Where `bytes` stop being valid UTF-8 (the offset of the first byte of the bad sequence), or -1
+   * if they are valid: a scan without allocation, strict as Java's decoder (no overlong forms, no
+   * surrogates U+D800..U+DFFF, nothing above U+10FFFF).
+   */
+  def invalidUtf8At(bytes: Array[Byte]): Int = {
+    val n = bytes.length
+    var i = 0
+    while (i < n) {
+      val b0 = bytes(i) & 0xff
+      if (b0 < 0x80) i += 1
+      else {
+        // the sequence length and the allowed range of its second byte (Unicode table 3-7)
+        val (len, lo, hi) =
+          if (b0 >= 0xc2 && b0 <= 0xdf) (2, 0x80, 0xbf)
+          else if (b0 == 0xe0) (3, 0xa0, 0xbf)
+          else if (b0 == 0xed) (3, 0x80, 0x9f)
+          else if (b0 >= 0xe1 && b0 <= 0xef) (3, 0x80, 0xbf)
+          else if (b0 == 0xf0) (4, 0x90, 0xbf)
+          else if (b0 >= 0xf1 && b0 <= 0xf3) (4, 0x80, 0xbf)
+          else if (b0 == 0xf4) (4, 0x80, 0x8f)
+          else return i
+        if (i + len > n) return i
+        val b1 = bytes(i + 1) & 0xff
+        if (b1 < lo || b1 > hi) return i
+        var k = 2
+        while (k < len) {
+          val b = bytes(i + k) & 0xff
+          if (b < 0x80 || b > 0xbf) return i
+          k += 1
+        }
+        i += len
+      }
+    }
+    -1
+  }
+
+  /** "byte 0x89 at offset 0 of 75" and the first bytes in hex, for the error message. */
+  private[tensor] def describeInvalid(bytes: Array[Byte], at: Int): String = {
+    val head = bytes.take(8).map(b => f"${b & 0xff}%02x").mkString(" ")
+    f"byte 0x${bytes(at) & 0xff}%02x at offset $at of ${bytes.length} bytes, starting $head${if (bytes.length > 8) " ..." else ""}"
+  }
 
   /** Reads a decoded array value back into a float array (for the `RDD[Array[Float]]` API). */
   def toFloatArray(value: Any): Array[Float] = value match {

@@ -3,7 +3,7 @@ package tfspark.tensor
 import org.apache.spark.sql.types.{DataType, StructField, StructType}
 
 import tfspark.errors.TFSparkErrors
-import tfspark.model.{SignatureSpec, TensorSpec}
+import tfspark.model.{SignatureSpec, TFDType, TensorSpec}
 
 /**
  * How one Spark argument value per row feeds a signature, decided at analysis time.
@@ -20,6 +20,8 @@ import tfspark.model.{SignatureSpec, TensorSpec}
  *
  * @param inputs each input's spec, the Spark type that feeds it, and the struct ordinal it comes
  *   from (`None`: the whole argument)
+ * @param binaryOutputs the string outputs given as `binary` (keys, or `*` for all); the others are
+ *   UTF-8-checked `string` ([[OutputDecoder]])
  */
 final case class SignatureBinding(
     model: String,
@@ -27,13 +29,17 @@ final case class SignatureBinding(
     argumentType: DataType,
     inputs: Seq[(TensorSpec, DataType, Option[Int])],
     outputs: Seq[TensorSpec],
-    unitDimAsArray: Boolean
+    unitDimAsArray: Boolean,
+    binaryOutputs: Set[String] = Set.empty
 ) {
 
   /** Every input is a scalar: one `Session.run` per row, outputs without a batch dimension. */
   def perRow: Boolean = inputs.nonEmpty && inputs.forall { case (spec, _, _) => !InputFeeder.isBatched(spec) }
 
-  def decoders: Seq[OutputDecoder] = outputs.map(new OutputDecoder(model, signature, _, unitDimAsArray, batched = !perRow))
+  def decoders: Seq[OutputDecoder] = outputs.map { o =>
+    val binary = o.dtype == TFDType.String && (binaryOutputs.contains(SignatureBinding.AllOutputs) || binaryOutputs.contains(o.key))
+    new OutputDecoder(model, signature, o, unitDimAsArray, batched = !perRow, binary = binary)
+  }
 
   /** The Spark type of one row's result. */
   def resultType: DataType = decoders match {
@@ -46,6 +52,22 @@ final case class SignatureBinding(
 
 object SignatureBinding {
 
+  /** In binaryOutputs: every string output. */
+  val AllOutputs = "*"
+
+  /**
+   * The entries of `binaryOutputs` that name no string output of `spec` (`*` always fits), and
+   * what they may be, for the caller's INVALID_CONFIG or INVALID_ARGUMENT.
+   */
+  def unknownBinaryOutputs(spec: SignatureSpec, binaryOutputs: Seq[String]): (Seq[String], String) = {
+    val strings = spec.outputs.filter(_.dtype == TFDType.String).map(_.key)
+    val unknown = binaryOutputs.filterNot(k => k == AllOutputs || strings.contains(k))
+    val expected =
+      if (strings.isEmpty) s"no key: signature ${spec.key} has no string output (outputs: ${spec.outputs.map(_.key).mkString(", ")})"
+      else s"string outputs of signature ${spec.key}, comma-separated (${strings.mkString(", ")}), or $AllOutputs"
+    (unknown, expected)
+  }
+
   /**
    * @throws tfspark.errors.TFSparkException MISSING_INPUT, AMBIGUOUS_INPUT, UNEXPECTED_INPUT,
    *   INPUT_TYPE_MISMATCH, UNSUPPORTED_SIGNATURE
@@ -57,7 +79,8 @@ object SignatureBinding {
       caseSensitive: Boolean = false,
       strict: Boolean = false,
       unitDimAsArray: Boolean = false,
-      byName: Boolean = false
+      byName: Boolean = false,
+      binaryOutputs: Seq[String] = Nil
   ): SignatureBinding = {
     checkShapes(model, spec)
     def same(a: String, b: String) = if (caseSensitive) a == b else a.equalsIgnoreCase(b)
@@ -87,7 +110,7 @@ object SignatureBinding {
     }
     // Fail at analysis, not in a task: creating the feeders and decoders checks every type.
     inputs.foreach { case (s, t, _) => InputFeeder.create(model, spec.key, s, t, fillNulls = false) }
-    val binding = SignatureBinding(model, spec.key, argumentType, inputs, spec.outputs, unitDimAsArray)
+    val binding = SignatureBinding(model, spec.key, argumentType, inputs, spec.outputs, unitDimAsArray, binaryOutputs.toSet)
     binding.decoders
     binding
   }

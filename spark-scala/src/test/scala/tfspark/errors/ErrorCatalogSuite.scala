@@ -20,6 +20,7 @@ class ErrorCatalogSuite extends AnyFunSuite {
     TFSparkErrors.ambiguousInput("m", "age", Seq("age", "AGE")),
     TFSparkErrors.unexpectedInput("m", "s", "Name", Seq("age")),
     TFSparkErrors.modelExecutionFailed("m", "row {path: \"a.jpg\"}", new RuntimeException("Unknown image file format")),
+    TFSparkErrors.outputNotUtf8("m", "png", "row 3 of partition 0 ({n: 3})", "byte 0x89 at offset 0 of 75 bytes"),
     TFSparkErrors.inputEmpty("/data/in", "no files", "If the files are in subfolders, add --recursive."),
     TFSparkErrors.invalidConfig("k", "v", "e"),
     TFSparkErrors.invalidArgument("w", "g", "e")
@@ -55,6 +56,20 @@ class ErrorCatalogSuite extends AnyFunSuite {
         "dim" -> "1"
       )
     )
+  }
+
+  test("OUTPUT_NOT_UTF8 names the model, the output, the row and every setting that fixes it") {
+    val e = TFSparkErrors.outputNotUtf8("thumbnail", "png", "row 3 of partition 0 ({n: 3})", "byte 0x89 at offset 0 of 75 bytes")
+    assert(e.getSqlState === "22021")
+    assert(
+      e.messageParameters === Map(
+        "model" -> "thumbnail",
+        "output" -> "png",
+        "row" -> "row 3 of partition 0 ({n: 3})",
+        "detail" -> "byte 0x89 at offset 0 of 75 bytes"
+      )
+    )
+    Seq("spark.tfpredict.binaryOutputs=png", "--binary-outputs png", "binaryOutputs").foreach(fix => assert(e.getMessage.contains(fix)))
   }
 
   test("a template with a parameter left out is a programming error") {
