@@ -74,6 +74,23 @@ def test_transformer_params_reach_the_jvm(spark):
         TFModelTransformer(model="linear", inputCol="xs", inputMapping={"features": "xs"})
 
 
+@pytest.mark.parametrize(
+    ("param", "value", "expected"),
+    [
+        ("batchSize", 0, "a whole number from 1 to 1048576"),
+        ("nullPolicy", "sometimes", "'error' or 'null' or 'fill'"),
+        ("onError", "ignore", "'fail' or 'null'"),
+    ],
+)
+def test_transformer_params_are_checked_as_their_settings_are(spark, param, value, expected):
+    frame = spark.createDataFrame([(1, [1.0, 2.0])], "id INT, xs ARRAY<FLOAT>")
+    with pytest.raises(TFSparkError) as e:
+        TFModelTransformer(model="linear", inputCol="xs", **{param: value}).transform(frame)
+    assert e.value.getCondition() == "INVALID_CONFIG", str(e.value)
+    assert e.value.getMessageParameters()["key"].startswith(f"TFModelTransformer.{param} (as spark.tfpredict.")
+    assert e.value.getMessageParameters()["expected"] == expected
+
+
 def test_a_pipeline_saves_and_loads(spark, passengers, tmp_path):
     from pyspark.ml import Pipeline, PipelineModel
 

@@ -3,7 +3,7 @@ package tfspark.ml
 import scala.jdk.CollectionConverters._
 
 import org.apache.spark.ml.Transformer
-import org.apache.spark.ml.param.{BooleanParam, IntParam, Param, ParamMap, ParamValidators, StringArrayParam}
+import org.apache.spark.ml.param.{BooleanParam, IntParam, Param, ParamMap, StringArrayParam}
 import org.apache.spark.ml.util.{DefaultParamsReadable, DefaultParamsWritable, Identifiable}
 import org.apache.spark.sql.{DataFrame, Dataset}
 import org.apache.spark.sql.types.{StructField, StructType}
@@ -40,7 +40,8 @@ class TFModelTransformer(override val uid: String) extends Transformer with Defa
   final val inputMapping: StringArrayParam =
     new StringArrayParam(this, "inputMapping", "entries INPUT=COLUMN: the column that feeds each signature input")
   final val outputCol: Param[String] = new Param[String](this, "outputCol", "the appended column")
-  final val batchSize: IntParam = new IntParam(this, "batchSize", "rows per Session.run", ParamValidators.gt(0))
+  final val batchSize: IntParam =
+    new IntParam(this, "batchSize", s"rows per Session.run: 1 to ${TFSparkConf.MaxBatchSize}", asConf[Int]("batchSize", TFSparkConf.BatchSize))
   final val unitOutputsAsArrays: BooleanParam =
     new BooleanParam(this, "unitOutputsAsArrays", "give a [-1,1] output as a one-element array instead of a scalar")
   final val binaryOutputs: StringArrayParam =
@@ -50,18 +51,28 @@ class TFModelTransformer(override val uid: String) extends Transformer with Defa
       "string outputs (keys, or * for all) given as binary, their bytes as they are; other string outputs must be UTF-8 text"
     )
   final val nullPolicy: Param[String] =
-    new Param[String](this, "nullPolicy", "error, null or fill", (v: String) => NullPolicy.parse(v).isDefined)
+    new Param[String](this, "nullPolicy", "error, null or fill", asConf[String]("nullPolicy", TFSparkConf.NullPolicy))
 
   final val onError: Param[String] =
     new Param[String](
       this,
       "onError",
       "fail (a row the model cannot score fails the job) or null (a null output and the error in errorCol)",
-      (v: String) => OnError.parse(v).isDefined
+      asConf[String]("onError", TFSparkConf.OnError)
     )
   final val errorCol: Param[String] = new Param[String](this, "errorCol", "with onError=null, the column of each row's error")
   final val rowLabelCols: StringArrayParam =
     new StringArrayParam(this, "rowLabelCols", "columns that name a row in error messages (default: the first columns)")
+
+  /**
+   * A param validator that checks a value as the `spark.tfpredict.*` key it stands for: the same
+   * values and range, and the same error class (INVALID_CONFIG naming the param and the key),
+   * thrown when the param is set, not Spark's bare `IllegalArgumentException`.
+   */
+  private def asConf[T](param: String, key: String): T => Boolean = { value =>
+    TFSparkConf.entry(key).parseAs(s"TFModelTransformer.$param", value.toString)
+    true
+  }
 
   setDefault(
     onError -> "fail",

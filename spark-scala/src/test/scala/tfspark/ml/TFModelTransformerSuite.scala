@@ -66,4 +66,25 @@ class TFModelTransformerSuite extends AnyFunSuite with SparkSessionFixture with 
       scorer.setNullPolicy("error").transform(passengers).collect()
     }
   }
+
+  test("params are checked as the settings they stand for: INVALID_CONFIG with the setting's range, when set") {
+    checkError(
+      "INVALID_CONFIG",
+      Map(
+        "key" -> "TFModelTransformer.batchSize (as spark.tfpredict.batchSize)",
+        "got" -> "0",
+        "expected" -> "a whole number from 1 to 1048576"
+      )
+    )(new TFModelTransformer().setBatchSize(0))
+    checkError("INVALID_CONFIG", Map("key" -> "TFModelTransformer.batchSize (as spark.tfpredict.batchSize)", "got" -> "2000000")) {
+      new TFModelTransformer().setBatchSize(2000000)
+    }
+    checkError("INVALID_CONFIG", Map("key" -> "TFModelTransformer.nullPolicy (as spark.tfpredict.nullPolicy)", "got" -> "sometimes")) {
+      new TFModelTransformer().setNullPolicy("sometimes")
+    }
+    checkError("INVALID_CONFIG", Map("key" -> "TFModelTransformer.onError (as spark.tfpredict.onError)", "got" -> "ignore")) {
+      new TFModelTransformer().setOnError("ignore")
+    }
+    assert(new TFModelTransformer().setNullPolicy("Fill").setBatchSize(1).getOrDefault(new TFModelTransformer().batchSize) === 1024)
+  }
 }
