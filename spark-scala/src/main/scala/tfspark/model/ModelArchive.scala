@@ -83,6 +83,19 @@ object ModelArchive {
     }
   }
 
+  /**
+   * The driver's file of `file` in `manifest`: a path relative to the version folder, never
+   * absolute and without `..`, so it names a file the manifest's walk found under the folder
+   * (links in it are followed, as the identity follows them).
+   */
+  def fileOf(manifest: ModelManifest, file: ModelFile): File = {
+    val segments = file.path.split('/')
+    if (file.path.isEmpty || file.path.startsWith("/") || segments.exists(s => s.isEmpty || s == "." || s == "..")) {
+      throw invalid(manifest.directory, s"file ${file.path} escapes the model")
+    }
+    new File(manifest.directory, file.path)
+  }
+
   /** The SHA-256 of `dir`'s serving files: its identity ([[manifest]]). */
   def sha256(dir: File): String = manifest(dir).sha256
 
