@@ -36,7 +36,13 @@ object PrivateFolder {
       val probe = Files.createTempFile("tfspark-owner", ".probe")
       try Some(Files.getOwner(probe))
       finally Files.deleteIfExists(probe)
-    } catch { case _: UnsupportedOperationException | _: java.io.IOException => None }
+    } catch {
+      case _: UnsupportedOperationException | _: java.io.IOException =>
+        // No writable temp folder: the name the JVM was started as.
+        scala.util
+          .Try(java.nio.file.FileSystems.getDefault.getUserPrincipalLookupService.lookupPrincipalByName(System.getProperty("user.name")))
+          .toOption
+    }
 
   private def userName: String =
     me.map(_.getName).orElse(sys.props.get("user.name")).getOrElse("user").replaceAll("[^A-Za-z0-9._-]", "_")
