@@ -47,6 +47,10 @@ UNRESTORED_FIX = (
     "export with model.export(DIR) or keras.export.ExportArchive, or keep the variables on the module "
     "(module.kept = [v.value for v in keras_model.variables]) before tf.saved_model.save"
 )
+# A version published non-atomically (saved_model.pb first, variables/ later) fails like the Keras trap;
+# the JVM words the same diagnosis (tfspark.model.ModelDiagnosis), and both check the files first.
+INCOMPLETE_CAUSE_SUFFIX = "the version is incomplete"
+INCOMPLETE_FIX = "publish a version atomically (write it under another name, then rename the folder into place)"
 # What TF 2.18 says when a resource variable was never restored (FailedPreconditionError), and what
 # TF1-style reference variables say; the first is the one seen with Keras 3 exports.
 UNRESTORED_MARKERS = (
@@ -291,8 +295,107 @@ def check_saved_model(path: Path | str) -> CheckReport:
 def _fail(report: CheckReport, error: BaseException | None) -> None:
     report.ok = False
     report.error_class = ERROR_CLASS
-    if error is not None and report.diagnosis is None and _is_unrestored_variables(error):
+    if error is None or report.diagnosis is not None:
+        return
+    problem = variables_problem(Path(report.path))
+    if problem:  # what happened to the files comes before the most common cause
+        report.diagnosis = Diagnosis(cause=f"{problem}; {INCOMPLETE_CAUSE_SUFFIX}", fix=INCOMPLETE_FIX)
+    elif _is_unrestored_variables(error):
         report.diagnosis = Diagnosis(cause=UNRESTORED_CAUSE, fix=UNRESTORED_FIX)
+
+
+def variables_problem(path: Path) -> str | None:
+    """Why the SavedModel's variables are missing or incomplete, naming the files; None when complete.
+
+    Checks, as the JVM does: ``variables/`` exists, holds ``variables.index``, the index is a readable
+    tensor-bundle table, and every data shard it names exists and is as long as its entries need.
+    """
+    variables = Path(path) / "variables"
+    index = variables / "variables.index"
+    if not variables.is_dir():
+        return "its variables/ folder is missing"
+    if not index.is_file():
+        present = sorted(p.name for p in variables.iterdir())
+        return f"variables/variables.index is missing (variables/ holds {', '.join(present[:5]) or 'nothing'})"
+    try:
+        shards, needed = _read_bundle_index(index.read_bytes())
+    except ValueError as e:
+        return f"variables/variables.index is unreadable ({e})"
+    problems = []
+    for i in range(shards):
+        name = f"variables.data-{i:05d}-of-{shards:05d}"
+        shard = variables / name
+        if not shard.is_file():
+            problems.append(
+                f"variables/{name} is missing (the index names {shards} data shard{'' if shards == 1 else 's'})"
+            )
+        elif shard.stat().st_size < needed.get(i, 0):
+            problems.append(
+                f"variables/{name} is truncated: {shard.stat().st_size} bytes where the index needs {needed[i]}"
+            )
+    return "; ".join(problems[:5]) or None
+
+
+def _read_bundle_index(data: bytes) -> tuple[int, dict[int, int]]:
+    """(number of data shards, {shard: bytes its entries need}) of a TF tensor-bundle index (a LevelDB table)."""
+    from tensorflow.core.protobuf import tensor_bundle_pb2
+
+    if len(data) < 48:
+        raise ValueError(f"{len(data)} bytes, shorter than a table footer")
+    if int.from_bytes(data[-8:], "little") != 0xDB4775248B80FB57:
+        raise ValueError(f"{len(data)} bytes, no table footer: truncated or not an index")
+
+    def varint(buf: bytes, pos: int) -> tuple[int, int]:
+        result = shift = 0
+        while True:
+            b = buf[pos]
+            pos += 1
+            result |= (b & 0x7F) << shift
+            shift += 7
+            if not b & 0x80:
+                return result, pos
+
+    def block(offset: int, size: int):
+        raw = data[offset : offset + size]
+        kind = data[offset + size]
+        if kind != 0:  # TF's bundle writer does not compress
+            raise ValueError(f"block compression {kind}")
+        restarts = int.from_bytes(raw[-4:], "little")
+        limit = len(raw) - 4 * (restarts + 1)
+        pos, key = 0, b""
+        while pos < limit:
+            shared, pos = varint(raw, pos)
+            non_shared, pos = varint(raw, pos)
+            length, pos = varint(raw, pos)
+            key = key[:shared] + raw[pos : pos + non_shared]
+            pos += non_shared
+            yield key, raw[pos : pos + length]
+            pos += length
+
+    try:
+        pos = len(data) - 48
+        _, pos = varint(data, pos)
+        _, pos = varint(data, pos)
+        index_offset, pos = varint(data, pos)
+        index_size, pos = varint(data, pos)
+        shards, needed = 1, {}
+        for _, handle in block(index_offset, index_size):
+            offset, p = varint(handle, 0)
+            size, _ = varint(handle, p)
+            for key, value in block(offset, size):
+                if not key:
+                    shards = max(1, tensor_bundle_pb2.BundleHeaderProto.FromString(value).num_shards)
+                else:
+                    entry = tensor_bundle_pb2.BundleEntryProto.FromString(value)
+                    if not entry.slices:
+                        needed[entry.shard_id] = max(needed.get(entry.shard_id, 0), entry.offset + entry.size)
+        return shards, needed
+    except IndexError as e:
+        raise ValueError(f"{len(data)} bytes: {type(e).__name__}") from e
+    except Exception as e:  # protobuf's DecodeError
+        if type(e).__name__ == "DecodeError":
+            raise ValueError(f"{len(data)} bytes: DecodeError") from e
+        raise
 
 
 def _is_unrestored_variables(error: BaseException) -> bool:

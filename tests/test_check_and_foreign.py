@@ -466,6 +466,40 @@ def test_check_fails_on_the_broken_keras_exports_with_the_diagnosis(corpus, caps
     assert report.signature("serving_default").status == "failed"
 
 
+@pytest.mark.parametrize(
+    "damage, reason",
+    [
+        ("novars", "its variables/ folder is missing"),
+        ("noindex", "variables/variables.index is missing (variables/ holds variables.data-00000-of-00001)"),
+        ("noshard", "variables/variables.data-00000-of-00001 is missing (the index names 1 data shard)"),
+        ("short", "variables/variables.data-00000-of-00001 is truncated: 308 bytes where the index needs 318"),
+    ],
+)
+def test_check_names_a_half_published_version_not_the_keras_trap(models_dir, tmp_path, capsys, damage, reason):
+    """A non-atomic publish (saved_model.pb first, variables/ later): the JVM's diagnosis, word for word."""
+    from python_trainer.check import INCOMPLETE_CAUSE_SUFFIX, INCOMPLETE_FIX, variables_problem
+
+    model = tmp_path / "linear" / "1"
+    shutil.copytree(models_dir / "linear" / "1", model)
+    assert variables_problem(model) is None
+    variables = model / "variables"
+    if damage == "novars":
+        shutil.rmtree(variables)
+    elif damage == "noindex":
+        (variables / "variables.index").unlink()
+    elif damage == "noshard":
+        (variables / "variables.data-00000-of-00001").unlink()
+    else:
+        data = variables / "variables.data-00000-of-00001"
+        data.write_bytes(data.read_bytes()[:-10])
+    report = check_saved_model(model)
+    assert not report.ok and report.error_class == ERROR_CLASS
+    assert report.diagnosis is not None, report.lines()
+    assert report.diagnosis.cause == f"{reason}; {INCOMPLETE_CAUSE_SUFFIX}"
+    assert report.diagnosis.fix == INCOMPLETE_FIX
+    assert "Keras" not in "\n".join(report.lines())
+
+
 @pytest.mark.parametrize("name", BROKEN_MODELS)
 def test_python_loader_runs_what_the_graph_loader_cannot(corpus, name):
     """Why the broken exports are traps: Python's own loader runs them without complaint."""

@@ -40,8 +40,8 @@ object ModelCache {
    * The handle for content `sha256`, loading (and warming up) it from `location` if this JVM has
    * none yet. Inside a task, the task holds the handle until it completes.
    *
-   * @throws tfspark.errors.TFSparkException MODEL_LOAD_FAILED (the load or its warm-up failed),
-   *   NATIVE_LIBRARY_MISSING
+   * @throws tfspark.errors.TFSparkException MODEL_LOAD_FAILED (the load or its warm-up failed, the
+   *   version is incomplete, or its files changed while it was loaded), NATIVE_LIBRARY_MISSING
    */
   def acquire(sha256: String, location: => ModelLocation): SavedModelHandle = {
     val task = TaskContext.get()
@@ -55,9 +55,14 @@ object ModelCache {
     lookup(sha256, hold).getOrElse {
       loadLocks.computeIfAbsent(sha256, _ => new Object).synchronized {
         lookup(sha256, hold).getOrElse {
-          val loaded = SavedModelHandle.load(location)
-          try ModelWarmup.run(loaded)
-          catch { case e: Throwable => loaded.close(); throw e }
+          val at = location
+          // A failure is explained by what happened to the files first ([[ModelDiagnosis]]).
+          val loaded = ModelDiagnosis.loading(at, Some(sha256)) {
+            val handle = SavedModelHandle.load(at)
+            try ModelWarmup.run(handle)
+            catch { case e: Throwable => handle.close(); throw e }
+            handle
+          }
           loads.computeIfAbsent(sha256, _ => new AtomicInteger()).incrementAndGet()
           lock.synchronized {
             val entry = new Entry(loaded)

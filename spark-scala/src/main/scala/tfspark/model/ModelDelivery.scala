@@ -81,22 +81,27 @@ object ModelDelivery {
   }
 
   /**
-   * Executors fetch the version's `files` from the driver, which serves the version folder at
-   * `folder` (a `spark://` URI) through its RPC file server, the one behind
-   * `SparkContext.addFile` ([[org.apache.spark.tfspark.DriverFiles]]). Each executor JVM streams
-   * them once, when it first loads the model, straight into `tfspark-models/` under its SparkFiles
-   * folder (one copy per executor, none elsewhere), and verifies them.
+   * Executors fetch the version's `files` from the driver's RPC file server, the one behind
+   * `SparkContext.addFile` ([[org.apache.spark.tfspark.DriverFiles]]), which serves exactly these
+   * files and nothing else: `uris(i)` (`spark://host:port/files/tfspark-<token>-<i>`, a random
+   * token per shipment) is `files(i)`. Each executor JVM streams them once, when it first loads
+   * the model, straight into `tfspark-models/` under its SparkFiles folder (one copy per
+   * executor, none elsewhere), and verifies them.
    */
-  final case class DriverFileServer(folder: String, files: IndexedSeq[ModelFile]) extends ModelDelivery {
+  final case class DriverFileServer(uris: IndexedSeq[String], files: IndexedSeq[ModelFile]) extends ModelDelivery {
+    require(uris.size == files.size, "one URI per file")
 
     def materialize(model: ShippedModel): File = {
       val target = new File(SparkFiles.getRootDirectory(), s"tfspark-models/${model.name}-${model.version}-${model.sha256.take(16)}")
-      ModelArchive.materialize(model.name, folder, target, files, model.sha256) { (file, destination, digest) =>
-        digest.copyTo(file, DriverFiles.open(DriverFiles.fileUri(folder, file.path)), destination)
+      val byPath = files.map(_.path).zip(uris).toMap
+      ModelArchive.materialize(model.name, describe, target, files, model.sha256) { (file, destination, digest) =>
+        digest.copyTo(file, DriverFiles.open(byPath(file.path)), destination)
       }
     }
 
-    def describe: String = s"fetched by each executor from the driver's file server ($folder)"
+    // The URIs' names are not shown: they are what keeps the files from anyone who did not get this delivery.
+    def describe: String =
+      s"fetched by each executor from the driver's file server (${files.size} files at ${uris.headOption.map(u => new java.net.URI(u).getAuthority).getOrElse("none")})"
   }
 
   /** Which delivery a version gets (the files are attached by [[ShippedModel.ship]]). */

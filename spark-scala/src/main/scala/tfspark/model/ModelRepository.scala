@@ -2,6 +2,7 @@ package tfspark.model
 
 import java.io.File
 import java.net.URI
+import java.nio.file.Files
 import java.security.MessageDigest
 
 import org.apache.hadoop.conf.Configuration
@@ -97,13 +98,36 @@ final class ModelRepository(val root: String) extends Serializable {
     val digest = MessageDigest.getInstance("SHA-256").digest(s"$source|$listing".getBytes("UTF-8"))
     val key = digest.take(8).map("%02x".format(_)).mkString
     val target = new File(ModelRepository.localCache, s"$name-$version-remote-$key")
-    ModelArchive.once(target) { staging =>
+    // The copy's SHA-256, computed while it is streamed, is recorded beside it; a later use of the
+    // entry (another application) reads it again and compares ([[ModelArchive.once]]).
+    ModelArchive.once(target, expected = None) { staging =>
       val prefix = fs.makeQualified(new Path(source)).toUri.getPath.stripSuffix("/") + "/"
-      files.foreach { f =>
-        val relative = fs.makeQualified(f.getPath).toUri.getPath.stripPrefix(prefix)
-        // Hadoop's own streamed copy, straight to the local disk (no checksum files).
-        fs.copyToLocalFile(false, f.getPath, new Path(new File(staging, relative).toURI), true)
+      val stagingPath = staging.getCanonicalPath + File.separator
+      val digest = new ModelDigest
+      files.map(f => fs.makeQualified(f.getPath).toUri.getPath.stripPrefix(prefix) -> f).sortBy(_._1).foreach { case (relative, f) =>
+        val destination = new File(staging, relative)
+        if (!destination.getCanonicalPath.startsWith(stagingPath)) {
+          throw TFSparkErrors.modelLoadFailed(name, source, new IllegalStateException(s"file $relative escapes the model"))
+        }
+        destination.getParentFile.mkdirs()
+        // Streamed straight to the local disk (no checksum files); serving files through the digest too.
+        val file = ModelFile(relative, f.getLen)
+        val read =
+          if (ModelArchive.isServing(relative)) digest.copyTo(file, fs.open(f.getPath), destination)
+          else {
+            val in = fs.open(f.getPath);
+            try Files.copy(in, destination.toPath)
+            finally in.close()
+          }
+        if (read != f.getLen) {
+          throw TFSparkErrors.modelLoadFailed(
+            name,
+            source,
+            new IllegalStateException(s"$relative changed while it was copied (${f.getLen} bytes listed, $read read)")
+          )
+        }
       }
+      digest.hex
     }
   }
 
@@ -117,11 +141,15 @@ object ModelRepository {
 
   /**
    * Where versions from remote repositories are copied, on the driver and on each executor host:
-   * `$TFSPARK_MODEL_CACHE`, else `tfspark-model-cache` in the temp folder. Copies stay for later
-   * applications (executors' copies are named by content); nothing removes them.
+   * `$TFSPARK_MODEL_CACHE`, else `tfspark-model-cache-<user>` in the temp folder. Copies stay for
+   * later applications (executors' copies are named by content); nothing removes them. The folder
+   * must be private to this user ([[PrivateFolder]]): created mode 0700, and refused when it is
+   * owned by another user or others can write to it.
+   *
+   * @throws tfspark.errors.TFSparkException INVALID_CONFIG when `$TFSPARK_MODEL_CACHE` names a
+   *   folder that is not private to this user
    */
-  def localCache: File =
-    new File(sys.env.getOrElse("TFSPARK_MODEL_CACHE", new File(System.getProperty("java.io.tmpdir"), "tfspark-model-cache").getPath))
+  def localCache: File = PrivateFolder.modelCache()
 
   def isValidName(name: String): Boolean =
     name != null && NamePattern.matches(name) && !name.contains("..")

@@ -18,8 +18,9 @@ import tfspark.errors.TFSparkErrors
  *  2. tfspark's golden vectors, `assets.extra/golden.json` ([[GoldenCases]]);
  *  3. one synthetic row per signature (zeros, `false`, empty strings), where the shapes allow.
  *
- * A model whose variables TF's C++ loader did not restore (the known Keras 3 export trap) fails
- * whatever the source. Any other failure on a warm-up file or golden vectors fails the load too;
+ * A model whose variables TF's C++ loader did not restore fails whatever the source; the Keras 3
+ * export trap is named only when the variables are there and complete ([[ModelCache]] asks
+ * [[ModelDiagnosis]] first: a version missing its variables was published non-atomically). Any other failure on a warm-up file or golden vectors fails the load too;
  * on a synthetic row it is only logged, because zeros and empty strings are not always valid
  * data (an image decoder rejects empty bytes).
  */

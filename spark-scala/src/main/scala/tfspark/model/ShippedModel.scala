@@ -55,7 +55,7 @@ object ShippedModel {
    *
    * What it leaves with `sc`, which owns it until it stops: the driver's loaded model (in its
    * [[ModelCache]]), a broadcast of the Hadoop configuration (shared-filesystem deliveries) or the
-   * version folder served by the driver's file server (driver deliveries). Executors' copies
+   * version's files served by the driver's file server (driver deliveries; those files only). Executors' copies
    * belong to their caches and are never deleted by tfspark.
    *
    * @throws tfspark.errors.TFSparkException MODEL_LOAD_FAILED when the model cannot be loaded,
@@ -80,8 +80,9 @@ object ShippedModel {
           case ModelDelivery.FromSharedFileSystem(source) =>
             ModelDelivery.SharedFileSystem(source, manifest.files, sc.broadcast(new SerializableWritable(sc.hadoopConfiguration)))
           case ModelDelivery.FromDriver =>
-            val folder = DriverFiles.serveFolder(sc, s"tfspark-model-${manifest.sha256.take(32)}", manifest.directory)
-            ModelDelivery.DriverFileServer(folder, manifest.files)
+            // Only the files the driver hashed are served, each under an unguessable name.
+            val uris = DriverFiles.serveFiles(sc, manifest.files.map(ModelArchive.fileOf(manifest, _)))
+            ModelDelivery.DriverFileServer(uris, manifest.files)
         }
         // The real path, links resolved: a link re-pointed later does not change what this serves.
         ShippedModel(location.name, location.version, manifest.sha256, handle.signatures, manifest.directory.getPath, delivery)

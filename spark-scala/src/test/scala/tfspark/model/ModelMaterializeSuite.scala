@@ -63,7 +63,11 @@ class ModelMaterializeSuite extends AnyFunSuite with ErrorChecks {
     } finally pool.shutdown()
     assert(ModelArchive.copyCounts(target.getAbsolutePath) === 1, "four threads asked, one copied")
     assert(ModelArchive.sha256(target) === m.sha256)
-    assert(cache.list().filterNot(_.endsWith(".lock")).toSeq === Seq("titanic-1"), "no staging folder is left")
+    assert(
+      cache.list().filterNot(n => n.endsWith(".lock") || n.endsWith(".sha256")).toSeq === Seq("titanic-1"),
+      "no staging folder is left"
+    )
+    assert(Files.readString(new File(cache, ".titanic-1.sha256").toPath) === m.sha256, "the copy's digest is recorded beside it")
   }
 
   test("a file that changed after the driver read it fails the copy with MODEL_LOAD_FAILED, leaving nothing behind") {
@@ -115,5 +119,113 @@ class ModelMaterializeSuite extends AnyFunSuite with ErrorChecks {
     checkError("INVALID_CONFIG", Map("key" -> TFSparkConf.RepositoryShared, "got" -> "yes")) {
       TFSparkConf.repositoryShared(new SparkConf(false).set(TFSparkConf.RepositoryShared, "yes"))
     }
+  }
+
+  /** Replaces `entry`'s files by `from`'s (a completed cache entry planted with another model). */
+  private def plant(entry: File, from: File): Unit = {
+    ModelArchive.deleteRecursively(entry)
+    ModelArchive.manifest(from).files.foreach { f =>
+      val to = new File(entry, f.path)
+      to.getParentFile.mkdirs()
+      Files.copy(new File(from, f.path).toPath, to.toPath)
+    }
+  }
+
+  test("a completed cache entry holding another model's files is re-hashed, refused, copied again and warned about once") {
+    val linear = new File(TestModels.modelsDir, "linear/1")
+    val m = ModelArchive.manifest(linear)
+    val cache = TestModels.tempDir("tfspark-planted")
+    val target = new File(cache, s"linear-1-${m.sha256.take(16)}")
+    plant(target, titanic) // complete (it has a saved_model.pb), and not linear
+    val pool = Executors.newFixedThreadPool(4)
+    val start = new CountDownLatch(1)
+    try {
+      val results = (1 to 4).map { _ =>
+        pool.submit(() => {
+          start.await(); ModelArchive.materialize("linear", linear.getPath, target, m.files, m.sha256)(copyFrom(linear))
+        })
+      }
+      start.countDown()
+      assert(results.map(_.get(60, TimeUnit.SECONDS)).distinct === Seq(target))
+    } finally pool.shutdown()
+    assert(ModelArchive.sha256(target) === m.sha256, "the planted files were replaced by the model's")
+    assert(ModelArchive.rejectCounts(target.getAbsolutePath) === 1, "one WARN for one planted entry, however many threads asked")
+    assert(ModelArchive.copyCounts(target.getAbsolutePath) === 1)
+    assert(cache.list().filterNot(n => n.endsWith(".lock") || n.endsWith(".sha256")).toSeq === Seq(target.getName), "nothing left aside")
+
+    // Same names, sizes and modification times, other bytes: only reading the files again tells.
+    val data = new File(target, m.files.find(_.path.startsWith("variables/variables.data")).get.path)
+    val time = data.lastModified()
+    val bytes = Files.readAllBytes(data.toPath)
+    bytes(0) = (bytes(0) ^ 1).toByte
+    Files.write(data.toPath, bytes)
+    data.setLastModified(time)
+    ModelArchive.forgetVerified() // a new JVM (a later application) finds the entry
+    ModelArchive.materialize("linear", linear.getPath, target, m.files, m.sha256)(copyFrom(linear))
+    assert(ModelArchive.rejectCounts(target.getAbsolutePath) === 2)
+    assert(ModelArchive.sha256(target) === m.sha256)
+
+    // A good entry found by a new JVM is re-hashed and used as it is.
+    ModelArchive.forgetVerified()
+    ModelArchive.materialize("linear", linear.getPath, target, m.files, m.sha256)((_, _, _) => fail("a verified entry is not copied again"))
+    assert(ModelArchive.rejectCounts(target.getAbsolutePath) === 2 && ModelArchive.copyCounts(target.getAbsolutePath) === 2)
+
+    // An entry that is a symbolic link (even to the right files) is not a copy of ours.
+    val elsewhere = copy(linear)
+    ModelArchive.deleteRecursively(target)
+    Files.createSymbolicLink(target.toPath, elsewhere.toPath)
+    ModelArchive.forgetVerified()
+    ModelArchive.materialize("linear", linear.getPath, target, m.files, m.sha256)(copyFrom(linear))
+    assert(!Files.isSymbolicLink(target.toPath) && ModelArchive.sha256(target) === m.sha256)
+    assert(ModelArchive.rejectCounts(target.getAbsolutePath) === 3)
+    assert(ModelArchive.sha256(elsewhere) === m.sha256, "the link's target is left alone")
+  }
+
+  test("the model cache folder is private: created 0700, and not trusted when another user owns it or others can write to it") {
+    import java.nio.file.attribute.PosixFilePermissions
+    val base = TestModels.tempDir("tfspark-cache-root")
+    val fresh = new File(base, "made")
+    assert(PrivateFolder.ensure(fresh) === None)
+    assert(PosixFilePermissions.toString(Files.getPosixFilePermissions(fresh.toPath)) === "rwx------")
+
+    val open = new File(base, "open")
+    open.mkdir()
+    Files.setPosixFilePermissions(open.toPath, PosixFilePermissions.fromString("rwxrwxrwx"))
+    assert(PrivateFolder.ensure(open).exists(_.contains("other users can write to it")))
+
+    val link = new File(base, "link")
+    Files.createSymbolicLink(link.toPath, fresh.toPath)
+    assert(PrivateFolder.ensure(link).exists(_.contains("symbolic link")))
+
+    // Another user's folder (the tests run as root in CI images: chown works there).
+    val foreign = new File(base, "foreign")
+    foreign.mkdir()
+    val nobody = scala.util.Try(foreign.toPath.getFileSystem.getUserPrincipalLookupService.lookupPrincipalByName("nobody"))
+    if (nobody.isSuccess && scala.util.Try(Files.setOwner(foreign.toPath, nobody.get)).isSuccess) {
+      Files.setPosixFilePermissions(foreign.toPath, PosixFilePermissions.fromString("rwx------"))
+      assert(PrivateFolder.ensure(foreign).exists(_.contains("owned by nobody")), PrivateFolder.ensure(foreign))
+    } else info("cannot chown here (not root): the other-owner case is not checked")
+
+    // The default folder, made first by someone else with open permissions, is replaced by a private one.
+    val tmp = System.getProperty("java.io.tmpdir")
+    val owner = Files.getOwner(fresh.toPath).getName
+    val squatted = new File(base, s"tfspark-model-cache-$owner")
+    squatted.mkdir()
+    Files.setPosixFilePermissions(squatted.toPath, PosixFilePermissions.fromString("rwxrwxrwx"))
+    System.setProperty("java.io.tmpdir", base.getPath)
+    try {
+      assume(!sys.env.contains(PrivateFolder.EnvKey), "TFSPARK_MODEL_CACHE is set")
+      val used = ModelRepository.localCache
+      assert(used.getAbsoluteFile !== squatted.getAbsoluteFile)
+      assert(PrivateFolder.unsafe(used.toPath) === None)
+      assert(ModelRepository.localCache === used, "one replacement per JVM")
+    } finally System.setProperty("java.io.tmpdir", tmp)
+    val other = TestModels.tempDir("tfspark-cache-root")
+    System.setProperty("java.io.tmpdir", other.getPath)
+    try {
+      val made = new File(other, s"tfspark-model-cache-$owner")
+      assert(ModelRepository.localCache.getAbsoluteFile === made.getAbsoluteFile, "a missing default folder is made, private")
+      assert(PosixFilePermissions.toString(Files.getPosixFilePermissions(made.toPath)) === "rwx------")
+    } finally System.setProperty("java.io.tmpdir", tmp)
   }
 }

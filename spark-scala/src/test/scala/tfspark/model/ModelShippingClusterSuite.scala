@@ -172,10 +172,49 @@ class ModelShippingClusterSuite extends AnyFunSuite with SparkSessionFixture wit
     assert(reports.map(_._2).distinct.size === 2)
     assert(reports.forall(r => r._4 == 1 && r._5 == 1), s"each executor fetched and loaded it once: $reports")
     assert(reports.forall(_._3.contains("tfspark-models")), "the copy is in the executor's SparkFiles folder")
+
+    // What else an executor (anyone who reaches the driver's RPC port) can read: nothing.
+    val uris = model.delivery.asInstanceOf[ModelDelivery.DriverFileServer].uris
+    val server = new java.net.URI(uris.head).getAuthority
+    val up = "/.." * 12
+    val attempts = Seq(
+      s"${uris.head}$up/etc/hostname",
+      s"spark://$server/files$up/etc/hostname",
+      s"spark://$server/files//etc/hostname",
+      s"spark://$server/tfspark-model-${model.sha256.take(32)}/saved_model.pb",
+      s"spark://$server/tfspark-model-${model.sha256.take(32)}$up/etc/hostname",
+      s"spark://$server/files/saved_model.pb",
+      s"spark://$server/files/marker.txt"
+    )
+    val served = spark.sparkContext
+      .parallelize(0 until 2, 2)
+      .map { _ =>
+        def read(uri: String) = scala.util.Try {
+          val in = org.apache.spark.tfspark.DriverFiles.open(uri);
+          try in.readAllBytes()
+          finally in.close()
+        }
+        (read(uris.head).map(_.length).getOrElse(-1), attempts.filter(read(_).isSuccess))
+      }
+      .collect()
+    assert(served.forall(_._1 > 0), "the manifest's files are served")
+    assert(served.forall(_._2.isEmpty), s"served beyond the manifest: ${served.flatMap(_._2).distinct}")
   }
 
   test("a local repository declared shared: executors copy from its real path, links resolved") {
     val (repo, _) = freshLinear("read from a shared folder")
+    // A completed entry of the executors' host cache, planted before they look: another model's files.
+    val manifest = ModelArchive.manifest(new File(repo, "fresh/1"))
+    val entry = new File(executorCache, s"fresh-1-${manifest.sha256.take(16)}")
+    manifest.files.foreach { f =>
+      val to = new File(entry, f.path)
+      to.getParentFile.mkdirs()
+      Files.copy(new File(repo, s"fresh/1/${f.path}").toPath, to.toPath)
+    }
+    val planted = new File(entry, manifest.files.find(_.path.startsWith("variables/variables.data")).get.path)
+    val weights = Files.readAllBytes(planted.toPath)
+    weights(weights.length - 1) = (weights(weights.length - 1) ^ 0x40).toByte // same size, other weights
+    Files.write(planted.toPath, weights)
     val linked = new File(TestModels.tempDir("tfspark-shared-link"), "repo")
     Files.createSymbolicLink(linked.toPath, repo.toPath)
     val model = ShippedModel.ship(spark.sparkContext, ModelRepository(linked.getPath).resolve("fresh"), repositoryShared = true)
@@ -183,11 +222,20 @@ class ModelShippingClusterSuite extends AnyFunSuite with SparkSessionFixture wit
     assert(
       model.delivery === ModelDelivery.SharedFileSystem(source, ModelArchive.manifest(new File(repo, "fresh/1")).files, hadoopConfOf(model))
     )
-    val rows = spark.sparkContext.parallelize((1 to 40).map(i => Array(i * 0.5f, -i * 0.25f)), 4)
-    assert(TFInference.predictRDD(rows, model).count() === 40)
+    val input = (1 to 40).map(i => Array(i * 0.5f, -i * 0.25f))
+    val rows = spark.sparkContext.parallelize(input, 4)
+    val expected = TFInference.predictLocal(ModelRepository(repo.getPath).resolve("fresh"), input).map(_.toSeq)
+    assert(TFInference.predictRDD(rows, model).collect().map(_.toSeq).toSeq === expected, "the model's answers, not the planted one's")
     val reports = onExecutors(model)
-    assert(reports.forall(_._3.startsWith(executorCache.getAbsolutePath)))
+    assert(reports.forall(_._3 == entry.getAbsolutePath))
     assert(reports.groupBy(_._2).values.map(_.head._4).sum === 1)
+    val rejected = spark.sparkContext
+      .parallelize(0 until 8, 8)
+      .map(_ => ProcessHandle.current().pid() -> ModelArchive.rejectCounts.getOrElse(entry.getAbsolutePath, 0))
+      .collect()
+      .toMap
+    assert(rejected.values.sum === 1, s"the planted entry was refused once on this host, with one WARN: $rejected")
+    assert(ModelArchive.sha256(entry) === model.sha256, "the planted files were replaced")
   }
 
   private def hadoopConfOf(model: ShippedModel) = model.delivery match {
