@@ -41,7 +41,12 @@ class TFModelTransformer(override val uid: String) extends Transformer with Defa
     new StringArrayParam(this, "inputMapping", "entries INPUT=COLUMN: the column that feeds each signature input")
   final val outputCol: Param[String] = new Param[String](this, "outputCol", "the appended column")
   final val batchSize: IntParam =
-    new IntParam(this, "batchSize", s"rows per Session.run: 1 to ${TFSparkConf.MaxBatchSize}", asConf[Int]("batchSize", TFSparkConf.BatchSize))
+    new IntParam(
+      this,
+      "batchSize",
+      s"rows per Session.run: 1 to ${TFSparkConf.MaxBatchSize}",
+      asConf[Int]("batchSize", TFSparkConf.BatchSize)
+    )
   final val unitOutputsAsArrays: BooleanParam =
     new BooleanParam(this, "unitOutputsAsArrays", "give a [-1,1] output as a one-element array instead of a scalar")
   final val binaryOutputs: StringArrayParam =
