@@ -135,6 +135,19 @@ object TFSparkConf {
    */
   def binaryOutputs(conf: SQLConf = SQLConf.get): Seq[String] = binaryOutputsEntry.read(session(conf))
 
+  /**
+   * The entries of [[binaryOutputs]] that apply to `model`: unqualified keys (`png`, `*`) apply to
+   * every model, `model:key` (`thumbnail:png`, `thumbnail:*`) to that model only, so that one
+   * session can query models with different string outputs.
+   */
+  def binaryOutputsOf(model: String, conf: SQLConf = SQLConf.get): Seq[String] =
+    binaryOutputs(conf).flatMap { entry =>
+      entry.split(":", 2) match {
+        case Array(m, key) => if (m.trim == model) Some(key.trim) else None
+        case _ => Some(entry)
+      }
+    }
+
   /** Whether struct fields that feed no input are an error (UNEXPECTED_INPUT). @throws INVALID_CONFIG */
   def strictInputs(conf: SQLConf = SQLConf.get): Boolean = strictInputsEntry.read(session(conf))
 

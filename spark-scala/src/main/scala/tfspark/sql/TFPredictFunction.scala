@@ -65,7 +65,7 @@ object TFPredictFunction {
     val sig =
       shipped.signatures.getOrElse(signature, throw TFSparkErrors.signatureNotFound(name, signature, shipped.signatures.keys.toSeq.sorted))
     val conf = SQLConf.get
-    val binaryOutputs = TFSparkConf.binaryOutputs(conf)
+    val binaryOutputs = TFSparkConf.binaryOutputsOf(name, conf)
     val (unknown, expected) = SignatureBinding.unknownBinaryOutputs(sig, binaryOutputs)
     if (unknown.nonEmpty) {
       throw TFSparkErrors.invalidConfig(TFSparkConf.BinaryOutputs, binaryOutputs.mkString(","), s"for model $name: $expected")

@@ -155,6 +155,20 @@ class BinaryOutputsSuite extends AnyFunSuite with SparkSessionFixture with Error
     }
   }
 
+  test("SQL: model:key entries apply to that model only, so one session queries models with other outputs") {
+    input.createOrReplaceTempView("thumbs")
+    withConf(TFSparkConf.BinaryOutputs -> "thumbnail:png, thumbnail:head") {
+      val scored = spark.sql("SELECT n, tfpredict('thumbnail', struct(n)) AS p FROM thumbs")
+      assert(bytesOf(scored) === expectedBytes("head", "label", "png"))
+      assert(spark.sql("SELECT tfpredict('tokens', array(1L, 2L))").schema.nonEmpty) // no string output, no entry for it
+    }
+    withConf(TFSparkConf.BinaryOutputs -> "thumbnail:pgn") {
+      checkError("INVALID_CONFIG", Map("key" -> TFSparkConf.BinaryOutputs, "got" -> "pgn")) {
+        spark.sql("SELECT tfpredict('thumbnail', struct(n)) FROM thumbs")
+      }
+    }
+  }
+
   test("DataFrame API: binaryOutputs round-trips the bytes; an unknown key is INVALID_ARGUMENT") {
     val scored =
       TFInference.predictDataFrame(input, shipped, "p", batchSize = 4, binaryOutputs = Seq("png", "head"))
