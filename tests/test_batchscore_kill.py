@@ -20,7 +20,9 @@ The kills are driven by events, never by elapsed time:
   entry to that call, so the state is exactly the one a ``kill -9`` at that moment leaves.
 
 ``strace -P`` matches a rename by its first path only, hence one injection per folder name. The kill
-table goes to ``target/batchscore-kill/table.md``. Runs use ``local[1]`` and the jars of this
+table goes to ``target/batchscore-kill/table.md``. Runs use ``local[1]`` (about 3-4 minutes for the
+module on 2 busy cores), or with ``TFSPARK_KILL_ON_CLUSTER=1`` a standalone cluster of one worker
+(:mod:`standalone_cluster`; the table then goes to ``table-cluster.md``), and the jars of this
 checkout's ``spark-scala/target/dist`` (``./sbt sparkScala/dist``).
 """
 
@@ -38,6 +40,7 @@ from pathlib import Path
 import pytest
 from conftest import MODELS, REPO_ROOT
 from spark_processes import NATIVE_CACHE, QUICK_JVM, kill_group, spark_env, spark_script
+from standalone_cluster import StandaloneCluster
 
 pytestmark = pytest.mark.jvm
 
@@ -47,7 +50,8 @@ INPUT_FILES = 4
 ROWS_PER_FILE = 500
 ROWS = INPUT_FILES * ROWS_PER_FILE
 RUN_TIMEOUT_S = 180
-TABLE = REPO_ROOT / "target" / "batchscore-kill" / "table.json"
+ON_CLUSTER = os.environ.get("TFSPARK_KILL_ON_CLUSTER") == "1"
+TABLE = REPO_ROOT / "target" / "batchscore-kill" / ("table-cluster.json" if ON_CLUSTER else "table.json")
 ID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
 
@@ -61,15 +65,34 @@ def dist_jars() -> tuple[Path, Path]:
     return assembly, natives[0]
 
 
-def batch_score(input_dir: Path, output: Path, *extra: str) -> list[str]:
+@pytest.fixture(scope="module")
+def master(tmp_path_factory):
+    """``local[1]``, or the URL of a standalone cluster of one worker with TFSPARK_KILL_ON_CLUSTER=1."""
+    if not ON_CLUSTER:
+        yield "local[1]"
+        return
+    cluster = StandaloneCluster(tmp_path_factory.mktemp("kill-cluster"))
+    try:
+        cluster.start(workers=1)
+        yield cluster.url
+    finally:
+        left = cluster.stop()
+    assert left == [], f"processes of the cluster still alive after stop: {left}"
+
+
+def batch_score(master: str, input_dir: Path, output: Path, *extra: str) -> list[str]:
     assembly, native = dist_jars()
     java_options = f"{QUICK_JVM} -Dorg.bytedeco.javacpp.cachedir={NATIVE_CACHE}"
     return [
         spark_script("spark-submit"),
         "--master",
-        "local[1]",
+        master,
         "--driver-java-options",
         java_options,
+        "--conf",
+        f"spark.executor.extraJavaOptions=-Dorg.bytedeco.javacpp.cachedir={NATIVE_CACHE}",
+        "--conf",
+        "spark.executor.memory=1g",
         "--conf",
         "spark.ui.enabled=false",
         "--conf",
@@ -190,12 +213,19 @@ def record(point: str, row: dict) -> None:
     lines.append("|---|---|---|---|---|---|---|---|")
     for p in POINTS:
         if r := table.get(p):
+            refused = f"without --overwrite {r['without --overwrite']}; then " if "without --overwrite" in r else ""
             lines.append(
                 f"| {p} | {r['killed_on']} | {r['output_at_kill']} | {', '.join(r['beside_at_kill']) or '-'} "
-                f"| {r['old_intact']} | exit {r['rerun_exit']}: {'; '.join(r['recovery'])} "
+                f"| {r['old_intact']} | {refused}exit {r['rerun_exit']}: {'; '.join(r['recovery'])} "
                 f"| {r['output_after']} | {', '.join(r['left_after']) or 'none'} |"
             )
     TABLE.with_suffix(".md").write_text("\n".join(lines) + "\n")
+
+
+def recovered(stderr: str) -> list[str]:
+    """What a run said it recovered: its action and the kind of folder (``deleted staging``)."""
+    said = (re.match(rf"BatchScore: (\w+) .*?out\.tfspark-(\w+)-{ID}", line) for line in stderr.splitlines())
+    return [f"{m.group(1)} {m.group(2)}" for m in said if m and "interrupted run" in m.string]
 
 
 def strace_available() -> bool:
@@ -203,7 +233,7 @@ def strace_available() -> bool:
 
 
 @pytest.mark.parametrize("point", list(POINTS))
-def test_kill_at_each_step_leaves_old_or_new_output_and_the_rerun_recovers(point, workdir):
+def test_kill_at_each_step_leaves_old_or_new_output_and_the_rerun_recovers(point, workdir, master):
     spec = POINTS[point]
     if spec is not None and not strace_available():
         pytest.skip("strace is needed to kill at a system call")
@@ -212,7 +242,7 @@ def test_kill_at_each_step_leaves_old_or_new_output_and_the_rerun_recovers(point
     tracer = None
     with open(log_out, "w") as out, open(log_err, "w") as err:
         driver = subprocess.Popen(
-            batch_score(workdir / "in", workdir / "out", "--overwrite"),
+            batch_score(master, workdir / "in", workdir / "out", "--overwrite"),
             cwd=workdir,
             env=spark_env(),
             stdin=subprocess.DEVNULL,
@@ -279,34 +309,33 @@ def test_kill_at_each_step_leaves_old_or_new_output_and_the_rerun_recovers(point
     }
     if at_kill == "missing":
         # Without --overwrite the rerun puts the old output back, then refuses to replace it.
-        refused = run(batch_score(workdir / "in", workdir / "out"), workdir)
+        refused = run(batch_score(master, workdir / "in", workdir / "out"), workdir)
         assert refused.returncode == 2, refused.stderr[-3000:]
         assert "restored" in refused.stderr and "(it exists)" in refused.stderr, refused.stderr[-3000:]
         assert describe(workdir / "out") == "old" and leftovers(workdir) == []
-        row["without --overwrite"] = "exit 2, old output restored whole"
+        row["without --overwrite"] = f"exit 2: {'; '.join(recovered(refused.stderr))}; --output old"
 
-    rerun = run(batch_score(workdir / "in", workdir / "out", "--overwrite"), workdir)
+    rerun = run(batch_score(master, workdir / "in", workdir / "out", "--overwrite"), workdir)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
-    said = (re.match(rf"BatchScore: (\w+) .*?out\.tfspark-(\w+)-{ID}", line) for line in rerun.stderr.splitlines())
-    recovery = [f"{m.group(1)} {m.group(2)}" for m in said if m and "interrupted run" in m.string]
+    recovery = recovered(rerun.stderr)
     assert f"BatchScore: scored {ROWS} rows" in rerun.stdout
     assert describe(workdir / "out") == "new"
     assert leftovers(workdir) == []
     if at_kill != "missing":  # else the refused run recovered already
         assert recovery, f"{point}: the rerun said nothing about what it recovered:\n{rerun.stderr[-3000:]}"
-    row.update(rerun_exit=rerun.returncode, recovery=recovery or ["(recovered by the run without --overwrite)"])
+    row.update(rerun_exit=rerun.returncode, recovery=recovery or ["nothing left to recover"])
     row.update(output_after=describe(workdir / "out"), left_after=leftovers(workdir))
     record(point, row)
 
 
-def test_an_output_that_contains_the_input_is_refused_and_nothing_is_touched(tmp_path):
+def test_an_output_that_contains_the_input_is_refused_and_nothing_is_touched(tmp_path, master):
     """The issue's example: ``--input /tmp/p/good.csv --output /tmp/p --overwrite`` deleted good.csv."""
     folder = tmp_path / "p"
     folder.mkdir()
     good = folder / "good.csv"
     good.write_text("x1,x2\n" + "\n".join(f"{i},{i}" for i in range(1000)) + "\n")
     before = snapshot(folder)
-    command = batch_score(good, folder, "--overwrite")
+    command = batch_score(master, good, folder, "--overwrite")
     result = run(command, tmp_path)
     assert result.returncode == 2, result.stderr[-3000:]
     assert "[INVALID_ARGUMENT] --output" in result.stderr and "contains the input" in result.stderr
