@@ -1,7 +1,5 @@
 package tfspark.jobs
 
-import java.util.UUID
-
 import org.apache.hadoop.fs.Path
 import org.apache.spark.sql.{AnalysisException, DataFrame, SparkSession}
 import org.apache.spark.sql.functions.{array, col, count, lit}
@@ -19,8 +17,9 @@ import tfspark.tensor.BatchLimits
  * column through the batched path ([[TFInference.predictDataFrame]]), writes the result, and
  * prints one summary line.
  *
- * Output is written to a hidden sibling directory and renamed into place only when complete, so
- * a failed run never leaves output that looks finished. Exit status: 0 on success, 1 when the job
+ * Output is written to a sibling directory and renamed into place only when complete, the
+ * previous output aside first ([[OutputCommit]]), so that a failed or killed run never leaves
+ * output that looks finished: `--output` is the previous output or the new one, whole. Exit status: 0 on success, 1 when the job
  * fails (one line on stderr), 2 for a usage error.
  */
 object BatchScore {
@@ -233,13 +232,28 @@ object BatchScore {
   /**
    * Scores `options.input` into `options.output` in `spark`; returns the summary.
    *
+   * Before anything else it refuses an output that is, contains or lies inside the input
+   * ([[InputOutputPaths]]); then it recovers what an interrupted run left beside the output, one
+   * line on stderr per action ([[OutputCommit.recover]]).
+   *
    * @throws tfspark.errors.TFSparkException for bad arguments, models or inputs (at analysis,
    *   before anything is written) and for bad rows (as the cause of the job failure)
    */
-  def run(spark: SparkSession, options: Options): Summary = {
+  def run(spark: SparkSession, options: Options): Summary = run(spark, options, _ => ())
+
+  /** [[run]], with `hook` called before each step of the output's commit (tests throw from it). */
+  private[jobs] def run(spark: SparkSession, options: Options, hook: OutputCommit.Step => Unit): Summary = {
     val started = System.nanoTime()
+    val conf = spark.sparkContext.hadoopConfiguration
+    InputOutputPaths.checkApart(options.input, options.output, conf)
+    val output = new Path(options.output)
+    val commit = new OutputCommit(output.getFileSystem(conf), output, line => System.err.println(s"BatchScore: $line"), hook)
+    commit.recover()
+    if (commit.fs.exists(commit.target) && !options.overwrite) {
+      throw TFSparkErrors.invalidArgument("--output", s"'${options.output}' (it exists)", "a new path, or --overwrite")
+    }
     val (scored, model) = plan(spark, options)
-    val (rows, failed) = writeAtomically(scored, options)
+    val (rows, failed) = writeAtomically(scored, options, commit)
     Summary(rows, (System.nanoTime() - started) / 1e9, model, options.output, options.outputFormat, failed)
   }
 
@@ -391,34 +405,23 @@ object BatchScore {
     }
 
   /**
-   * Writes to a staging directory beside the output, then renames it; returns the rows written and
-   * how many of them carry an error instead of a prediction.
+   * Writes into `commit`'s staging folder and puts it in place of the output ([[OutputCommit]]);
+   * returns the rows written and how many of them carry an error instead of a prediction.
    */
-  private def writeAtomically(df: DataFrame, options: Options): (Long, Long) = {
-    val spark = df.sparkSession
-    val target = new Path(options.output)
-    val fs = target.getFileSystem(spark.sparkContext.hadoopConfiguration)
-    if (fs.exists(target) && !options.overwrite) {
-      throw TFSparkErrors.invalidArgument("--output", s"'${options.output}' (it exists)", "a new path, or --overwrite")
-    }
-    // Not hidden: Spark's readers skip paths that start with '.' or '_'.
-    val staging = new Path(target.getParent, s"${target.getName}.tfspark-staging-${UUID.randomUUID()}")
-    try {
+  private def writeAtomically(df: DataFrame, options: Options, commit: OutputCommit): (Long, Long) =
+    commit.commit { staging =>
+      val spark = df.sparkSession
       if (df.schema.isEmpty) { // no input files, --allow-empty: an empty output that says it is complete
-        fs.mkdirs(staging)
-        fs.create(new Path(staging, "_SUCCESS")).close()
-        if (fs.exists(target)) fs.delete(target, true)
-        if (!fs.rename(staging, target)) throw new java.io.IOException(s"could not rename $staging to $target")
-        return (0L, 0L)
+        commit.fs.mkdirs(staging)
+        commit.fs.create(new Path(staging, "_SUCCESS")).close()
+        (0L, 0L)
+      } else {
+        df.write.format(options.outputFormat).option("header", "true").save(staging.toString)
+        val written = spark.read.format(options.outputFormat).option("header", "true").schema(df.schema).load(staging.toString)
+        // The error column (CSV: its flattened class column) is non-null exactly on the failed rows.
+        val errorColumn = Seq(options.errorCol, s"${options.errorCol}_errorClass").find(written.columns.contains)
+        val counts = written.agg(count(lit(1)), errorColumn.map(c => count(col(s"`$c`"))).getOrElse(lit(0L))).head()
+        (counts.getLong(0), counts.getLong(1))
       }
-      df.write.format(options.outputFormat).option("header", "true").save(staging.toString)
-      val written = spark.read.format(options.outputFormat).option("header", "true").schema(df.schema).load(staging.toString)
-      // The error column (CSV: its flattened class column) is non-null exactly on the failed rows.
-      val errorColumn = Seq(options.errorCol, s"${options.errorCol}_errorClass").find(written.columns.contains)
-      val counts = written.agg(count(lit(1)), errorColumn.map(c => count(col(s"`$c`"))).getOrElse(lit(0L))).head()
-      if (fs.exists(target)) fs.delete(target, true)
-      if (!fs.rename(staging, target)) throw new java.io.IOException(s"could not rename $staging to $target")
-      (counts.getLong(0), counts.getLong(1))
-    } finally if (fs.exists(staging)) fs.delete(staging, true)
-  }
+    }
 }

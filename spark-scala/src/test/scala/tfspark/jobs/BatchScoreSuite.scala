@@ -1,7 +1,12 @@
 package tfspark.jobs
 
-import java.io.File
+import java.io.{ByteArrayOutputStream, File, PrintStream}
 import java.nio.file.Files
+
+import scala.jdk.CollectionConverters._
+
+import org.apache.hadoop.conf.Configuration
+import org.apache.hadoop.fs.{FileSystem, Path}
 
 import org.scalatest.funsuite.AnyFunSuite
 
@@ -282,5 +287,143 @@ class BatchScoreSuite extends AnyFunSuite with SparkSessionFixture with ErrorChe
     val summary = BatchScore.run(spark, options(repo ++ Seq("--input", folder.getPath, "--output", new File(dir, "o").getPath): _*))
     assert(summary.rows === 2)
     assert(BatchScore.Options.parse(Seq("--input", folder.getPath, "--output", "x")).inputFormat === "parquet")
+  }
+
+  /** Every file under `dir` (relative name -> bytes); empty when it does not exist. */
+  private def snapshot(dir: File): Map[String, Seq[Byte]] = {
+    val root = dir.toPath
+    if (!dir.exists()) Map.empty
+    else {
+      val files = Files.walk(root)
+      try {
+        files.iterator().asScala.filter(Files.isRegularFile(_)).map(f => root.relativize(f).toString -> Files.readAllBytes(f).toSeq).toMap
+      } finally files.close()
+    }
+  }
+
+  /** Runs `exitCode` and returns it with what it printed on stderr. */
+  private def exitCodeAndStderr(args: Seq[String]): (Int, String) = {
+    val buffer = new ByteArrayOutputStream()
+    val saved = System.err
+    System.setErr(new PrintStream(buffer, true, "UTF-8"))
+    val code =
+      try BatchScore.exitCode(args.toArray)
+      finally System.setErr(saved)
+    (code, buffer.toString("UTF-8"))
+  }
+
+  test("an --output that is, contains or lies inside the input is refused (exit 2) and nothing is touched") {
+    val dir = TestModels.tempDir("batchscore-overlap")
+    val p = new File(dir, "p")
+    p.mkdirs()
+    val good = writeCsv(p, Seq("x1,x2") ++ (1 to 10).map(i => s"$i,$i"))
+    val folder = new File(dir, "features")
+    val session = spark
+    import session.implicits._
+    Seq((1.0f, 2.0f)).toDF("x1", "x2").write.parquet(folder.getPath)
+    val link = new File(dir, "link-to-p")
+    Files.createSymbolicLink(link.toPath, p.toPath)
+    val cases = Seq(
+      "the output contains the input file" -> (good.getPath, p.getPath, "contains the input"),
+      "the output is the input file" -> (good.getPath, good.getPath, "is the input"),
+      "the output is the input folder" -> (folder.getPath, folder.getPath, "is the input"),
+      "the output lies inside the input folder" -> (folder.getPath, new File(folder, "scored").getPath, "lies inside the input"),
+      "the output is the input's folder through a link" -> (good.getPath, link.getPath, "contains the input"),
+      "the input is read through a link to the output's folder" -> (new File(link, "features.csv").getPath, p.getPath, "contains"),
+      "the output's parent is a relative path to the input" -> (good.getPath, new File(p, "../p").getPath, "contains the input"),
+      "the input is a glob inside the output" -> (new File(p, "*.csv").getPath, p.getPath, "contains the input")
+    )
+    val before = snapshot(dir)
+    for ((what, (input, output, relation)) <- cases) {
+      val args = repo ++ Seq("--input", input, "--features", "x1,x2", "--output", output, "--overwrite")
+      val e = checkError("INVALID_ARGUMENT", Map("what" -> "--output")) { BatchScore.run(spark, options(args: _*)) }
+      assert(e.getMessage.contains(relation), s"$what: ${e.getMessage}")
+      val (code, err) = exitCodeAndStderr(args)
+      assert(code === 2, s"$what: $err")
+      assert(err.contains("[INVALID_ARGUMENT]") && err.contains(relation), s"$what: $err")
+      assert(snapshot(dir) === before, s"$what: files changed")
+    }
+    // Beside the input, in the same folder, is fine; so is a glob's folder with the output outside its matches.
+    assert(BatchScore.run(spark, options(repo ++ Seq("--input", good.getPath, "--output", new File(p, "scored").getPath): _*)).rows === 10)
+    val globbed = repo ++ Seq("--input", new File(p, "*.csv").getPath, "--output", new File(p, "scored2").getPath)
+    assert(BatchScore.run(spark, options(globbed: _*)).rows === 10)
+  }
+
+  /** A previous output (the 10-row scoring) and arguments that rescore 25 rows over it with --overwrite. */
+  private def previousOutput(prefix: String): (File, File, Seq[String]) = {
+    val dir = TestModels.tempDir(prefix)
+    val out = new File(dir, "scored")
+    val old = writeCsv(new File(dir, "old") { mkdirs() }, Seq("x1,x2") ++ (1 to 10).map(i => s"$i,$i"))
+    assert(
+      BatchScore.run(spark, options(repo ++ Seq("--input", old.getPath, "--output", out.getPath, "--output-format", "csv"): _*)).rows === 10
+    )
+    val input = writeCsv(new File(dir, "new") { mkdirs() }, Seq("x1,x2") ++ (1 to 25).map(i => s"$i,$i"))
+    (dir, out, repo ++ Seq("--input", input.getPath, "--output", out.getPath, "--output-format", "csv", "--overwrite"))
+  }
+
+  private def rows(out: File): Long = spark.read.option("header", "true").csv(out.getPath).count()
+
+  test("a kill after each step of the output's commit is recovered by the next run, which says so on stderr") {
+    // The state a kill -9 leaves after each step: the steps up to it, run by hand, then the run abandoned.
+    val killed: Seq[(String, OutputCommit => Unit, Seq[String])] = Seq(
+      ("while scoring", c => new File(c.staging.toUri.getPath, "_temporary/0").mkdirs(), Seq("deleted")),
+      ("after writing", c => c.write(s => spark.range(3).write.option("header", "true").csv(s.toString)), Seq("deleted")),
+      (
+        "between the renames",
+        c => { c.write(s => spark.range(3).write.option("header", "true").csv(s.toString)); c.moveAside() },
+        Seq("restored", "deleted")
+      ),
+      (
+        "after the swap",
+        c => { c.write(s => spark.range(3).write.option("header", "true").csv(s.toString)); c.moveAside(); c.swap() },
+        Seq("deleted")
+      ),
+      (
+        "during the delete",
+        c => {
+          c.write(s => spark.range(3).write.option("header", "true").csv(s.toString)); c.moveAside(); c.swap(); c.trashOld()
+          new File(c.trash.toUri.getPath).listFiles().filter(_.getName.startsWith("part-")).foreach(_.delete())
+        },
+        Seq("deleted")
+      )
+    )
+    for ((point, kill, actions) <- killed) {
+      val (dir, out, args) = previousOutput("batchscore-kill")
+      val previous = snapshot(out)
+      val interrupted = new OutputCommit(FileSystem.getLocal(new Configuration()), new Path(out.getPath), _ => ())
+      kill(interrupted)
+      // Without --overwrite: the previous output is restored (or the new one kept), then refused as existing.
+      val (refused, refusedErr) = exitCodeAndStderr(args.filterNot(_ == "--overwrite"))
+      assert(refused === 2, s"$point: $refusedErr")
+      assert(refusedErr.contains("(it exists)"), s"$point: $refusedErr")
+      val recovered = refusedErr.linesIterator.filter(l => l.startsWith("BatchScore: ") && l.contains(" interrupted run")).toSeq
+      assert(recovered.map(_.stripPrefix("BatchScore: ").takeWhile(_ != ' ')) === actions, s"$point: $refusedErr")
+      assert(dir.list().toSet === Set("old", "new", "scored"), s"$point: ${dir.list().toSeq}")
+      if (point == "after the swap" || point == "during the delete") assert(rows(out) === 3, point)
+      else assert(snapshot(out) === previous, s"$point: the previous output is not intact")
+      // With --overwrite: nothing left to recover, the new output in place.
+      val (code, err) = exitCodeAndStderr(args)
+      assert(code === 0, s"$point: $err")
+      assert(!err.contains("interrupted run"), s"$point: $err")
+      assert(rows(out) === 25 && new File(out, "_SUCCESS").exists(), point)
+      assert(dir.list().toSet === Set("old", "new", "scored"), s"$point: ${dir.list().toSeq}")
+    }
+  }
+
+  test("a failure at each step of the output's commit leaves the previous output or the new one, whole") {
+    for (step <- OutputCommit.Steps) {
+      val (dir, out, args) = previousOutput("batchscore-step")
+      val previous = snapshot(out)
+      val hook: OutputCommit.Step => Unit = s => if (s == step) throw new java.io.IOException(s"injected at $s")
+      if (OutputCommit.Steps.indexOf(step) < OutputCommit.Steps.indexOf(OutputCommit.Trash)) {
+        val e = intercept[java.io.IOException](BatchScore.run(spark, options(args: _*), hook))
+        assert(e.getMessage === s"injected at $step")
+        assert(snapshot(out) === previous, s"$step: the previous output is not intact")
+      } else {
+        assert(BatchScore.run(spark, options(args: _*), hook).rows === 25)
+        assert(rows(out) === 25)
+      }
+      assert(dir.list().toSet === Set("old", "new", "scored"), s"$step: ${dir.list().toSeq}")
+    }
   }
 }
