@@ -27,7 +27,8 @@ abstract class OutputCommitSuite extends AnyFunSuite {
   /** A new, empty folder for one test. */
   protected def tempDir(prefix: String): Path
 
-  private val OldFiles = 300
+  /** Parts of the previous output: many on the local file system, few on HDFS, where each costs a round trip. */
+  protected def OldFiles: Int
   private val NewFiles = 7
 
   private def names(dir: Path): Set[String] = fs.listStatus(dir).map(_.getPath.getName).filterNot(_.endsWith(".crc")).toSet
@@ -162,11 +163,13 @@ abstract class OutputCommitSuite extends AnyFunSuite {
 }
 
 class LocalOutputCommitSuite extends OutputCommitSuite {
+  protected val OldFiles = 300
   protected val fs: FileSystem = FileSystem.getLocal(new Configuration()) // as BatchScore's: with .crc files
   protected def tempDir(prefix: String): Path = new Path(TestModels.tempDir(prefix).toURI)
 }
 
 class HdfsOutputCommitSuite extends OutputCommitSuite with BeforeAndAfterAll {
+  protected val OldFiles = 20
   private var dfs: MiniDFSCluster = _
   private var count = 0
 
