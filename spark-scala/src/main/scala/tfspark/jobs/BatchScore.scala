@@ -3,6 +3,7 @@ package tfspark.jobs
 import org.apache.hadoop.fs.Path
 import org.apache.spark.sql.{AnalysisException, DataFrame, SparkSession}
 import org.apache.spark.sql.functions.{array, col, count, lit}
+import org.apache.spark.sql.internal.SQLConf
 import org.apache.spark.sql.types.{NumericType, StructType}
 
 import tfspark.TFInference
@@ -47,22 +48,26 @@ object BatchScore {
         "column is named like its input: every numeric column)"
     ),
     JobOption.value("drop", "COLS", "leave these input columns out of the output (e.g. content)"),
-    JobOption.value("null-policy", "P", "error (default), null (null result) or fill (NaN / \"\"; also for\nnull array elements)"),
+    JobOption.value(
+      "null-policy",
+      "P",
+      "error (default, or spark.tfpredict.nullPolicy), null (null result)\nor fill (NaN / \"\"; also for null array elements)"
+    ),
     JobOption.value(
       "on-error",
       "P",
-      "fail (default): a row the model cannot score fails the job; null:\nit gets a null prediction and its error (class, message) in\n" +
-        "<prediction-col>_error, and the job goes on"
+      "fail (default, or spark.tfpredict.onError): a row the model cannot\nscore fails the job; null: it gets a null prediction and its error\n" +
+        "(class, message) in <prediction-col>_error, and the job goes on"
     ),
     JobOption.value("id-col", "COLS", "columns that name a row in error messages (default: path if\npresent, else the first 3 columns)"),
     JobOption.value("output", "PATH", "output directory (required); must not exist unless --overwrite"),
     JobOption.value("output-format", "FMT", "parquet, csv or json (default: parquet)"),
     JobOption.value("prediction-col", "NAME", "name of the added column (default: prediction)"),
-    JobOption.value("batch-size", "N", "rows per TF call (default: 1024)"),
+    JobOption.value("batch-size", "N", "rows per TF call (default: spark.tfpredict.batchSize, else 1024)"),
     JobOption.value(
       "binary-outputs",
       "KEYS",
-      "string outputs written as binary, their bytes as they are (keys,\ncomma-separated, or *); other string outputs must be UTF-8 text"
+      "string outputs written as binary, their bytes as they are (keys,\ncomma-separated, or *; default: spark.tfpredict.binaryOutputs);\nother string outputs must be UTF-8 text"
     ),
     JobOption.flag("overwrite", "replace an existing output directory"),
     JobOption.flag("recursive", "read input files in subfolders too (Spark's recursiveFileLookup)"),
@@ -98,8 +103,28 @@ object BatchScore {
       overwrite: Boolean,
       recursive: Boolean = false,
       allowEmpty: Boolean = false,
-      binaryOutputs: Seq[String] = Nil
+      binaryOutputs: Seq[String] = Nil,
+      given: Set[String] = Set.empty
   ) {
+
+    /**
+     * These options with what the command line left unset taken from the session's
+     * `spark.tfpredict.*` settings (a `--conf` given to spark-submit), so that no setting is
+     * ignored: `--batch-size` from `batchSize`, `--null-policy` from `nullPolicy`, `--on-error`
+     * from `onError`, `--binary-outputs` from `binaryOutputs` (the entries for `model`).
+     * `rowLabel` needs nothing here: without `--id-col` the scoring reads it.
+     *
+     * @throws tfspark.errors.TFSparkException INVALID_CONFIG for a malformed setting
+     */
+    def withSessionDefaults(conf: SQLConf): Options = {
+      def unless[T](option: String, explicit: T)(setting: => T): T = if (given(option)) explicit else setting
+      copy(
+        batchSize = unless("batch-size", batchSize)(TFSparkConf.batchSize(conf)),
+        nullPolicy = unless("null-policy", nullPolicy)(TFSparkConf.nullPolicy(conf)),
+        onError = unless("on-error", onError)(TFSparkConf.onError(conf)),
+        binaryOutputs = unless("binary-outputs", binaryOutputs)(TFSparkConf.binaryOutputsOf(ModelReference.parse(model).name, conf))
+      )
+    }
 
     /** The column of each row's error under `--on-error null`. */
     def errorCol: String = s"${predictionCol}_error"
@@ -153,9 +178,13 @@ object BatchScore {
         overwrite = args.flag("overwrite"),
         recursive = args.flag("recursive"),
         allowEmpty = args.flag("allow-empty"),
-        binaryOutputs = args.get("binary-outputs").map(list).getOrElse(Nil)
+        binaryOutputs = args.get("binary-outputs").map(list).getOrElse(Nil),
+        given = SessionBackedOptions.filter(args.get(_).isDefined)
       )
     }
+
+    /** The options whose default is a session setting ([[Options.withSessionDefaults]]). */
+    private val SessionBackedOptions = Set("batch-size", "null-policy", "on-error", "binary-outputs")
 
     private def nonEmpty(args: JobArguments, key: String, value: String): String =
       if (value.trim.nonEmpty) value else throw TFSparkErrors.invalidArgument(s"--$key", "''", "a non-empty value")
@@ -242,8 +271,9 @@ object BatchScore {
   def run(spark: SparkSession, options: Options): Summary = run(spark, options, _ => ())
 
   /** [[run]], with `hook` called before each step of the output's commit (tests throw from it). */
-  private[jobs] def run(spark: SparkSession, options: Options, hook: OutputCommit.Step => Unit): Summary = {
+  private[jobs] def run(spark: SparkSession, given: Options, hook: OutputCommit.Step => Unit): Summary = {
     val started = System.nanoTime()
+    val options = given.withSessionDefaults(spark.asInstanceOf[org.apache.spark.sql.classic.SparkSession].sessionState.conf)
     val conf = spark.sparkContext.hadoopConfiguration
     InputOutputPaths.checkApart(options.input, options.output, conf)
     val output = new Path(options.output)

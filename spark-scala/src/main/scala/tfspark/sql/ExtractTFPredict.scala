@@ -24,8 +24,10 @@ object ExtractTFPredict extends Rule[LogicalPlan] {
 
   val EnabledKey: String = TFSparkConf.BatchedSql
 
+  // The setting is read only for plans that call tfpredict: a malformed value must fail those
+  // queries (INVALID_CONFIG), not every statement of the session, RESET and SET included.
   override def apply(plan: LogicalPlan): LogicalPlan =
-    if (!TFSparkConf.batchedSql(conf)) plan
+    if (!plan.exists(_.expressions.exists(_.exists(_.isInstanceOf[TFPredict]))) || !TFSparkConf.batchedSql(conf)) plan
     else
       plan match {
         case s: Subquery if s.correlated => plan

@@ -127,6 +127,49 @@ class TFSparkConfSuite extends AnyFunSuite with SparkSessionFixture with ErrorCh
     }
   }
 
+  test("a malformed batchedSql fails the queries that call tfpredict, not every statement: RESET still works") {
+    spark.sql(s"SET ${TFSparkConf.BatchedSql}=1")
+    try {
+      checkError("INVALID_CONFIG", Map("key" -> TFSparkConf.BatchedSql, "got" -> "1"))(sqlQuery())
+      assert(spark.sql("SELECT 1 + 1").head().getInt(0) === 2)
+      spark.sql(s"RESET ${TFSparkConf.BatchedSql}")
+      sqlQuery()
+    } finally spark.conf.unset(TFSparkConf.BatchedSql)
+  }
+
+  test("BatchScore: options the command line leaves unset take the session's settings; given ones win") {
+    val conf = spark.sessionState.conf
+    def parsed(extra: String*) = BatchScore.Options.parse(Seq("--input", "x.csv", "--output", "out") ++ extra)
+    withSetting(TFSparkConf.BatchSize, "64") {
+      withSetting(TFSparkConf.OnError, "null") {
+        withSetting(TFSparkConf.NullPolicy, "fill") {
+          withSetting(TFSparkConf.BinaryOutputs, "thumbnail:png,linear:x") {
+            val fromSession = parsed("--model", "thumbnail").withSessionDefaults(conf)
+            assert(fromSession.batchSize === 64 && fromSession.onError === OnError.ReturnNull && fromSession.nullPolicy === NullPolicy.Fill)
+            assert(fromSession.binaryOutputs === Seq("png"))
+            val given = parsed("--batch-size", "7", "--on-error", "fail", "--null-policy", "error", "--binary-outputs", "head")
+              .withSessionDefaults(conf)
+            assert(given.batchSize === 7 && given.onError === OnError.Fail && given.nullPolicy === NullPolicy.Error)
+            assert(given.binaryOutputs === Seq("head"))
+          }
+        }
+      }
+    }
+    val dir = TestModels.tempDir("conf-session-defaults")
+    val input = new File(dir, "in.csv")
+    Files.writeString(input.toPath, "x1,x2\n1,2\n3,\n")
+    def score(out: String, extra: String*) =
+      BatchScore.exitCode(
+        Array("--repository", TestModels.modelsDir.getPath, "--input", input.getPath, "--output", new File(dir, out).getPath) ++ extra
+      )
+    assert(score("fails") === 1) // the null x2 fails the job by default
+    withSetting(TFSparkConf.OnError, "null") {
+      assert(score("isolated") === 0) // spark.tfpredict.onError=null reaches BatchScore
+      assert(spark.read.parquet(new File(dir, "isolated").getPath).where("prediction IS NULL").count() === 1)
+      assert(score("explicit", "--on-error", "fail") === 1)
+    }
+  }
+
   test("edit distance") {
     assert(TFSparkConf.editDistance("batchsize", "batchsize") === 0)
     assert(TFSparkConf.editDistance("null_policy", "nullpolicy") === 1)
