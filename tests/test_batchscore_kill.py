@@ -20,10 +20,10 @@ The kills are driven by events, never by elapsed time:
   entry to that call, so the state is exactly the one a ``kill -9`` at that moment leaves.
 
 ``strace -P`` matches a rename by its first path only, hence one injection per folder name. The kill
-table goes to ``target/batchscore-kill/table.md``. Runs use ``local[1]`` (about 3-4 minutes for the
-module on 2 busy cores), or with ``TFSPARK_KILL_ON_CLUSTER=1`` a standalone cluster of one worker
-(:mod:`standalone_cluster`; the table then goes to ``table-cluster.md``), and the jars of this
-checkout's ``spark-scala/target/dist`` (``./sbt sparkScala/dist``).
+table goes to ``target/batchscore-kill/table-cluster.md``. Runs use the cluster tier's standalone
+cluster of one worker (:mod:`standalone_cluster`; about 3-4 minutes for the module on 2 cores), or
+with ``TFSPARK_KILL_LOCAL=1`` ``local[1]`` (the table then goes to ``table.md``), and the jars of
+this checkout's ``spark-scala/target/dist`` (``./sbt sparkScala/dist``).
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ INPUT_FILES = 4
 ROWS_PER_FILE = 500
 ROWS = INPUT_FILES * ROWS_PER_FILE
 RUN_TIMEOUT_S = 180
-ON_CLUSTER = os.environ.get("TFSPARK_KILL_ON_CLUSTER") == "1"
+ON_CLUSTER = os.environ.get("TFSPARK_KILL_LOCAL") != "1"
 TABLE = REPO_ROOT / "target" / "batchscore-kill" / ("table-cluster.json" if ON_CLUSTER else "table.json")
 ID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
@@ -67,7 +67,7 @@ def dist_jars() -> tuple[Path, Path]:
 
 @pytest.fixture(scope="module")
 def master(tmp_path_factory):
-    """``local[1]``, or the URL of a standalone cluster of one worker with TFSPARK_KILL_ON_CLUSTER=1."""
+    """The URL of a standalone cluster of one worker, or ``local[1]`` with TFSPARK_KILL_LOCAL=1."""
     if not ON_CLUSTER:
         yield "local[1]"
         return
