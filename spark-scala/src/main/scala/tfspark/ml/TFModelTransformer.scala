@@ -27,6 +27,10 @@ import tfspark.sql.{DataFramePredictions, TFPredict}
  * single-input signature) or [[setInputMapping]]. It saves and loads with the pipeline
  * (`MLWritable`/`MLReadable`): the params are saved, and the model is found again by name in the
  * repository when the pipeline is loaded.
+ *
+ * `batchSize`, `nullPolicy`, `onError`, `unitOutputsAsArrays` and `binaryOutputs` stand for the
+ * `spark.tfpredict.*` settings of the same names: a param left unset takes the session's
+ * setting, a param set wins, and a value is checked as the setting's is (INVALID_CONFIG).
  */
 class TFModelTransformer(override val uid: String) extends Transformer with DefaultParamsWritable {
 
@@ -150,21 +154,30 @@ class TFModelTransformer(override val uid: String) extends Transformer with Defa
       m,
       $(outputCol),
       mapping(m),
-      $(batchSize),
+      effectiveBatchSize,
       signatureKey,
-      NullPolicy.parse($(nullPolicy)).get,
-      $(unitOutputsAsArrays),
-      OnError.parse($(onError)).get,
+      effectiveNullPolicy,
+      effectiveUnitOutputsAsArrays,
+      effectiveOnError,
       Some(getErrorCol),
       $(rowLabelCols).toSeq,
-      $(binaryOutputs).toSeq
+      effectiveBinaryOutputs
     )
   }
+
+  // A param the user set wins; one left unset takes the session's `spark.tfpredict.*` setting it
+  // stands for (which has the same default), so that a SET of it is never silently ignored.
+  private def effectiveBatchSize: Int = get(batchSize).getOrElse(TFSparkConf.batchSize())
+  private def effectiveNullPolicy: NullPolicy = get(nullPolicy).flatMap(NullPolicy.parse).getOrElse(TFSparkConf.nullPolicy())
+  private def effectiveOnError: OnError = get(onError).flatMap(OnError.parse).getOrElse(TFSparkConf.onError())
+  private def effectiveUnitOutputsAsArrays: Boolean = get(unitOutputsAsArrays).getOrElse(TFSparkConf.unitOutputsAsArrays())
+  private def effectiveBinaryOutputs: Seq[String] =
+    get(binaryOutputs).map(_.toSeq).getOrElse(TFSparkConf.binaryOutputsOf(ModelReference.parse($(model)).name))
 
   /** The columns the transformer adds, with the param that names each. */
   private def addedColumns: Seq[(String, String)] =
     Seq("TFModelTransformer.outputCol" -> $(outputCol)) ++
-      (if (OnError.parse($(onError)).exists(_.isolates)) Seq("TFModelTransformer.errorCol" -> getErrorCol) else Nil)
+      (if (effectiveOnError.isolates) Seq("TFModelTransformer.errorCol" -> getErrorCol) else Nil)
 
   /**
    * @throws tfspark.errors.TFSparkException INVALID_ARGUMENT when outputCol or (with onError=null)
@@ -180,9 +193,9 @@ class TFModelTransformer(override val uid: String) extends Transformer with Defa
     )
     val empty = spark.createDataFrame(spark.sparkContext.emptyRDD[org.apache.spark.sql.Row], schema)
     val m = shipped(empty)
-    val (binding, _, _) = TFInference.bindColumns(empty, m, mapping(m), signatureKey, $(unitOutputsAsArrays), $(binaryOutputs).toSeq)
+    val (binding, _, _) = TFInference.bindColumns(empty, m, mapping(m), signatureKey, effectiveUnitOutputsAsArrays, effectiveBinaryOutputs)
     val scored = schema.add(StructField($(outputCol), binding.resultType, nullable = true))
-    if (OnError.parse($(onError)).exists(_.isolates)) scored.add(StructField(getErrorCol, TFPredict.ErrorType, nullable = true)) else scored
+    if (effectiveOnError.isolates) scored.add(StructField(getErrorCol, TFPredict.ErrorType, nullable = true)) else scored
   }
 
   override def copy(extra: ParamMap): TFModelTransformer = defaultCopy(extra)

@@ -3,6 +3,7 @@ package tfspark.ml
 import java.io.File
 
 import org.apache.spark.ml.{Pipeline, PipelineModel}
+import org.apache.spark.ml.param.ParamMap
 import org.apache.spark.sql.types.{FloatType, LongType, StructType}
 import org.scalatest.funsuite.AnyFunSuite
 
@@ -87,5 +88,18 @@ class TFModelTransformerSuite extends AnyFunSuite with SparkSessionFixture with 
     }
     val valid = new TFModelTransformer().setNullPolicy("Fill").setBatchSize(1)
     assert(valid.getOrDefault(valid.batchSize) === 1)
+  }
+
+  test("params left unset take the session's settings; params set win") {
+    val frame = spark.sql("SELECT 1 AS id, array(1.0f) AS xs") // one value where linear needs two: a row error
+    val unset = new TFModelTransformer().setModel("linear").setRepository(TestModels.modelsDir.getPath).setInputCol("xs")
+    checkError("INPUT_SHAPE_MISMATCH")(unset.transform(frame).collect())
+    spark.conf.set("spark.tfpredict.onError", "null")
+    try {
+      val scored = unset.transform(frame)
+      assert(scored.columns.toSeq === Seq("id", "xs", "prediction", "prediction_error"))
+      assert(scored.head().getStruct(3).getString(0) === "INPUT_SHAPE_MISMATCH")
+      checkError("INPUT_SHAPE_MISMATCH")(unset.copy(ParamMap.empty).setOnError("fail").transform(frame).collect())
+    } finally spark.conf.unset("spark.tfpredict.onError")
   }
 }
