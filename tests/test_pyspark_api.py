@@ -63,6 +63,12 @@ def test_the_model_argument_comes_first():
     assert e.value.getCondition() == "INVALID_ARGUMENT"
 
 
+def test_client_errors_carry_their_class_once():
+    e = TFSparkClientError("SESSION_WITHOUT_TFSPARK", "this process runs a plain session", hint="spark.stop()")
+    assert str(e) == "[SESSION_WITHOUT_TFSPARK] this process runs a plain session"
+    assert e.getCondition() == "SESSION_WITHOUT_TFSPARK" and e.getMessageParameters() == {"hint": "spark.stop()"}
+
+
 def test_transformer_params_reach_the_jvm(spark):
     frame = spark.createDataFrame([(1, [1.0, 2.0])], "id INT, xs ARRAY<FLOAT>")
     by_col = TFModelTransformer(model="linear", inputCol="xs", outputCol="y").transform(frame).head()["y"]

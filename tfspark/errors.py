@@ -39,8 +39,8 @@ class TFSparkClientError(TFSparkError):
     """
 
     def __init__(self, error_class: str, message: str, **params: object) -> None:
-        super().__init__(
-            message=f"[{error_class}] {message}",
+        super().__init__(  # pyspark's getMessage() puts the "[ERROR_CLASS] " prefix in front
+            message=message,
             errorClass=error_class,
             messageParameters={k: str(v) for k, v in params.items()},
         )

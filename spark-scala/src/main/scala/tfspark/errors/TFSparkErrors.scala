@@ -79,16 +79,33 @@ object TFSparkErrors {
   private[errors] def sqlState(errorClass: String): String =
     conditions.get(errorClass).map(_.sqlState).orNull
 
-  /** Renders the template of `errorClass` with `params`; every `<name>` must be given. */
+  /**
+   * Renders the template of `errorClass` with `params`; every `<name>` must be given. A value that
+   * ends a sentence of its own (TF's reasons do) gives one full stop where the template has one.
+   */
   def message(errorClass: String, params: Map[String, String]): String = {
     val template = conditions.getOrElse(errorClass, throw new IllegalArgumentException(s"unknown error class $errorClass")).template
     val missing = "<([a-zA-Z]+)>".r.findAllMatchIn(template).map(_.group(1)).filterNot(params.contains).toList
     require(missing.isEmpty, s"$errorClass: parameters ${missing.mkString(", ")} are not given")
-    s"[$errorClass] " + params.foldLeft(template) { case (t, (k, v)) => t.replace(s"<$k>", v) }
+    s"[$errorClass] " + params.foldLeft(template) { case (t, (k, v)) =>
+      t.replace(s"<$k>.", v.stripSuffix(".") + ".").replace(s"<$k>", v)
+    }
   }
 
+  /** The most characters of one parameter a message echoes (a 100 k-character model name is cut). */
+  val MaxParameterChars = 1000
+
+  /** `value` as a message echoes it: at most [[MaxParameterChars]], keeping its start and its end. */
+  private[errors] def echoed(value: String): String =
+    if (value.length <= MaxParameterChars) value
+    else {
+      val cut = s" … (${value.length} characters) … "
+      val keep = MaxParameterChars - cut.length
+      value.take(keep * 2 / 3) + cut + value.takeRight(keep - keep * 2 / 3)
+    }
+
   private def error(errorClass: String, params: (String, Any)*)(cause: Throwable = null): TFSparkException = {
-    val p = params.map { case (k, v) => k -> String.valueOf(v) }.toMap
+    val p = params.map { case (k, v) => k -> echoed(String.valueOf(v)) }.toMap
     new TFSparkException(errorClass, p, message(errorClass, p), cause)
   }
 

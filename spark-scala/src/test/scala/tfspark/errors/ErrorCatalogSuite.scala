@@ -81,4 +81,19 @@ class ErrorCatalogSuite extends AnyFunSuite {
     assert(TFSparkException.find(new RuntimeException(new IllegalStateException(inner))).contains(inner))
     assert(TFSparkException.find(new RuntimeException("plain")).isEmpty)
   }
+
+  test("messages: one prefix, no doubled full stop, and a long echoed value is cut, keeping its start and end") {
+    samples.foreach { e =>
+      assert("""[^.]\.\.(?!\.)""".r.findFirstIn(e.getMessage).isEmpty, e.getMessage) // "..." is an ellipsis
+      assert(!e.getMessage.drop(1).contains(s"[${e.errorClass}]"), e.getMessage)
+    }
+    val tf =
+      TFSparkErrors.modelExecutionFailed("cifar2", "row {path: \"a.jpg\"}", new RuntimeException("Invalid JPEG data or crop window."))
+    assert(tf.getMessage.contains("crop window. Fix or filter"), tf.getMessage)
+    val name = "m" * 100000 + "_end"
+    val e = TFSparkErrors.invalidArgument("model name", name, "a model name")
+    assert(e.getMessage.length < 2 * TFSparkErrors.MaxParameterChars, e.getMessage.length)
+    assert(e.getMessage.contains("(100004 characters)") && e.getMessage.contains("mmm_end;"), e.getMessage.takeRight(200))
+    assert(e.messageParameters("got").length <= TFSparkErrors.MaxParameterChars)
+  }
 }
