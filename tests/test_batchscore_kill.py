@@ -104,6 +104,8 @@ def batch_score(master: str, input_dir: Path, output: Path, *extra: str) -> list
         "--class",
         "tfspark.jobs.BatchScore",
         str(assembly),
+        "--model",
+        "linear",
         "--repository",
         str(MODELS),
         "--input",

@@ -112,6 +112,8 @@ def test_batch_score_refuses_a_bad_conf_with_exit_2(tmp_path, key, value, messag
         "--class",
         "tfspark.jobs.BatchScore",
         str(DIST / "tfspark-assembly.jar"),
+        "--model",
+        "linear",
         "--repository",
         str(MODELS),
         "--input",

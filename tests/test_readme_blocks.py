@@ -60,7 +60,10 @@ EXPECTED: dict[str, list[str]] = {
     "spark-sql-3": [r"Fetched 179 row"],
     "bad-rows-1": [r"(?m)^file:/tmp/truncated\.jpg\tNULL\tMODEL_EXECUTION_FAILED\t"],
     "spark-submit-batchscore-1": [
-        r"BatchScore: scored 100000 rows in [\d.]+ s \(\d+ rows/s\) with linear/\d+ -> out/scored \(csv\)"
+        r"BatchScore: scored 100000 rows in [\d.]+ s \(\d+ rows/s\) with linear/\d+ -> out/scored \(csv\)",
+        r"BatchScore: start-up [\d.]+ s, recovering an interrupted run [\d.]+ s, model load and warm-up [\d.]+ s, "
+        r"reading the input [\d.]+ s, scoring and writing [\d.]+ s, counting the output [\d.]+ s, "
+        r"committing the output [\d.]+ s; [\d.]+ s in all",
     ],
     "spark-submit-batchscore-2": [
         r"BatchScore: scored 1000 rows in [\d.]+ s .* with cifar2/\d+ -> out/cifar2 \(parquet\)"

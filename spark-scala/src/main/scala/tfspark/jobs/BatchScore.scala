@@ -1,5 +1,7 @@
 package tfspark.jobs
 
+import java.lang.management.ManagementFactory
+
 import org.apache.hadoop.fs.Path
 import org.apache.spark.sql.{AnalysisException, DataFrame, SparkSession}
 import org.apache.spark.sql.functions.{array, col, count, lit}
@@ -27,7 +29,7 @@ object BatchScore {
 
   /** Every option, declared once: the parser and `--help` both come from here. */
   val Declared: Seq[JobOption] = Seq(
-    JobOption.value("model", "NAME[@VERSION][:SIGNATURE]", "model in the repository, latest version unless @VERSION (default: linear)"),
+    JobOption.value("model", "NAME[@VERSION][:SIGNATURE]", "model in the repository, latest version unless @VERSION (required)"),
     JobOption
       .value("repository", "DIR", "model repository root, <DIR>/<name>/<version>/ (default: models,\nor spark.tfpredict.repository)"),
     JobOption.value("input", "PATH", "input data (required)"),
@@ -139,7 +141,7 @@ object BatchScore {
     def from(args: JobArguments): Options = {
       val input = args.required("input")
       Options(
-        model = args.getOrElse("model", "linear"),
+        model = args.required("model"),
         repository = args.get("repository"),
         input = input,
         inputFormat = args.getOrElse("input-format", inferFormat(input)),
@@ -211,13 +213,39 @@ object BatchScore {
       } catch { case _: java.io.IOException => None } // a missing path is Spark's to report
   }
 
-  /** The outcome of a successful run; `failedRows` had an error instead of a prediction (`--on-error null`). */
-  final case class Summary(rows: Long, seconds: Double, model: String, output: String, format: String, failedRows: Long = 0) {
+  /**
+   * The outcome of a successful run; `failedRows` had an error instead of a prediction (`--on-error null`).
+   * `seconds` is the wall-clock time of scoring and writing (one Spark job: rows are written as
+   * they are scored), the time the rate is computed over; `phases` says where the rest went.
+   */
+  final case class Summary(
+      rows: Long,
+      seconds: Double,
+      model: String,
+      output: String,
+      format: String,
+      failedRows: Long = 0,
+      phases: PhaseTimes = new PhaseTimes
+  ) {
     def line: String = {
       val rate = if (seconds > 0) rows / seconds else 0.0
       val failed = if (failedRows > 0) s" ($failedRows ${if (failedRows == 1) "row" else "rows"} failed: see the error column)" else ""
       f"BatchScore: scored $rows%d rows$failed in $seconds%.2f s ($rate%.0f rows/s) with $model -> $output ($format)"
     }
+
+    /** The phases line, "BatchScore: start-up 3.10 s, model load and warm-up 0.42 s, ...; 7.73 s in all". */
+    def phasesLine: String = s"BatchScore: ${phases.line}"
+  }
+
+  /** Phase names, as the summary prints them. */
+  object Phase {
+    val StartUp = "start-up"
+    val Recovery = "recovering an interrupted run"
+    val Model = "model load and warm-up"
+    val Input = "reading the input"
+    val Scoring = "scoring and writing"
+    val Check = "counting the output"
+    val Commit = "committing the output"
   }
 
   def main(args: Array[String]): Unit = {
@@ -242,7 +270,12 @@ object BatchScore {
       val progress = sys.props.getOrElse("spark.ui.showConsoleProgress", "true")
       ConsoleLogging.quiet() // INFO logs, start-up included, would bury the progress bar and the summary
       val spark = SparkSession.builder().appName("tfspark BatchScore").config("spark.ui.showConsoleProgress", progress).getOrCreate()
-      println(run(spark, options).line)
+      val phases = new PhaseTimes
+      // From the JVM's start: spark-submit's own start-up, the Spark session and its executors.
+      phases.record(Phase.StartUp, (System.currentTimeMillis() - ManagementFactory.getRuntimeMXBean.getStartTime) / 1000.0)
+      val summary = run(spark, options, phases, _ => ())
+      println(summary.line)
+      println(summary.phasesLine)
       0
     } catch {
       case e: Throwable =>
@@ -268,23 +301,25 @@ object BatchScore {
    * @throws tfspark.errors.TFSparkException for bad arguments, models or inputs (at analysis,
    *   before anything is written) and for bad rows (as the cause of the job failure)
    */
-  def run(spark: SparkSession, options: Options): Summary = run(spark, options, _ => ())
+  def run(spark: SparkSession, options: Options): Summary = run(spark, options, new PhaseTimes, _ => ())
 
-  /** [[run]], with `hook` called before each step of the output's commit (tests throw from it). */
-  private[jobs] def run(spark: SparkSession, given: Options, hook: OutputCommit.Step => Unit): Summary = {
-    val started = System.nanoTime()
+  /**
+   * [[run]], timing its phases into `phases`, with `hook` called before each step of the output's
+   * commit (tests throw from it).
+   */
+  private[jobs] def run(spark: SparkSession, given: Options, phases: PhaseTimes, hook: OutputCommit.Step => Unit): Summary = {
     val options = given.withSessionDefaults(spark.asInstanceOf[org.apache.spark.sql.classic.SparkSession].sessionState.conf)
     val conf = spark.sparkContext.hadoopConfiguration
     InputOutputPaths.checkApart(options.input, options.output, conf)
     val output = new Path(options.output)
     val commit = new OutputCommit(output.getFileSystem(conf), output, line => System.err.println(s"BatchScore: $line"), hook)
-    commit.recover()
+    phases.time(Phase.Recovery)(commit.recover())
     if (commit.fs.exists(commit.target) && !options.overwrite) {
       throw TFSparkErrors.invalidArgument("--output", s"'${options.output}' (it exists)", "a new path, or --overwrite")
     }
-    val (scored, model) = plan(spark, options)
-    val (rows, failed) = writeAtomically(scored, options, commit)
-    Summary(rows, (System.nanoTime() - started) / 1e9, model, options.output, options.outputFormat, failed)
+    val (scored, model) = plan(spark, options, phases)
+    val (rows, failed) = writeAtomically(scored, options, commit, phases)
+    Summary(rows, phases.seconds(Phase.Scoring), model, options.output, options.outputFormat, failed, phases)
   }
 
   /**
@@ -293,11 +328,13 @@ object BatchScore {
    *
    * @throws tfspark.errors.TFSparkException for bad arguments, models or inputs
    */
-  def plan(spark: SparkSession, options: Options): (DataFrame, String) = {
+  def plan(spark: SparkSession, options: Options): (DataFrame, String) = plan(spark, options, new PhaseTimes)
+
+  private def plan(spark: SparkSession, options: Options, phases: PhaseTimes): (DataFrame, String) = {
     val repository = ModelRepository(options.repository.getOrElse(spark.conf.get(TFSparkConf.Repository, TFSparkConf.DefaultRepository)))
     val reference = ModelReference.parse(options.model)
-    val model = TFInference.ship(spark.sparkContext, repository.resolve(reference.name, reference.version))
-    val scored = read(spark, options) match {
+    val model = phases.time(Phase.Model)(TFInference.ship(spark.sparkContext, repository.resolve(reference.name, reference.version)))
+    val scored = phases.time(Phase.Input)(read(spark, options)) match {
       case None => spark.emptyDataFrame // no files, --allow-empty
       case Some(input) =>
         try score(input, model, reference, options)
@@ -438,20 +475,29 @@ object BatchScore {
    * Writes into `commit`'s staging folder and puts it in place of the output ([[OutputCommit]]);
    * returns the rows written and how many of them carry an error instead of a prediction.
    */
-  private def writeAtomically(df: DataFrame, options: Options, commit: OutputCommit): (Long, Long) =
-    commit.commit { staging =>
+  private def writeAtomically(df: DataFrame, options: Options, commit: OutputCommit, phases: PhaseTimes): (Long, Long) = {
+    val started = System.nanoTime()
+    var written = 0.0 // when the staging folder is complete: what follows is the commit's renames
+    val counts = commit.commit { staging =>
       val spark = df.sparkSession
       if (df.schema.isEmpty) { // no input files, --allow-empty: an empty output that says it is complete
         commit.fs.mkdirs(staging)
         commit.fs.create(new Path(staging, "_SUCCESS")).close()
         (0L, 0L)
       } else {
-        df.write.format(options.outputFormat).option("header", "true").save(staging.toString)
-        val written = spark.read.format(options.outputFormat).option("header", "true").schema(df.schema).load(staging.toString)
-        // The error column (CSV: its flattened class column) is non-null exactly on the failed rows.
-        val errorColumn = Seq(options.errorCol, s"${options.errorCol}_errorClass").find(written.columns.contains)
-        val counts = written.agg(count(lit(1)), errorColumn.map(c => count(col(s"`$c`"))).getOrElse(lit(0L))).head()
-        (counts.getLong(0), counts.getLong(1))
+        phases.time(Phase.Scoring)(df.write.format(options.outputFormat).option("header", "true").save(staging.toString))
+        val counted = phases.time(Phase.Check) {
+          val output = spark.read.format(options.outputFormat).option("header", "true").schema(df.schema).load(staging.toString)
+          // The error column (CSV: its flattened class column) is non-null exactly on the failed rows.
+          val errorColumn = Seq(options.errorCol, s"${options.errorCol}_errorClass").find(output.columns.contains)
+          val row = output.agg(count(lit(1)), errorColumn.map(c => count(col(s"`$c`"))).getOrElse(lit(0L))).head()
+          (row.getLong(0), row.getLong(1))
+        }
+        written = (System.nanoTime() - started) / 1e9
+        counted
       }
     }
+    phases.record(Phase.Commit, (System.nanoTime() - started) / 1e9 - written)
+    counts
+  }
 }

@@ -21,7 +21,13 @@ class BatchScoreSuite extends AnyFunSuite with SparkSessionFixture with ErrorChe
     f
   }
 
-  private def options(args: String*) = BatchScore.Options.parse(args)
+  /** The options of `args`; `--model` is required, and most tests score the `linear` test model. */
+  private def options(args: String*) = BatchScore.Options.parse(withModel(args))
+
+  /** `spark-submit`'s exit status for `args` (with `--model linear` unless they name a model). */
+  private def exitCode(args: Seq[String]): Int = BatchScore.exitCode(withModel(args).toArray)
+
+  private def withModel(args: Seq[String]) = if (args.contains("--model")) args else Seq("--model", "linear") ++ args
 
   test("scores a CSV of features into CSV with the predictions the driver computes") {
     val dir = TestModels.tempDir("batchscore")
@@ -44,6 +50,25 @@ class BatchScoreSuite extends AnyFunSuite with SparkSessionFixture with ErrorChe
     )
     assert(summary.rows === 50)
     assert(summary.line.startsWith("BatchScore: scored 50 rows in "))
+    // The rate is over scoring and writing; the phases line says where the rest of the run went.
+    assert(summary.seconds === summary.phases.seconds(BatchScore.Phase.Scoring) && summary.seconds > 0)
+    val phases = summary.phases.all.map(_._1)
+    assert(
+      phases === Seq(
+        "recovering an interrupted run",
+        "model load and warm-up",
+        "reading the input",
+        "scoring and writing",
+        "counting the output",
+        "committing the output"
+      )
+    )
+    assert(
+      summary.phasesLine.matches(
+        """BatchScore: recovering an interrupted run [\d.]+ s, model load and warm-up [\d.]+ s, .*; [\d.]+ s in all"""
+      ),
+      summary.phasesLine
+    )
     val scored = spark.read.option("header", "true").option("inferSchema", "true").csv(out.getPath).orderBy("id").collect()
     val expected = TFInference
       .predictLocal(ModelRepository(TestModels.modelsDir.getPath).resolve("linear"), (1 to 50).map(i => Array(i * 0.5f, -i * 0.25f)))
@@ -131,10 +156,24 @@ class BatchScoreSuite extends AnyFunSuite with SparkSessionFixture with ErrorChe
     assert(BatchScore.exitCode(Array("--help")) === 0)
     assert(BatchScore.exitCode(Array("--bogus", "x")) === 2)
     assert(BatchScore.exitCode(Array("--input", "x.csv")) === 2)
+    // --model is required: no demo model is picked for the user.
+    checkError("INVALID_ARGUMENT", Map("what" -> "--model", "got" -> "missing")) {
+      BatchScore.Options.parse(Seq("--input", "x.csv", "--output", "o"))
+    }
+    assert(BatchScore.exitCode(Array("--input", "x.csv", "--output", "o")) === 2)
     val dir = TestModels.tempDir("batchscore-exit")
     assert(
       BatchScore.exitCode(
-        Array("--repository", dir.getPath, "--input", writeCsv(dir, Seq("a,b", "1,2")).getPath, "--output", new File(dir, "o").getPath)
+        Array(
+          "--model",
+          "linear",
+          "--repository",
+          dir.getPath,
+          "--input",
+          writeCsv(dir, Seq("a,b", "1,2")).getPath,
+          "--output",
+          new File(dir, "o").getPath
+        )
       ) === 1
     )
   }
@@ -149,6 +188,7 @@ class BatchScoreSuite extends AnyFunSuite with SparkSessionFixture with ErrorChe
     }
   }
 
+  /** The test repository; `--model linear` unless the arguments that follow name another. */
   private def repo = Seq("--repository", TestModels.modelsDir.getPath)
 
   test("--on-error null: a mixed folder of images costs one row per bad file, named by its path") {
@@ -220,10 +260,10 @@ class BatchScoreSuite extends AnyFunSuite with SparkSessionFixture with ErrorChe
       new File(dir, "o").getPath
     )).toArray
     checkError("INVALID_ARGUMENT", Map("what" -> "--prediction-col")) { BatchScore.run(spark, options(clash.toIndexedSeq: _*)) }
-    assert(BatchScore.exitCode(clash) === 2)
+    assert(exitCode(clash.toIndexedSeq) === 2)
     assert(!new File(dir, "o").exists())
-    assert(BatchScore.exitCode((repo ++ Seq("--input", input.getPath, "--output", "")).toArray) === 2)
-    assert(BatchScore.exitCode((repo ++ Seq("--input", input.getPath, "--output", "x", "--batch-size", "2147483647")).toArray) === 2)
+    assert(exitCode(repo ++ Seq("--input", input.getPath, "--output", "")) === 2)
+    assert(exitCode(repo ++ Seq("--input", input.getPath, "--output", "x", "--batch-size", "2147483647")) === 2)
     // --drop of the clashing column makes the name free.
     val ok = BatchScore.run(spark, options(clash.toIndexedSeq ++ Seq("--drop", "x1"): _*))
     assert(ok.rows === 1)
@@ -241,8 +281,8 @@ class BatchScoreSuite extends AnyFunSuite with SparkSessionFixture with ErrorChe
     }
     assert(e.getMessage.contains("--allow-empty"))
     val args = repo ++ Seq("--input", emptyDir.getPath, "--input-format", "parquet", "--output", new File(dir, "o").getPath)
-    assert(BatchScore.exitCode(args.toArray) === 1)
-    assert(BatchScore.exitCode((args :+ "--allow-empty").toArray) === 0)
+    assert(exitCode(args) === 1)
+    assert(exitCode(args :+ "--allow-empty") === 0)
     assert(new File(dir, "o/_SUCCESS").exists())
 
     val headerOnly = new File(dir, "header.csv")
@@ -252,9 +292,7 @@ class BatchScoreSuite extends AnyFunSuite with SparkSessionFixture with ErrorChe
     }
     assert(noRows.getMessage.contains("types cannot be inferred"), noRows.getMessage)
     assert(
-      BatchScore.exitCode(
-        (repo ++ Seq("--input", headerOnly.getPath, "--output", new File(dir, "h").getPath, "--allow-empty")).toArray
-      ) === 0
+      exitCode(repo ++ Seq("--input", headerOnly.getPath, "--output", new File(dir, "h").getPath, "--allow-empty")) === 0
     )
     // Typed columns without rows (Parquet) are a valid, empty input: an empty output, exit 0.
     val session = spark
@@ -286,7 +324,7 @@ class BatchScoreSuite extends AnyFunSuite with SparkSessionFixture with ErrorChe
     Seq((1.0f, 2.0f), (3.0f, 4.0f)).toDF("x1", "x2").write.parquet(folder.getPath)
     val summary = BatchScore.run(spark, options(repo ++ Seq("--input", folder.getPath, "--output", new File(dir, "o").getPath): _*))
     assert(summary.rows === 2)
-    assert(BatchScore.Options.parse(Seq("--input", folder.getPath, "--output", "x")).inputFormat === "parquet")
+    assert(options("--input", folder.getPath, "--output", "x").inputFormat === "parquet")
   }
 
   /** Every file under `dir` (relative name -> bytes); empty when it does not exist. */
@@ -307,7 +345,7 @@ class BatchScoreSuite extends AnyFunSuite with SparkSessionFixture with ErrorChe
     val saved = System.err
     System.setErr(new PrintStream(buffer, true, "UTF-8"))
     val code =
-      try BatchScore.exitCode(args.toArray)
+      try exitCode(args)
       finally System.setErr(saved)
     (code, buffer.toString("UTF-8"))
   }
@@ -416,11 +454,11 @@ class BatchScoreSuite extends AnyFunSuite with SparkSessionFixture with ErrorChe
       val previous = snapshot(out)
       val hook: OutputCommit.Step => Unit = s => if (s == step) throw new java.io.IOException(s"injected at $s")
       if (OutputCommit.Steps.indexOf(step) < OutputCommit.Steps.indexOf(OutputCommit.Trash)) {
-        val e = intercept[java.io.IOException](BatchScore.run(spark, options(args: _*), hook))
+        val e = intercept[java.io.IOException](BatchScore.run(spark, options(args: _*), new PhaseTimes, hook))
         assert(e.getMessage === s"injected at $step")
         assert(snapshot(out) === previous, s"$step: the previous output is not intact")
       } else {
-        assert(BatchScore.run(spark, options(args: _*), hook).rows === 25)
+        assert(BatchScore.run(spark, options(args: _*), new PhaseTimes, hook).rows === 25)
         assert(rows(out) === 25)
       }
       assert(dir.list().toSet === Set("old", "new", "scored"), s"$step: ${dir.list().toSeq}")
