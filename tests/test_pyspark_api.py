@@ -140,9 +140,13 @@ def test_a_running_session_without_tfspark_is_named(tmp_path):
     script = textwrap.dedent(
         """
         from pyspark.sql import SparkSession
-        from tfspark import configure_spark_with_tfspark, register
+        from tfspark import configure_spark_with_tfspark, register, tfpredict
         plain = SparkSession.builder.master("local[1]").getOrCreate()
-        for attempt in (lambda: configure_spark_with_tfspark(SparkSession.builder), lambda: register(plain)):
+        for attempt in (
+            lambda: configure_spark_with_tfspark(SparkSession.builder),
+            lambda: register(plain),
+            lambda: plain.range(1).select(tfpredict("linear", "id")),
+        ):
             try:
                 attempt()
             except Exception as e:
@@ -158,7 +162,7 @@ def test_a_running_session_without_tfspark_is_named(tmp_path):
     )
     run = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     lines = [line for line in run.stdout.splitlines() if "|" in line]
-    assert len(lines) == 2, run.stdout + run.stderr
+    assert len(lines) == 3, run.stdout + run.stderr
     assert all(line.startswith("SESSION_WITHOUT_TFSPARK |") and "spark.stop()" in line for line in lines)
     later = [line.split()[1:3] for line in run.stdout.splitlines() if line.startswith("later ")]
     assert later == [
@@ -178,6 +182,10 @@ def test_register_on_a_running_session_with_the_jars_is_batched(tmp_path):
         from tfspark import jars, register, tfpredict
         jar_list = ",".join(str(j) for j in jars.jars())
         spark = SparkSession.builder.master("local[1]").config("spark.jars", jar_list).getOrCreate()
+        try:
+            tfpredict("linear", "xs")
+        except Exception as e:
+            print("BEFORE", e.getCondition(), "|", e)
         register(spark)
         frame = spark.createDataFrame([([1.0, 2.0],)], "xs ARRAY<FLOAT>").select(tfpredict("linear", "xs").alias("p"))
         print("PLAN", frame._jdf.queryExecution().executedPlan().toString().replace("\\n", " "))
@@ -199,6 +207,9 @@ def test_register_on_a_running_session_with_the_jars_is_batched(tmp_path):
         timeout=300,
     )
     assert run.returncode == 0, run.stdout + run.stderr
+    # Before register(), the Column says what to do instead of a later UNRESOLVED_ROUTINE.
+    before = next(line for line in run.stdout.splitlines() if line.startswith("BEFORE"))
+    assert before.startswith("BEFORE SESSION_WITHOUT_TFSPARK |") and "tfspark.register(spark)" in before, before
     plan = next(line for line in run.stdout.splitlines() if line.startswith("PLAN"))
     assert "BatchEvalTF [linear/1:serving_default]" in plan, plan
     value = float(next(line for line in run.stdout.splitlines() if line.startswith("VALUE")).split()[1])

@@ -20,6 +20,7 @@ def tfpredict(model: str, *cols: Column | str) -> Column:
       by name;
     - several columns: a struct of them, fed by name.
 
+    SQL reads the same arguments the same way: ``tfpredict('m', a, b)`` is ``tfpredict('m', struct(a, b))``.
     The result is the output's value, or a struct of the outputs when the signature has several.
     It is built on :func:`pyspark.sql.functions.call_function`, so it works on classic sessions and
     on Spark Connect clients alike; the session (or the Connect server) must have tfspark (see
@@ -37,6 +38,7 @@ def tfpredict(model: str, *cols: Column | str) -> Column:
             argument="model",
             got=repr(model),
         )
+    _check_active_session()
     if not cols:
         argument = F.struct(F.col("*"))
     elif len(cols) == 1:
@@ -44,3 +46,25 @@ def tfpredict(model: str, *cols: Column | str) -> Column:
     else:
         argument = F.struct(*cols)
     return F.call_function("tfpredict", F.lit(model), argument)
+
+
+def _check_active_session() -> None:
+    """Raises ``SESSION_WITHOUT_TFSPARK`` now, with the fix, when the active classic session cannot run
+    ``tfpredict`` (its JVM lacks tfspark's jar, or nobody registered the function): otherwise the
+    query would fail later with Spark's bare ``UNRESOLVED_ROUTINE``. A Spark Connect client cannot
+    tell without a round trip: its server answers when the query is analysed."""
+    from pyspark.sql import SparkSession
+
+    from tfspark.session import _jvm_has_tfspark, _without_tfspark, is_connect_session
+
+    spark = SparkSession.getActiveSession()
+    if spark is None or is_connect_session(spark):
+        return
+    if not _jvm_has_tfspark(spark._jvm):
+        raise _without_tfspark()
+    if not spark.catalog.functionExists("tfpredict"):
+        raise TFSparkClientError(
+            "SESSION_WITHOUT_TFSPARK",
+            "this session has tfspark's jar but no tfpredict function: call tfspark.register(spark) once, "
+            "or build the session with configure_spark_with_tfspark(SparkSession.builder)",
+        )

@@ -2,7 +2,7 @@ package tfspark.sql
 
 import org.apache.spark.sql.SparkSession
 import org.apache.spark.sql.catalyst.FunctionIdentifier
-import org.apache.spark.sql.catalyst.expressions.{CreateNamedStruct, Expression, ExpressionInfo}
+import org.apache.spark.sql.catalyst.expressions.{CreateNamedStruct, CreateStruct, Expression, ExpressionInfo}
 import org.apache.spark.sql.internal.SQLConf
 import org.apache.spark.sql.types.StringType
 
@@ -18,7 +18,8 @@ import tfspark.tensor.{BatchLimits, SignatureBinding}
  *    and `tfpredict('name@version:signature', ...)` name the model ([[ModelReference]]); without a
  *    version, the highest version present when the query is analysed;
  *  - the argument is a struct whose fields feed the inputs by name (`struct(*)`), or the value of a
- *    single-input signature;
+ *    single-input signature; several columns after the model, `tfpredict('m', usage, plan)`, are a
+ *    struct of them (`struct(usage, plan)`), as in pyspark's `tfpredict("m", "usage", "plan")`;
  *  - string outputs named in `spark.tfpredict.binaryOutputs` are `binary`, the others UTF-8-checked `string`.
  * Models come only from the configured repository (`spark.tfpredict.repository`), by name.
  */
@@ -31,7 +32,8 @@ object TFPredictFunction {
     null,
     Name,
     "_FUNC_([model[@version][:signature],] input) - Runs a TensorFlow SavedModel signature on `input` (the value of " +
-      "its single input, or a struct whose fields feed its inputs by name) and returns its output, typed from the signature.",
+      "its single input, or a struct whose fields feed its inputs by name) and returns its output, typed from the signature. " +
+      "_FUNC_(model, col1, col2, ...) feeds struct(col1, col2, ...).",
     "", // arguments
     "", // examples
     "", // note
@@ -51,12 +53,19 @@ object TFPredictFunction {
   def build(args: Seq[Expression]): Expression = {
     TFSparkConf.validate(SparkSession.active)
     val (spec, features) = args match {
+      case Seq() =>
+        throw TFSparkErrors.invalidArgument(
+          s"the arguments of $Name",
+          "none",
+          "(features), ('model', features) or ('model', col1, col2, ...)"
+        )
       case Seq(f) =>
         (TFSparkConf.defaultModel().getOrElse(throw TFSparkErrors.defaultModelNotSet(TFSparkConf.DefaultModel, f.sql)), f)
-      case Seq(m, f) if m.foldable && m.dataType == StringType && m.eval() != null => (m.eval().toString, f)
-      case Seq(m, _) => throw TFSparkErrors.invalidArgument(s"the first argument of $Name", m.sql, "a string literal naming a model")
-      case _ =>
-        throw TFSparkErrors.invalidArgument(s"the arguments of $Name", s"${args.size} arguments", "(features) or ('model', features)")
+      case m +: _ if !(m.foldable && m.dataType == StringType && m.eval() != null) =>
+        throw TFSparkErrors.invalidArgument(s"the first argument of $Name", m.sql, "a string literal naming a model")
+      case Seq(m, f) => (m.eval().toString, f)
+      // Several columns after the model: a struct of them, fed by name, as pyspark's tfpredict("m", "a", "b").
+      case m +: columns => (m.eval().toString, CreateStruct(columns))
     }
     val reference = ModelReference.parse(spec)
     val (name, signature) = (reference.name, reference.signature)

@@ -45,6 +45,22 @@ class BatchedSqlSuite extends AnyFunSuite with SparkSessionFixture with ErrorChe
       .createOrReplaceTempView("passengers")
   }
 
+  test("tfpredict('m', col1, col2, ...) feeds a struct of the columns, as pyspark's tfpredict(\"m\", \"col1\", ...) does") {
+    val columns = "Pclass, Name, Sex, Age, SibSp, Parch, Fare, Cabin, Embarked"
+    val listed = spark.sql(s"SELECT PassengerId, tfpredict('titanic', $columns).probability AS p FROM passengers").collect()
+    val struct = spark.sql(s"SELECT PassengerId, tfpredict('titanic', struct($columns)).probability AS p FROM passengers").collect()
+    assert(listed.length === 179)
+    assert(listed.map(r => r.getInt(0) -> r.getFloat(1)).toMap === struct.map(r => r.getInt(0) -> r.getFloat(1)).toMap)
+    // The first argument still names the model; no argument at all says what the forms are.
+    checkError("INVALID_ARGUMENT", Map("what" -> "the first argument of tfpredict")) {
+      spark.sql(s"SELECT tfpredict(Name, Sex, Age) FROM passengers")
+    }
+    val none = checkError("INVALID_ARGUMENT", Map("what" -> "the arguments of tfpredict", "got" -> "none")) {
+      spark.sql("SELECT tfpredict()")
+    }
+    assert(none.getMessage.contains("('model', col1, col2, ...)"), none.getMessage)
+  }
+
   private def both(query: String): (Seq[Row], Seq[Row]) = {
     def run(batched: Boolean) = {
       spark.conf.set(ExtractTFPredict.EnabledKey, batched.toString)
