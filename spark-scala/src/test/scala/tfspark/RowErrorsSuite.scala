@@ -50,6 +50,19 @@ class RowErrorsSuite extends AnyFunSuite with SparkSessionFixture with ErrorChec
     val row = e.messageParameters("row")
     assert(row.startsWith("row {path: \"file:") && (row.contains("broken.jpg") || row.contains("notes.jpg")), row)
     assert(e.getMessage.contains("spark.tfpredict.onError=null") && e.getMessage.contains("--on-error null"))
+    // A query that scores `content` without selecting `path` still names the file: the scan has it.
+    val unselected = checkError("MODEL_EXECUTION_FAILED", Map("model" -> "cifar2")) {
+      spark.sql(s"SELECT tfpredict('cifar2', content) FROM binaryFile.`${mixedImages.getPath}`").collect()
+    }
+    val label = unselected.messageParameters("row")
+    assert(label.startsWith("row {path: \"file:") && (label.contains("broken.jpg") || label.contains("notes.jpg")), label)
+    // The plan reads path for the label, and the query's result still has only its own column.
+    assert(
+      spark
+        .sql(s"SELECT tfpredict('cifar2', content) AS p FROM binaryFile.`${mixedImages.getPath}` WHERE length < 20")
+        .columns
+        .toSeq === Seq("p")
+    )
   }
 
   test("onError=null: each bad image costs its own row, and the good rows equal a clean run") {
@@ -64,6 +77,7 @@ class RowErrorsSuite extends AnyFunSuite with SparkSessionFixture with ErrorChec
         val error = r.getAs[Row]("p").getAs[Row]("error")
         assert(error.getString(0) === "MODEL_EXECUTION_FAILED")
         assert(error.getString(1).contains(r.getString(0)), "the message names the file")
+        assert(!error.getString(1).contains("onError=null"), "no advice to set what is set: " + error.getString(1))
         assert(r.getAs[Row]("p").isNullAt(0), "no result for a failed row")
       }
       assert(metric(df.queryExecution.executedPlan, "numRowErrors") === 2)

@@ -7,7 +7,11 @@ package tfspark.errors
  */
 object TFSparkErrors {
 
-  private final case class Condition(template: String, sqlState: String)
+  /**
+   * `whenFailing`: advice that only a failing query needs (how to isolate such rows instead); a
+   * row's error under `onError=null` ([[rowErrorMessage]]) leaves it out, since it already is.
+   */
+  private final case class Condition(template: String, sqlState: String, whenFailing: String = "")
 
   private val conditions: Map[String, Condition] = Map(
     "MODEL_NOT_FOUND" -> Condition(
@@ -51,9 +55,10 @@ object TFSparkErrors {
       "42703"
     ),
     "MODEL_EXECUTION_FAILED" -> Condition(
-      "Model <model> failed on <row>: <reason>. Fix or filter such rows, or set spark.tfpredict.onError=null " +
-        "(BatchScore: --on-error null) to get a null result and the error for them instead of failing.",
-      "22000"
+      "Model <model> failed on <row>: <reason>. Fix or filter such rows.",
+      "22000",
+      whenFailing = " Or set spark.tfpredict.onError=null (BatchScore: --on-error null) to get a null result and the error " +
+        "for them instead of failing."
     ),
     "OUTPUT_NOT_UTF8" -> Condition(
       "Output <output> of model <model> is not UTF-8 text at <row> (<detail>): it holds bytes, which a string column " +
@@ -83,8 +88,17 @@ object TFSparkErrors {
    * Renders the template of `errorClass` with `params`; every `<name>` must be given. A value that
    * ends a sentence of its own (TF's reasons do) gives one full stop where the template has one.
    */
-  def message(errorClass: String, params: Map[String, String]): String = {
-    val template = conditions.getOrElse(errorClass, throw new IllegalArgumentException(s"unknown error class $errorClass")).template
+  def message(errorClass: String, params: Map[String, String]): String = render(errorClass, params, failing = true)
+
+  /**
+   * The message of `e` as a row's error under `onError=null` (the `error.message` field): without
+   * the advice to set `onError=null`, which is set.
+   */
+  def rowErrorMessage(e: TFSparkException): String = render(e.errorClass, e.messageParameters, failing = false)
+
+  private def render(errorClass: String, params: Map[String, String], failing: Boolean): String = {
+    val condition = conditions.getOrElse(errorClass, throw new IllegalArgumentException(s"unknown error class $errorClass"))
+    val template = if (failing) condition.template + condition.whenFailing else condition.template
     val missing = "<([a-zA-Z]+)>".r.findAllMatchIn(template).map(_.group(1)).filterNot(params.contains).toList
     require(missing.isEmpty, s"$errorClass: parameters ${missing.mkString(", ")} are not given")
     s"[$errorClass] " + params.foldLeft(template) { case (t, (k, v)) =>

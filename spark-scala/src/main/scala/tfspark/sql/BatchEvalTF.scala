@@ -7,8 +7,13 @@ import org.apache.spark.sql.catalyst.plans.logical.{LogicalPlan, UnaryNode}
  * Evaluates `calls` for every row of `child` in batches and appends their results as
  * `resultAttrs` (the logical twin of Spark's `BatchEvalPython`). Created by [[ExtractTFPredict]];
  * planned as [[BatchEvalTFExec]].
+ *
+ * `labels` are the columns that name a row in error messages ([[RowLabel]]: the `rowLabel`
+ * columns, else `path`) when the query reads them but does not select them: they are references
+ * of this node, so column pruning keeps them in `child`, and the Project above drops them.
  */
-case class BatchEvalTF(calls: Seq[TFPredict], resultAttrs: Seq[Attribute], child: LogicalPlan) extends UnaryNode {
+case class BatchEvalTF(calls: Seq[TFPredict], resultAttrs: Seq[Attribute], child: LogicalPlan, labels: Seq[Attribute] = Nil)
+    extends UnaryNode {
 
   override def output: Seq[Attribute] = child.output ++ resultAttrs
 

@@ -120,7 +120,7 @@ object BatchEvalTFExec {
  */
 object BatchEvalTFStrategy extends SparkStrategy {
   override def apply(plan: LogicalPlan): Seq[SparkPlan] = plan match {
-    case BatchEvalTF(calls, resultAttrs, child) =>
+    case BatchEvalTF(calls, resultAttrs, child, _) =>
       val batchSize = calls.flatMap(_.batchSize).headOption.getOrElse {
         val n = TFSparkConf.batchSize()
         calls.foreach(c => BatchLimits.check(n, Some(c.binding), TFSparkConf.BatchSize, isConfig = true))

@@ -109,7 +109,28 @@ object ExtractTFPredict extends Rule[LogicalPlan] {
     val results = calls.zipWithIndex.map { case (c, i) => AttributeReference(s"tfpredict_${c.model.name}_$i", c.dataType, c.nullable)() }
     val byCall = calls.map(_.canonicalized).zip(results).toMap
     val rewrite = (e: Expression) => e.transformUp { case c: TFPredict if byCall.contains(c.canonicalized) => byCall(c.canonicalized) }
-    (rewrite, BatchEvalTF(calls, results, child))
+    val labels = labelColumns(calls, child)
+    (rewrite, BatchEvalTF(calls, results, expose(child, labels.filterNot(child.outputSet.contains)), labels))
+  }
+
+  /**
+   * The columns that name a row in errors ([[RowLabel]]): the calls' or the session's `rowLabel`
+   * columns, else `path` (what `binaryFile` gives images), found in `child`'s output or below it
+   * through column-selecting Projects and Filters: a query that scores `content` without selecting
+   * `path` still names a bad image by its path.
+   */
+  private def labelColumns(calls: Seq[TFPredict], child: LogicalPlan): Seq[Attribute] = {
+    val names = calls.map(_.rowLabel).find(_.nonEmpty).getOrElse(TFSparkConf.rowLabel(conf)) match {
+      case Seq() => Seq("path")
+      case configured => configured
+    }
+    def reachable(plan: LogicalPlan): Seq[Attribute] = plan match {
+      case p: Project if p.projectList.forall(_.isInstanceOf[Attribute]) => p.output ++ reachable(p.child)
+      case f: Filter => reachable(f.child)
+      case other => other.output
+    }
+    val available = child.output ++ reachable(child)
+    names.flatMap(n => available.find(_.name.equalsIgnoreCase(n))).distinct
   }
 }
 

@@ -160,7 +160,10 @@ object BatchingIterator {
       Array[Any](
         result,
         if (error == null) null
-        else new GenericInternalRow(Array[Any](UTF8String.fromString(error.errorClass), UTF8String.fromString(error.getMessage)))
+        else
+          new GenericInternalRow(
+            Array[Any](UTF8String.fromString(error.errorClass), UTF8String.fromString(TFSparkErrors.rowErrorMessage(error)))
+          )
       )
     )
 }

@@ -120,7 +120,9 @@ class TFSparkConfSuite extends AnyFunSuite with SparkSessionFixture with ErrorCh
     Seq(TFSparkConf.BatchSize -> "abc", TFSparkConf.NullPolicy -> "xyz", "spark.tfpredict.batchsize" -> "10").foreach { case (key, value) =>
       val output = new File(dir, s"out-${key.length}-$value")
       val code = withSetting(key, value) {
-        BatchScore.exitCode(Array("--repository", TestModels.modelsDir.getPath, "--input", input.getPath, "--output", output.getPath))
+        BatchScore.exitCode(
+          Array("--model", "linear", "--repository", TestModels.modelsDir.getPath, "--input", input.getPath, "--output", output.getPath)
+        )
       }
       assert(code === 2, s"$key=$value")
       assert(!output.exists(), s"$key=$value wrote $output")
@@ -147,8 +149,9 @@ class TFSparkConfSuite extends AnyFunSuite with SparkSessionFixture with ErrorCh
             val fromSession = parsed("--model", "thumbnail").withSessionDefaults(conf)
             assert(fromSession.batchSize === 64 && fromSession.onError === OnError.ReturnNull && fromSession.nullPolicy === NullPolicy.Fill)
             assert(fromSession.binaryOutputs === Seq("png"))
-            val given = parsed("--batch-size", "7", "--on-error", "fail", "--null-policy", "error", "--binary-outputs", "head")
-              .withSessionDefaults(conf)
+            val given =
+              parsed("--model", "linear", "--batch-size", "7", "--on-error", "fail", "--null-policy", "error", "--binary-outputs", "head")
+                .withSessionDefaults(conf)
             assert(given.batchSize === 7 && given.onError === OnError.Fail && given.nullPolicy === NullPolicy.Error)
             assert(given.binaryOutputs === Seq("head"))
           }
@@ -160,7 +163,17 @@ class TFSparkConfSuite extends AnyFunSuite with SparkSessionFixture with ErrorCh
     Files.writeString(input.toPath, "x1,x2\n1,2\n3,\n")
     def score(out: String, extra: String*) =
       BatchScore.exitCode(
-        Array("--repository", TestModels.modelsDir.getPath, "--input", input.getPath, "--output", new File(dir, out).getPath) ++ extra
+        Array(
+          "--model",
+          "linear",
+          "--repository",
+          TestModels.modelsDir.getPath,
+          "--input",
+          input.getPath,
+          "--output",
+          new File(dir, out).getPath
+        ) ++
+          extra
       )
     assert(score("fails") === 1) // the null x2 fails the job by default
     withSetting(TFSparkConf.OnError, "null") {
