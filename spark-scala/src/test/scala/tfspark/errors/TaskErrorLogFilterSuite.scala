@@ -7,7 +7,7 @@ import scala.jdk.CollectionConverters._
 import org.apache.logging.log4j.{Level, LogManager}
 import org.apache.logging.log4j.core.{LogEvent, LoggerContext}
 import org.apache.logging.log4j.core.appender.AbstractAppender
-import org.apache.logging.log4j.core.config.Property
+import org.apache.logging.log4j.core.config.{Configurator, Property}
 import org.apache.spark.SparkConf
 import org.scalatest.funsuite.AnyFunSuite
 
@@ -17,15 +17,17 @@ import tfspark.conf.TFSparkConf
 /** A tfspark error that fails a task is logged once on the driver, not once per task and loss. */
 class TaskErrorLogFilterSuite extends AnyFunSuite with SparkSessionFixture with ErrorChecks {
 
-  /** Records what reaches the root logger's appenders (after its filters) while `body` runs. */
-  private def logged(body: => Unit): Seq[LogEvent] = {
+  /** Records what reaches the root logger's appenders at WARN and above (after its filters) while `body` runs. */
+  private def logged(body: => Any): Seq[LogEvent] = loggedAt(Level.WARN)(body)
+
+  private def loggedAt(level: Level)(body: => Any): Seq[LogEvent] = {
     val events = new ConcurrentLinkedQueue[LogEvent]()
     val appender = new AbstractAppender("capture", null, null, true, Property.EMPTY_ARRAY) {
       override def append(event: LogEvent): Unit = events.add(event.toImmutable)
     }
     appender.start()
     val root = LogManager.getContext(false).asInstanceOf[LoggerContext].getConfiguration.getRootLogger
-    root.addAppender(appender, Level.WARN, null)
+    root.addAppender(appender, level, null)
     try body
     finally root.removeAppender("capture")
     events.asScala.toSeq
@@ -34,14 +36,27 @@ class TaskErrorLogFilterSuite extends AnyFunSuite with SparkSessionFixture with 
   private def text(e: LogEvent): String =
     e.getMessage.getFormattedMessage + Option(e.getThrown).map(t => s" ${t.getClass.getName}: ${t.getMessage}").getOrElse("")
 
-  test("a task's NULL_INPUT reaches the caller, and the driver logs only Spark's one 'aborting job' line") {
+  test("a task's NULL_INPUT reaches the caller, and the driver logs nothing at WARN; 'aborting job' is at INFO") {
     val events = logged {
       checkError("NULL_INPUT") {
         spark.sql("SELECT tfpredict('linear', CAST(NULL AS ARRAY<FLOAT>)) FROM range(4)").collect()
       }
     }
     assert(!events.exists(e => text(e).contains("NULL_INPUT")), events.map(text).mkString("\n"))
-    assert(events.exists(e => e.getLoggerName.endsWith("TaskSetManager") && text(e).contains("aborting job")), events.map(text))
+    assert(!events.exists(e => text(e).contains("aborting job")), events.map(text).mkString("\n"))
+    Configurator.setLevel("tfspark.errors.TaskErrors", Level.INFO)
+    val info =
+      try
+        loggedAt(Level.INFO) {
+          checkError("NULL_INPUT") {
+            spark.sql("SELECT tfpredict('linear', CAST(NULL AS ARRAY<FLOAT>)) FROM range(4)").collect()
+          }
+        }
+      finally Configurator.setLevel("tfspark.errors.TaskErrors", Level.WARN)
+    assert(
+      info.exists(e => e.getLoggerName == "tfspark.errors.TaskErrors" && e.getLevel == Level.INFO && text(e).contains("aborting job")),
+      info.map(text)
+    )
   }
 
   test("another exception in a task is logged by Spark as always") {
@@ -49,6 +64,7 @@ class TaskErrorLogFilterSuite extends AnyFunSuite with SparkSessionFixture with 
       intercept[Exception](spark.sql("SELECT assert_true(id < 0, 'not a tfspark error') FROM range(2)").collect())
     }
     assert(events.exists(e => e.getLoggerName.endsWith("Executor") && text(e).contains("not a tfspark error")), events.map(text))
+    assert(events.exists(e => e.getLoggerName.endsWith("TaskSetManager") && text(e).contains("aborting job")), events.map(text))
   }
 
   test("spark.tfpredict.taskErrorLogs takes once or all") {
