@@ -251,3 +251,16 @@ def test_transformer_refuses_to_replace_a_column(spark):
         assert "existing column" in str(e.value)
     scored = TFModelTransformer(model="linear", inputCol="features", outputCol="y").transform(frame)
     assert scored.columns == ["x1", "x2", "features", "y"]
+
+
+def test_a_caught_tfspark_error_is_not_also_logged_at_error(spark, capfd):
+    """pyspark logs every error with a DataFrame context at ERROR, a JSON blob with the JVM's stack
+    trace, before raising it: a tfspark error reaches its caller with its class and fix, so its log
+    copy goes to INFO (logger ``tfspark.errors``), not to the console."""
+    register(spark)
+    capfd.readouterr()
+    with pytest.raises(TFSparkError) as e:
+        spark.range(2).select(tfpredict("linear", "id")).collect()
+    assert e.value.getCondition() == "INPUT_TYPE_MISMATCH", str(e.value)
+    err = capfd.readouterr().err
+    assert "INPUT_TYPE_MISMATCH" not in err and "ERROR" not in err, err[-3000:]

@@ -19,6 +19,7 @@ catalog's, ``tfspark.errors.TFSparkErrors``, or one of the set-up classes below)
 
 from __future__ import annotations
 
+import logging
 import threading
 
 from pyspark.errors import PySparkException
@@ -29,6 +30,13 @@ JVM_EXCEPTION = "tfspark.errors.TFSparkException"
 
 class TFSparkError(PySparkException):
     """Base of every tfspark error in Python: catch this, then read ``getCondition()``."""
+
+    def _log_exception(self) -> None:
+        """pyspark logs an error that carries a query context at ERROR, with the JVM's stack trace,
+        as it raises it. A tfspark error reaches its caller with its class and fix, so that copy goes
+        to INFO, logger ``tfspark.errors``."""
+        # Called from pyspark's __init__, before getMessage() can render: the JVM's own text is there.
+        logging.getLogger("tfspark.errors").info("%s", getattr(self, "_desc", None) or getattr(self, "_message", ""))
 
 
 class TFSparkClientError(TFSparkError):
