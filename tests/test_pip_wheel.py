@@ -219,7 +219,11 @@ def test_connect_client_from_the_wheel(user, maven_mirror, spark):
     with serving(command, port, workdir / "server.log", workdir, "SparkConnectServer", 240, env=user["env"]):
         report, run = run_user_script(user, "connect_client.py", f"sc://127.0.0.1:{port}", str(TITANIC_CSV))
     assert report["session"].startswith("pyspark.sql.connect")
-    assert {int(k): v for k, v in report["by_column"].items()} == checkout_probabilities(spark)
+    expected = checkout_probabilities(spark)
+    assert {int(k): v for k, v in report["by_column"].items()} == expected
+    assert {int(k): v for k, v in report["by_transformer"].items()} == expected
+    assert {int(k): v for k, v in report["by_pipeline"].items()} == expected
+    assert "loaded TFModelTransformer model=titanic" in run.stdout
     check_errors(report["errors"])
     assert "caught TFSparkConnectError: [MODEL_NOT_FOUND]" in run.stdout
     assert not NOISE.search(console(run.stderr))

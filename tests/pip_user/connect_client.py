@@ -1,4 +1,5 @@
-"""A Spark Connect client after ``pip install 'tfspark[connect]'``: the tfpredict Column and errors.
+"""A Spark Connect client after ``pip install 'tfspark[connect]'``: the tfpredict Column, the Transformer in
+a Pipeline saved and loaded through the server, and errors.
 
 Run by tests/test_pip_wheel.py with the python of the clean virtualenv. Arguments: the server's
 ``sc://`` URL, Titanic's test CSV (a path the server reads), a work folder for ``report.json``.
@@ -7,9 +8,10 @@ Run by tests/test_pip_wheel.py with the python of the clean virtualenv. Argument
 import json
 import sys
 
+from pyspark.ml import Pipeline, PipelineModel
 from pyspark.sql import SparkSession
 
-from tfspark import TFSparkError, register, tfpredict
+from tfspark import TFModelTransformer, TFSparkError, register, tfpredict
 
 url, titanic_csv, workdir = sys.argv[1:4]
 spark = SparkSession.builder.remote(url).getOrCreate()
@@ -20,6 +22,22 @@ spark.conf.set("spark.tfpredict.nullPolicy", "fill")
 scored = passengers.select("PassengerId", tfpredict("titanic").probability.alias("probability"))
 by_column = {r.PassengerId: r.probability for r in scored.collect()}
 spark.conf.unset("spark.tfpredict.nullPolicy")
+
+# The Transformer runs on the server (Spark Connect ML finds it by ServiceLoader); its Pipeline is
+# saved and loaded through the server, into a folder the server writes.
+scorer = TFModelTransformer(model="titanic", nullPolicy="fill", outputCol="survival")
+by_transformer = {
+    r.PassengerId: r.probability
+    for r in scorer.transform(passengers).select("PassengerId", "survival.probability").collect()
+}
+Pipeline(stages=[scorer]).fit(passengers).write().overwrite().save(f"{workdir}/titanic-pipeline")
+loaded = PipelineModel.load(f"{workdir}/titanic-pipeline")
+by_pipeline = {
+    r.PassengerId: r.probability
+    for r in loaded.transform(passengers).select("PassengerId", "survival.probability").collect()
+}
+loaded_stage = loaded.stages[0]
+print(f"loaded {type(loaded_stage).__name__} model={loaded_stage.getOrDefault('model')}")
 
 errors = {}
 failing = {
@@ -37,5 +55,14 @@ for when, action in failing.items():
         errors[when] = {"condition": e.getCondition(), "parameters": e.getMessageParameters(), "message": str(e)}
 
 with open(f"{workdir}/report.json", "w") as f:
-    json.dump({"session": type(spark).__module__, "by_column": by_column, "errors": errors}, f)
+    json.dump(
+        {
+            "session": type(spark).__module__,
+            "by_column": by_column,
+            "by_transformer": by_transformer,
+            "by_pipeline": by_pipeline,
+            "errors": errors,
+        },
+        f,
+    )
 spark.stop()
