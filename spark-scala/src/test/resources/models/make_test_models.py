@@ -108,10 +108,11 @@ def make_thumbnail(out: Path) -> Path:
 # [-1,-1,3] (ragged_rank 1, fixed inner dimension) → ``total`` [-1,3]; ``doubled`` returns a ragged
 # output (refused). ``assets.extra/expected_ragged.json`` holds Python TF's outputs for
 # :data:`RAGGED_CASES`. ``sparse_tf1/1`` (a ``tf.compat.v1.sparse_placeholder`` ``bow``) and
-# ``sparse_tf2/1`` (a ``tf.SparseTensorSpec`` ``bow``) are refused. ``unknown_rank/1`` is a TF1
-# ``Builder`` export whose ``x`` placeholder has no shape: ``serving_default`` → ``y = 2x+1`` and
-# ``row_sum`` (sum over all but the first axis), both of unknown rank; ``varying`` → ``grow``, whose
-# rank is x's, or one more when x sums above 1000.
+# ``sparse_tf2/1`` (a ``tf.SparseTensorSpec`` ``bow``) are refused, and so is ``ragged_tf1/1`` (a
+# TF1 ``build_tensor_info`` of a RaggedTensor: one ``composite_tensor`` TensorInfo without a name).
+# ``unknown_rank/1`` is a TF1 ``Builder`` export whose ``x`` placeholder has no shape:
+# ``serving_default`` → ``y = 2x+1`` and ``row_sum`` (sum over all but the first axis), both of
+# unknown rank; ``varying`` → ``grow``, whose rank is x's, or one more when x sums above 1000.
 
 RAGGED_CASES = {
     "serving_default": [[1.5, -2.0, 3.0], [], [4.0], [0.25, 0.5, 0.75, 1.0, 1.25]],
@@ -178,7 +179,7 @@ def _tf1_export(path: Path, signatures) -> None:
 
 
 def make_composite_models(out: Path) -> None:
-    """Writes ``ragged/1``, ``sparse_tf1/1``, ``sparse_tf2/1`` and ``unknown_rank/1`` under ``out``."""
+    """Writes ``ragged/1``, ``sparse_tf1/1``, ``sparse_tf2/1``, ``ragged_tf1/1`` and ``unknown_rank/1`` in ``out``."""
     tf1 = tf.compat.v1
     module = RaggedModel()
     final = export.save_module(
@@ -221,6 +222,14 @@ def make_composite_models(out: Path) -> None:
         }
 
     _tf1_export(out / "unknown_rank" / "1", unknown_rank)
+
+    def ragged_tf1():  # build_tensor_info of a RaggedTensor: one composite_tensor TensorInfo
+        values = tf1.placeholder(tf.float32, [None], name="values")
+        splits = tf1.placeholder(tf.int64, [None], name="splits")
+        x = tf.RaggedTensor.from_row_splits(values, splits)
+        return {"serving_default": ({"x": x}, {"total": tf.reduce_sum(x, axis=1)})}
+
+    _tf1_export(out / "ragged_tf1" / "1", ragged_tf1)
 
 
 def main(out: Path) -> Path:

@@ -133,6 +133,14 @@ class CompositeInputsSuite extends AnyFunSuite with SparkSessionFixture with Err
     assert(e.getMessage.contains("re-export"), e.getMessage)
   }
 
+  test("a TF1 ragged composite_tensor TensorInfo is refused at load: UNSUPPORTED_SIGNATURE naming ragged and what to re-export") {
+    val e = checkError("UNSUPPORTED_SIGNATURE", Map("signature" -> "serving_default")) {
+      spark.sql("SELECT tfpredict('ragged_tf1', array(1.0f))").collect()
+    }
+    assert(e.getMessage.contains("input x is ragged, encoded as one composite TensorInfo"), e.getMessage)
+    assert(e.getMessage.contains("tf.RaggedTensorSpec"), e.getMessage)
+  }
+
   test("a TF2 SparseTensorSpec is refused at analysis: UNSUPPORTED_SIGNATURE naming sparse and the input") {
     val e = checkError("UNSUPPORTED_SIGNATURE", Map("signature" -> "serving_default")) {
       spark.sql("SELECT tfpredict('sparse_tf2', array(1.0f))").collect()
