@@ -253,4 +253,7 @@ def test_test_only_models_regenerate_identically(tmp_path):
     ragged = "ragged/1/assets.extra/expected_ragged.json"
     committed_ragged = json.loads((REPO / "spark-scala/src/test/resources/models" / ragged).read_text())
     assert json.loads((tmp_path / ragged).read_text()) == committed_ragged
-    assert all((tmp_path / m / "1" / "saved_model.pb").is_file() for m in ("sparse_tf1", "sparse_tf2", "unknown_rank"))
+    assert all(
+        (tmp_path / m / "1" / "saved_model.pb").is_file()
+        for m in ("sparse_tf1", "sparse_tf2", "ragged_tf1", "unknown_rank")
+    )
