@@ -249,3 +249,11 @@ def test_test_only_models_regenerate_identically(tmp_path):
     thumbnail = "thumbnail/1/assets.extra/expected_bytes.json"
     committed_bytes = json.loads((REPO / "spark-scala/src/test/resources/models" / thumbnail).read_text())
     assert json.loads((tmp_path / thumbnail).read_text()) == committed_bytes
+    # ragged/1's outputs, which the JVM must match exactly; the composite and unknown-rank models
+    ragged = "ragged/1/assets.extra/expected_ragged.json"
+    committed_ragged = json.loads((REPO / "spark-scala/src/test/resources/models" / ragged).read_text())
+    assert json.loads((tmp_path / ragged).read_text()) == committed_ragged
+    assert all(
+        (tmp_path / m / "1" / "saved_model.pb").is_file()
+        for m in ("sparse_tf1", "sparse_tf2", "ragged_tf1", "unknown_rank")
+    )

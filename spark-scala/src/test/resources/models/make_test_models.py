@@ -99,6 +99,139 @@ def make_thumbnail(out: Path) -> Path:
     return final
 
 
+# --- Composite and unknown-rank signatures (issue 17) -------------------------------------------
+#
+# ``ragged/1`` takes ``tf.RaggedTensorSpec`` inputs: ``serving_default`` ``x`` float32 [-1,-1]
+# (ragged_rank 1, int64 row_splits) → ``total``, ``weighted`` (sum of x[i,j]*(j+1): catches a wrong
+# element order) and ``length``; ``nested`` ``x`` float32 [-1,-1,-1] (ragged_rank 2, int32
+# row_splits) → ``total`` and ``weighted`` (x[i,j,k]*(10*(j+1)+k+1)); ``points`` ``p`` float32
+# [-1,-1,3] (ragged_rank 1, fixed inner dimension) → ``total`` [-1,3]; ``doubled`` returns a ragged
+# output (refused). ``assets.extra/expected_ragged.json`` holds Python TF's outputs for
+# :data:`RAGGED_CASES`. ``sparse_tf1/1`` (a ``tf.compat.v1.sparse_placeholder`` ``bow``) and
+# ``sparse_tf2/1`` (a ``tf.SparseTensorSpec`` ``bow``) are refused, and so is ``ragged_tf1/1`` (a
+# TF1 ``build_tensor_info`` of a RaggedTensor: one ``composite_tensor`` TensorInfo without a name).
+# ``unknown_rank/1`` is a TF1 ``Builder`` export whose ``x`` placeholder has no shape:
+# ``serving_default`` → ``y = 2x+1`` and ``row_sum`` (sum over all but the first axis), both of
+# unknown rank; ``varying`` → ``grow``, whose rank is x's, or one more when x sums above 1000.
+
+RAGGED_CASES = {
+    "serving_default": [[1.5, -2.0, 3.0], [], [4.0], [0.25, 0.5, 0.75, 1.0, 1.25]],
+    "nested": [[[1.0, 2.0], [], [3.0]], [], [[4.0, 5.0, 6.0]], [[], []]],
+    "points": [[[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], [], [[-1.0, 0.5, 2.0]]],
+}
+
+
+class RaggedModel(tf.Module):
+    @tf.function(input_signature=[tf.RaggedTensorSpec([None, None], tf.float32)])
+    def serve(self, x):
+        position = tf.cast(tf.ragged.range(x.row_lengths()) + 1, tf.float32)
+        return {
+            "total": tf.reduce_sum(x, axis=1),
+            "weighted": tf.reduce_sum(x * position, axis=1),
+            "length": x.row_lengths(),
+        }
+
+    @tf.function(
+        input_signature=[tf.RaggedTensorSpec([None, None, None], tf.float32, ragged_rank=2, row_splits_dtype=tf.int32)]
+    )
+    def nested(self, x):
+        inner = tf.cast(tf.ragged.range(x.values.row_lengths(), row_splits_dtype=tf.int32) + 1, tf.float32)  # k+1
+        outer = tf.cast(tf.ragged.range(x.row_lengths(), row_splits_dtype=tf.int32).values + 1, tf.float32)  # j+1
+        weights = x.with_values(inner + 10.0 * tf.expand_dims(outer, 1))
+        return {"total": tf.reduce_sum(x, axis=[1, 2]), "weighted": tf.reduce_sum(x * weights, axis=[1, 2])}
+
+    @tf.function(input_signature=[tf.RaggedTensorSpec([None, None, 3], tf.float32, ragged_rank=1)])
+    def points(self, p):
+        return {"total": tf.reduce_sum(p, axis=1)}
+
+    @tf.function(input_signature=[tf.RaggedTensorSpec([None, None], tf.float32)])
+    def doubled(self, x):
+        return {"doubled": x * 2.0}
+
+
+class SparseModel(tf.Module):
+    @tf.function(input_signature=[tf.SparseTensorSpec([None, 10], tf.float32)])
+    def serve(self, bow):
+        return {"total": tf.sparse.reduce_sum(bow, axis=1)}
+
+
+def _tf1_export(path: Path, signatures) -> None:
+    """Writes a TF1 ``saved_model.Builder`` export; ``signatures(graph)`` returns {key: (inputs, outputs)}."""
+    import shutil
+
+    tf1 = tf.compat.v1
+    shutil.rmtree(path, ignore_errors=True)
+    graph = tf.Graph()
+    with graph.as_default(), tf1.Session(graph=graph) as session:
+        defs = {
+            key: tf1.saved_model.signature_def_utils.build_signature_def(
+                {k: tf1.saved_model.build_tensor_info(v) for k, v in inputs.items()},
+                {k: tf1.saved_model.build_tensor_info(v) for k, v in outputs.items()},
+                "tensorflow/serving/predict",
+            )
+            for key, (inputs, outputs) in signatures().items()
+        }
+        builder = tf1.saved_model.Builder(str(path))
+        builder.add_meta_graph_and_variables(session, ["serve"], signature_def_map=defs)
+        builder.save()
+    if not any((path / "variables").iterdir()):  # no variables: git keeps no empty folder, and TF needs none
+        (path / "variables").rmdir()
+
+
+def make_composite_models(out: Path) -> None:
+    """Writes ``ragged/1``, ``sparse_tf1/1``, ``sparse_tf2/1``, ``ragged_tf1/1`` and ``unknown_rank/1`` in ``out``."""
+    tf1 = tf.compat.v1
+    module = RaggedModel()
+    final = export.save_module(
+        module,
+        {"serving_default": module.serve, "nested": module.nested, "points": module.points, "doubled": module.doubled},
+        out_root=out,
+        name="ragged",
+        version=1,
+    )
+    loaded = tf.saved_model.load(str(final))
+    expected = {}
+    for key, rows in RAGGED_CASES.items():
+        splits_dtype = tf.int32 if key == "nested" else tf.int64
+        ragged_rank = 1 if key == "points" else None
+        ragged = tf.ragged.constant(rows, tf.float32, row_splits_dtype=splits_dtype, ragged_rank=ragged_rank)
+        fn = getattr(loaded, {"serving_default": "serve"}.get(key, key))
+        outputs = fn(ragged)
+        expected[key] = {"rows": rows, "outputs": {k: v.numpy().tolist() for k, v in sorted(outputs.items())}}
+    (final / "assets.extra").mkdir(exist_ok=True)
+    text = json.dumps(expected, indent=1) + "\n"
+    (final / "assets.extra" / "expected_ragged.json").write_text(text, encoding="utf-8")
+
+    sparse = SparseModel()
+    # tf.saved_model.save: python_trainer's export checks would reject the sparse signature first
+    tf.saved_model.save(sparse, str(out / "sparse_tf2" / "1"), signatures={"serving_default": sparse.serve})
+
+    def sparse_tf1():
+        bow = tf1.sparse_placeholder(tf.float32, shape=[None, 10], name="bow")
+        return {"serving_default": ({"bow": bow}, {"total": tf1.sparse.reduce_sum(bow, axis=1)})}
+
+    _tf1_export(out / "sparse_tf1" / "1", sparse_tf1)
+
+    def unknown_rank():
+        x = tf1.placeholder(tf.float32, shape=None, name="x")
+        row_sum = tf.reduce_sum(x, axis=tf.range(1, tf.rank(x)))
+        grow = tf.cond(tf.reduce_sum(x) > 1000.0, lambda: tf.expand_dims(x, -1), lambda: tf.identity(x))
+        return {
+            "serving_default": ({"x": x}, {"y": 2.0 * x + 1.0, "row_sum": row_sum}),
+            "varying": ({"x": x}, {"grow": grow}),
+        }
+
+    _tf1_export(out / "unknown_rank" / "1", unknown_rank)
+
+    def ragged_tf1():  # build_tensor_info of a RaggedTensor: one composite_tensor TensorInfo
+        values = tf1.placeholder(tf.float32, [None], name="values")
+        splits = tf1.placeholder(tf.int64, [None], name="splits")
+        x = tf.RaggedTensor.from_row_splits(values, splits)
+        return {"serving_default": ({"x": x}, {"total": tf.reduce_sum(x, axis=1)})}
+
+    _tf1_export(out / "ragged_tf1" / "1", ragged_tf1)
+
+
 def main(out: Path) -> Path:
     module = TokensModel()
     final = export.save_module(
@@ -106,6 +239,7 @@ def main(out: Path) -> Path:
     )
     golden.write_golden(final, model="tokens", version=1, cases=cases(), atol=1e-6, rtol=1e-6)
     make_thumbnail(out)
+    make_composite_models(out)
     return final
 
 

@@ -42,7 +42,10 @@ object ModelDiagnosis {
     }
     val loaded =
       try load
-      catch { case e: TFSparkException => throw diagnose(location, before, e) }
+      catch {
+        case e: TFSparkException if e.errorClass == "UNSUPPORTED_SIGNATURE" => throw e // the graph's, not the files' (a sparse input)
+        case e: TFSparkException => throw diagnose(location, before, e)
+      }
     changed(location, before).foreach { why =>
       loaded.close()
       throw failed(location, why, null)

@@ -34,7 +34,7 @@ final class SavedModelHandle private (val location: ModelLocation, bundle: Saved
       .asScala
       .iterator
       .filterNot(_._1.startsWith("__"))
-      .map { case (key, definition) => SavedModelHandle.toSpec(key, definition) }
+      .map { case (key, definition) => SavedModelHandle.toSpec(key, definition, bundle.metaGraphDef()) }
       .map(s => s.key -> s)
       .toMap
 
@@ -84,7 +84,10 @@ object SavedModelHandle {
         SavedModelBundle.loader(location.directory.getAbsolutePath).withTags(ServeTag).withConfigProto(config).load()
       } catch {
         case e: LinkageError => throw TFSparkErrors.nativeLibraryMissing(e) // no native jar: UnsatisfiedLinkError
-        case e: Exception => throw TFSparkErrors.modelLoadFailed(location.name, location.directory.getPath, e)
+        case e: Exception =>
+          // TF Java cannot load a signature input without a tensor name (a TF1 sparse_placeholder): say so
+          CompositeSignatures.refuseEncodedInputs(location.name, location.directory)
+          throw TFSparkErrors.modelLoadFailed(location.name, location.directory.getPath, e)
       }
     try new SavedModelHandle(location, bundle)
     catch {
@@ -94,13 +97,22 @@ object SavedModelHandle {
     }
   }
 
-  private def toSpec(key: String, definition: org.tensorflow.proto.SignatureDef): SignatureSpec = {
+  /**
+   * A signature as tfspark shows it: one input per argument of the exported function, so the
+   * flat components of a ragged or sparse argument become one composite input
+   * ([[CompositeSignatures]]); an output that is one composite TensorInfo (a ragged output) is
+   * marked [[Composite.Encoded]].
+   */
+  private def toSpec(key: String, definition: org.tensorflow.proto.SignatureDef, meta: org.tensorflow.proto.MetaGraphDef): SignatureSpec = {
     def specs(m: java.util.Map[String, org.tensorflow.proto.TensorInfo]): Seq[TensorSpec] =
       m.asScala.toSeq.sortBy(_._1).map { case (k, info) =>
         val proto = info.getTensorShape
         val shape = if (proto.getUnknownRank) None else Some(proto.getDimList.asScala.map(_.getSize).toSeq)
-        TensorSpec(k, TFDType.fromProto(info.getDtype), shape)
+        TensorSpec(k, TFDType.fromProto(info.getDtype), shape, CompositeSignatures.encoded(info).map(Composite.Encoded(_)))
       }
-    SignatureSpec(key, specs(definition.getInputsMap), specs(definition.getOutputsMap))
+    val composites = CompositeSignatures.read(meta, definition)
+    val components = composites.flatMap(_.composite.toSeq).flatMap(_.componentKeys).toSet
+    val inputs = (specs(definition.getInputsMap).filterNot(i => components(i.key)) ++ composites).sortBy(_.key)
+    SignatureSpec(key, inputs, specs(definition.getOutputsMap))
   }
 }

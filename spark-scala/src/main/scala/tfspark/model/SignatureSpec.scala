@@ -28,10 +28,53 @@ object TFDType {
 /**
  * One input or output of a signature, read from the SignatureDef: its key, dtype and shape
  * (`-1` for an unknown dimension; `None` for unknown rank). Plain data: safe to serialize.
+ *
+ * @param composite set when the input is not one dense tensor but a composite argument (a
+ *   `tf.RaggedTensorSpec` or `tf.SparseTensorSpec`) that the SignatureDef lists as several flat
+ *   components ([[CompositeSignatures]]); `dtype` and `shape` are then the composite's own
  */
-final case class TensorSpec(key: String, dtype: TFDType, shape: Option[Seq[Long]]) {
-  def shapeString: String = shape.fold("<unknown rank>")(_.mkString("[", ",", "]"))
+final case class TensorSpec(key: String, dtype: TFDType, shape: Option[Seq[Long]], composite: Option[Composite] = None) {
+  def shapeString: String = shape.fold("<unknown rank>")(_.mkString("[", ",", "]")) + composite.fold("")(c => s" ($c)")
   override def toString: String = s"$key: $dtype$shapeString"
+}
+
+/** How a signature argument that is not one dense tensor is laid out in its SignatureDef. */
+sealed trait Composite extends Serializable {
+
+  /** "ragged" or "sparse", as TF users call it. */
+  def kind: String
+
+  /** The signature keys of its flat components (none for an [[Composite.Encoded]] TensorInfo). */
+  def componentKeys: Seq[String]
+}
+
+object Composite {
+
+  /**
+   * A `tf.RaggedTensorSpec` argument: signature key `componentKeys(0)` takes the `flat_values`, the
+   * next `raggedRank` keys the `row_splits` of each ragged dimension, outermost first (TF's
+   * component order), of dtype `rowSplits` (int64 or int32).
+   */
+  final case class Ragged(raggedRank: Int, rowSplits: TFDType, componentKeys: Seq[String]) extends Composite {
+    def kind = "ragged"
+    override def toString: String = s"ragged, ragged_rank $raggedRank, row_splits $rowSplits, components ${componentKeys.mkString(", ")}"
+  }
+
+  /** A `tf.SparseTensorSpec` argument (components `indices`, `values`, `dense_shape`): tfspark does not feed it. */
+  final case class Sparse(componentKeys: Seq[String]) extends Composite {
+    def kind = "sparse"
+    override def toString: String = s"sparse, components ${componentKeys.mkString(", ")}"
+  }
+
+  /**
+   * A TensorInfo that is itself composite (`coo_sparse` or `composite_tensor` encoding: a TF1
+   * `sparse_placeholder`, `build_tensor_info` of a ragged tensor, a TF2 ragged output): its
+   * components have tensor names but no signature keys. `kind`: "sparse", "ragged" or TF's type
+   * spec class name. Also a TF2 argument of another composite type (`componentKeys`).
+   */
+  final case class Encoded(kind: String, componentKeys: Seq[String] = Nil) extends Composite {
+    override def toString: String = s"$kind, encoded as one composite TensorInfo"
+  }
 }
 
 /** A signature's key and its inputs and outputs, sorted by key. Plain data: safe to serialize. */

@@ -63,7 +63,7 @@ object RDDPredictions {
       case other => other
     }
     val struct = StructType(spec.inputs.map(i => StructField(i.key, nullableElements(InputFeeder.naturalType(i)))))
-    val binding = SignatureBinding.bind(model.name, spec, struct, binaryOutputs = binaryOutputs)
+    val binding = SignatureBinding.bind(model.name, spec, struct, binaryOutputs = binaryOutputs, probe = Some(model))
     BatchLimits.check(batchSize, Some(binding), "batchSize", isConfig = false)
     val keys = spec.outputs.map(_.key)
     rdd.mapPartitions { rows =>

@@ -169,7 +169,8 @@ object DataFramePredictions {
           caseSensitive,
           unitDimAsArray = unitOutputsAsArrays,
           byName = true,
-          binaryOutputs = binaryOutputs
+          binaryOutputs = binaryOutputs,
+          probe = Some(model)
         ),
         argumentType
       )

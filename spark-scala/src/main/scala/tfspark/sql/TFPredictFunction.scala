@@ -87,7 +87,8 @@ object TFPredictFunction {
         conf.caseSensitiveAnalysis,
         TFSparkConf.strictInputs(conf),
         TFSparkConf.unitOutputsAsArrays(conf),
-        binaryOutputs = binaryOutputs
+        binaryOutputs = binaryOutputs,
+        probe = Some(shipped)
       )
     val (argument, _) = pruneStruct(features, binding)
     val finalBinding =
@@ -100,7 +101,8 @@ object TFPredictFunction {
           conf.caseSensitiveAnalysis,
           TFSparkConf.strictInputs(conf),
           TFSparkConf.unitOutputsAsArrays(conf),
-          binaryOutputs = binaryOutputs
+          binaryOutputs = binaryOutputs,
+          probe = Some(shipped)
         )
     BatchLimits.check(TFSparkConf.batchSize(conf), Some(finalBinding), TFSparkConf.BatchSize, isConfig = true)
     TFPredict(argument, shipped, finalBinding, TFSparkConf.nullPolicy(conf), onError = TFSparkConf.onError(conf))

@@ -46,8 +46,8 @@ final class BatchRunner(
 ) {
   require(capacity > 0, s"batch capacity must be positive, got $capacity")
 
-  private val feeders = binding.inputs.map { case (spec, t, _) =>
-    InputFeeder.create(binding.model, binding.signature, spec, t, fillNulls)
+  private val feeders: Array[BatchFeeder] = binding.inputs.map { case (spec, t, _) =>
+    BatchFeeder.create(binding.model, binding.signature, spec, t, fillNulls)
   }.toArray
   private val ordinals = binding.inputs.map(_._3.map(o => fieldOrdinals.fold(o)(_(o)))).toArray
   private val types = binding.inputs.map(_._2).toArray
@@ -218,7 +218,7 @@ final class BatchRunner(
   private def runRange(from: Int, until: Int): Either[RuntimeException, Seq[Array[Any]]] = {
     val inputs = scala.collection.mutable.LinkedHashMap.empty[String, Tensor]
     try {
-      feeders.foreach(f => inputs(f.spec.key) = f.toTensor(from, until))
+      feeders.foreach(f => f.tensors(from, until).foreach(inputs += _)) // an unbatched input: its one value
       Using.resource(handle.run(binding.signature, inputs.toMap)) { result =>
         var invalid: scala.collection.mutable.TreeMap[Int, Throwable] = null
         val decoded = decoders.map { d =>

@@ -36,7 +36,7 @@ import tfspark.model.{TFDType, TensorSpec}
  * @param fillNulls a null scalar, or a null element of an array, becomes NaN (float inputs) or ""
  *   (string inputs) instead of failing
  */
-abstract class InputFeeder(val model: String, val spec: TensorSpec, val sparkType: DataType, fillNulls: Boolean) {
+abstract class InputFeeder(val model: String, val spec: TensorSpec, val sparkType: DataType, fillNulls: Boolean) extends BatchFeeder {
   import InputFeeder._
 
   private val sparkDepth = depthOf(sparkType)
@@ -119,6 +119,8 @@ abstract class InputFeeder(val model: String, val spec: TensorSpec, val sparkTyp
   protected def putFloats(values: Array[Float]): Unit =
     throw new IllegalStateException(s"input ${spec.key} is not fed from float arrays")
 
+  def tensors(from: Int, until: Int): Seq[(String, Tensor)] = Seq(spec.key -> toTensor(from, until))
+
   /** The batch as a `[rows, dims...]` tensor. The caller owns and closes it. */
   def toTensor(): Tensor = toTensor(0, rows)
 
@@ -131,7 +133,7 @@ abstract class InputFeeder(val model: String, val spec: TensorSpec, val sparkTyp
       require(rows == 1, s"an unbatched input takes one row per run, got $rows")
       build(Shape.scalar(), 0, 1)
     } else {
-      require(0 <= from && from < until && until <= rows, s"rows $from until $until of $rows")
+      require(0 <= from && from <= until && until <= rows, s"rows $from until $until of $rows") // empty: a ragged batch's flat values
       val dims = if (unitDimScalar) Array(1L) else batchDims.map(d => if (d < 0) 0L else d)
       val perRow = valuesPerRow
       build(Shape.of(((until - from).toLong +: dims.toSeq): _*), from * perRow, (until - from) * perRow)

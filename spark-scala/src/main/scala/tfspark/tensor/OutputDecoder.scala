@@ -38,7 +38,13 @@ final class OutputDecoder(
 ) {
 
   private val rowDims: Seq[Long] = spec.shape.map(s => if (batched) s.drop(1) else s).getOrElse {
-    throw TFSparkErrors.unsupportedSignature(model, signature, s"output ${spec.key} has unknown rank", "outputs of known rank")
+    throw TFSparkErrors.unsupportedSignature(
+      model,
+      signature,
+      s"output ${spec.key} has unknown rank",
+      "outputs of known rank: re-export with a shape on the placeholder (e.g. tf.compat.v1.placeholder(tf.float32, [None, 4])) " +
+        "so the output's rank is known, or score through tfpredict, the DataFrame API or the Transformer, which take the rank the model returns"
+    )
   }
   private val collapse = rowDims == Seq(1L) && !unitDimAsArray
   private val rank = if (collapse) 0 else rowDims.size
@@ -76,6 +82,17 @@ final class OutputDecoder(
         model,
         s"a batch of $rows rows (output ${spec.key})",
         new IllegalStateException(s"the model returned shape ${tensor.shape()} for output ${spec.key} on a batch of $rows rows")
+      )
+    }
+    if (dims.length != rowDims.size + 1) {
+      throw TFSparkErrors.modelExecutionFailed(
+        model,
+        s"a batch of $rows rows (output ${spec.key})",
+        new IllegalStateException(
+          s"output ${spec.key} returned rank ${dims.length - (if (batched) 0 else 1)} (shape ${tensor.shape()}) where the analysis fixed rank " +
+            s"${rowDims.size + (if (batched) 1 else 0)} (its signature's shape, or for an output of unknown rank the rank it returned on a synthetic batch): " +
+            "an output must keep one rank; re-export it with a fixed shape"
+        )
       )
     }
     val perRow = dims.tail.product.toInt

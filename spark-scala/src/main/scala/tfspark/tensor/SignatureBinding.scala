@@ -3,7 +3,7 @@ package tfspark.tensor
 import org.apache.spark.sql.types.{DataType, StructField, StructType}
 
 import tfspark.errors.TFSparkErrors
-import tfspark.model.{SignatureSpec, TFDType, TensorSpec}
+import tfspark.model.{Composite, CompositeSignatures, ShippedModel, SignatureSpec, TFDType, TensorSpec}
 
 /**
  * How one Spark argument value per row feeds a signature, decided at analysis time.
@@ -69,6 +69,8 @@ object SignatureBinding {
   }
 
   /**
+   * @param probe the model, loaded on the driver, to run once on a synthetic batch when an output
+   *   has unknown rank ([[OutputRankProbe]]); without it such an output is UNSUPPORTED_SIGNATURE
    * @throws tfspark.errors.TFSparkException MISSING_INPUT, AMBIGUOUS_INPUT, UNEXPECTED_INPUT,
    *   INPUT_TYPE_MISMATCH, UNSUPPORTED_SIGNATURE
    */
@@ -80,7 +82,8 @@ object SignatureBinding {
       strict: Boolean = false,
       unitDimAsArray: Boolean = false,
       byName: Boolean = false,
-      binaryOutputs: Seq[String] = Nil
+      binaryOutputs: Seq[String] = Nil,
+      probe: Option[ShippedModel] = None
   ): SignatureBinding = {
     checkShapes(model, spec)
     def same(a: String, b: String) = if (caseSensitive) a == b else a.equalsIgnoreCase(b)
@@ -109,8 +112,14 @@ object SignatureBinding {
         )
     }
     // Fail at analysis, not in a task: creating the feeders and decoders checks every type.
-    inputs.foreach { case (s, t, _) => InputFeeder.create(model, spec.key, s, t, fillNulls = false) }
-    val binding = SignatureBinding(model, spec.key, argumentType, inputs, spec.outputs, unitDimAsArray, binaryOutputs.toSet)
+    inputs.foreach { case (s, t, _) => BatchFeeder.create(model, spec.key, s, t, fillNulls = false) }
+    val bound = SignatureBinding(model, spec.key, argumentType, inputs, spec.outputs, unitDimAsArray, binaryOutputs.toSet)
+    // An output of unknown rank (a TF1 placeholder without a shape) takes the rank the model returns.
+    val binding = probe match {
+      case Some(shipped) if spec.outputs.exists(_.shape.isEmpty) && !bound.perRow =>
+        bound.copy(outputs = OutputRankProbe.resolve(bound, shipped))
+      case _ => bound
+    }
     binding.decoders
     binding
   }
@@ -124,6 +133,19 @@ object SignatureBinding {
   private def checkShapes(model: String, spec: SignatureSpec): Unit = {
     def unsupported(reason: String, expected: String) = TFSparkErrors.unsupportedSignature(model, spec.key, reason, expected)
     if (spec.inputs.isEmpty) throw unsupported("it has no inputs", "at least one input")
+    spec.inputs.foreach { i =>
+      i.composite.filterNot(_.isInstanceOf[Composite.Ragged]).foreach { c =>
+        throw CompositeSignatures.refusal(model, spec.key, i.key, c.kind, tf1 = false)
+      }
+    }
+    spec.outputs.foreach { o =>
+      o.composite.foreach { c =>
+        throw unsupported(
+          s"output ${o.key} is ${c.kind} (a composite TensorInfo whose components tfspark does not fetch)",
+          s"dense outputs; return ${if (c.kind == "ragged") "x.to_tensor() (padded) or x.flat_values and x.row_splits" else "a dense tensor"} from the serving function"
+        )
+      }
+    }
     spec.inputs.foreach { i =>
       i.shape.filter(s => s.nonEmpty && s.head != -1L).foreach { s =>
         throw unsupported(
