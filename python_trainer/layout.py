@@ -19,6 +19,9 @@ from pathlib import Path
 
 ERROR_CLASS = "MODEL_LOAD_FAILED"
 _VERSION = re.compile(r"[1-9][0-9]{0,17}")
+# A folder holding only these is a SavedModel that lost its saved_model.pb, not a model folder: check's
+# usage error (NOT_A_SAVED_MODEL, "has no saved_model.pb") says so.
+_SAVED_MODEL_PARTS = {"variables", "assets", "assets.extra"}
 
 
 def is_version(name: str) -> bool:
@@ -63,7 +66,7 @@ def layout_problem(path: Path | str) -> str | None:
             f"it holds a SavedModel directly ({path / 'saved_model.pb'}), without a version folder: move it into "
             f"{path / '1'}/ (the TF Serving layout <repository>/<name>/<version>/saved_model.pb)"
         )
-    if folders:
+    if folders and not set(folders) <= _SAVED_MODEL_PARTS:
         return (
             f"none of its sub-folders is a version: {', '.join(folders)} (versions are positive whole numbers). "
             f"Put each version in {path / '<version>'}/, e.g. {path / '1'}/saved_model.pb"
