@@ -19,11 +19,12 @@ bin/setup installs them, without their dependencies (which would replace tensorf
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-OPLIB_PYTHON = ROOT / ".cache" / "oplib-python"
+OPLIB_PYTHON = Path(os.environ.get("TFSPARK_CACHE") or ROOT / ".cache") / "oplib-python"
 TEXT_OPS_MODEL = "text_ops"
 DECISION_FOREST_MODEL = "decision_forest"
 
