@@ -14,7 +14,10 @@ object OpLibraryFixtures {
 
   /** bin/setup's cache folder: `$TFSPARK_CACHE`, else `.cache/` in the checkout. */
   val librariesDir: File =
-    new File(sys.env.get("TFSPARK_CACHE").filter(_.nonEmpty).map(new File(_)).getOrElse(new File(TestModels.repoRoot, ".cache")), "op-libraries")
+    new File(
+      sys.env.get("TFSPARK_CACHE").filter(_.nonEmpty).map(new File(_)).getOrElse(new File(TestModels.repoRoot, ".cache")),
+      "op-libraries"
+    )
 
   private def library(name: String): File = {
     val f = new File(librariesDir, name)

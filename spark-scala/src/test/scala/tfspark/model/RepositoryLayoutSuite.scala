@@ -84,4 +84,12 @@ class RepositoryLayoutSuite extends AnyFunSuite with ErrorChecks {
     checkError("MODEL_LOAD_FAILED", Map("model" -> "good")) { repository.resolve("good", Some(2L)) }
     checkError("MODEL_VERSION_NOT_FOUND", Map("model" -> "flat", "version" -> "3")) { repository.resolve("flat", Some(3L)) }
   }
+
+  test("a version link that points nowhere is no version: the empty version folder beside it is the one named") {
+    val repo = TestModels.tempDir("tfspark-layout-broken")
+    new File(repo, "half/1").mkdirs()
+    Files.createSymbolicLink(new File(repo, "half/2").toPath, new File(repo, "nowhere").toPath)
+    val e = checkError("MODEL_LOAD_FAILED", Map("model" -> "half")) { ModelRepository(repo.getPath).resolve("half") }
+    assert(e.getMessage.contains(s"${new File(repo, "half/1/saved_model.pb").getPath} is missing"), e.getMessage)
+  }
 }
