@@ -171,6 +171,7 @@ class CheckReport:
     error_class: str | None = None
     notes: list[str] = field(default_factory=list)
     tensorflow: str = ""
+    layout_error: str | None = None
 
     def signature(self, key: str) -> SignatureResult:
         """The result of signature ``key``; raises KeyError when there is none."""
@@ -186,6 +187,8 @@ class CheckReport:
             out.append(f"load: FAILED: {self.load_error}")
         out += [r.line() for r in self.signatures]
         out += [f"note: {n}" for n in self.notes]
+        if self.layout_error:
+            out.append(f"layout: FAILED: {self.layout_error}")
         if self.ok:
             ran = sum(1 for r in self.signatures if r.status == "ok")
             skipped = len(self.signatures) - ran
@@ -193,6 +196,8 @@ class CheckReport:
             out.append(f"verdict: OK: the model loads and {ran} of {len(self.signatures)} signatures run{tail}")
         else:
             why = "the model fails to load or to warm up as TF Java / TF Serving run it"
+            if self.layout_error and not self.load_error and all(r.status != "failed" for r in self.signatures):
+                why = "the folder is not laid out as <repository>/<name>/<version>/saved_model.pb"
             out.append(f"verdict: FAILED [{self.error_class}]: {why}")
             if self.diagnosis:
                 out.append(f"cause: {self.diagnosis.cause}")
@@ -596,11 +601,23 @@ def _quiet_tf_logging():
 
 
 def main_check(path: str, as_json: bool = False) -> int:
-    """The ``check`` sub-command: prints the report; returns 0 ok, 1 the model fails.
+    """The ``check`` sub-command: prints the report; returns 0 ok, 1 the model fails or is misplaced.
+
+    The folder's layout is diagnosed first (:func:`python_trainer.layout.layout_problem`, as the JVM does):
+    a SavedModel outside a version folder, a version folder without ``saved_model.pb`` and a model folder
+    without versions are ``MODEL_LOAD_FAILED`` (exit 1).
 
     Usage errors raise :class:`NotASavedModelError` (the CLI turns them into exit code 2).
     """
-    report = check_saved_model(path)
+    from python_trainer.layout import layout_problem
+
+    problem = layout_problem(path)
+    if problem and not (Path(path) / "saved_model.pb").is_file():  # nothing to load: the layout is the answer
+        report = CheckReport(path=str(path), ok=False, error_class=ERROR_CLASS, layout_error=problem)
+    else:
+        report = check_saved_model(path)
+        if problem:
+            report.ok, report.error_class, report.layout_error = False, ERROR_CLASS, problem
     if as_json:
         print(json.dumps(report.to_json(), indent=1))
     else:

@@ -243,5 +243,71 @@ def main(out: Path) -> Path:
     return final
 
 
+# ----------------------------------------------------------------------------------------------
+# Op-library models (issue 17), in their own repository ``../op-library-models`` so that the suites
+# that load every test model do not meet them: ``text_ops/1`` (tensorflow-text ops),
+# ``decision_forest/1`` (TF-DF ops, trained by ydf) and ``py_function/1`` (EagerPyFunc). Written by
+# ``make_test_models.py --op-library-models [OUT_DIR]`` with the generators of the foreign corpus
+# (tests/foreign_models/op_library_models.py), which need bin/setup's .cache/oplib-python.
+# ----------------------------------------------------------------------------------------------
+OP_LIBRARY_MODELS = Path(__file__).resolve().parent.parent / "op-library-models"
+
+
+def make_op_library_test_models(out: Path = OP_LIBRARY_MODELS) -> Path:
+    import importlib.util
+
+    source = Path(__file__).resolve().parents[5] / "tests" / "foreign_models" / "op_library_models.py"
+    spec = importlib.util.spec_from_file_location("op_library_models", source)
+    generators = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generators)
+    rng = np.random.default_rng(17)
+    made = generators.make_op_library_models(out, rng)
+    generators.make_py_function_model(out / "py_function" / "1", rng)
+    for name, (_, cases) in made.items():
+        _write_expected(out / name / "1", cases)
+    _make_unregistered_text_op(out / "normalize_utf8" / "1")
+    return out
+
+
+def _write_expected(version: Path, cases) -> None:
+    """``assets.extra/expected.json``: each case's inputs and Python TF's outputs, as JSON lists (text as UTF-8)."""
+
+    def plain(a):
+        a = np.asarray(a)
+        return [v.decode() for v in a.ravel()] if a.dtype == object else a.ravel().tolist()
+
+    model = tf.saved_model.load(str(version))
+    doc = []
+    for name, signature, inputs in cases:
+        outputs = model.signatures[signature](**{k: tf.constant(v) for k, v in inputs.items()})
+        doc.append(
+            {
+                "case": name,
+                "signature": signature,
+                "inputs": {k: plain(v) for k, v in inputs.items()},
+                "outputs": {k: plain(v.numpy()) for k, v in outputs.items()},
+            }
+        )
+    extra = version / "assets.extra"
+    extra.mkdir(exist_ok=True)
+    (extra / "expected.json").write_text(json.dumps(doc, indent=1, ensure_ascii=False), encoding="utf-8")
+
+
+def _make_unregistered_text_op(out: Path) -> None:
+    """``normalize_utf8/1``: tensorflow_text.normalize_utf8 (op NormalizeUTF8), whose library the tests never load."""
+    import tensorflow_text as text
+
+    class Normalize(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+        def serve(self, s):
+            return {"normalized": text.normalize_utf8(s, "NFKC")}
+
+    module = Normalize()
+    tf.saved_model.save(module, str(out), signatures={"serving_default": module.serve})
+
+
 if __name__ == "__main__":
-    print(main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent))
+    if sys.argv[1:2] == ["--op-library-models"]:
+        print(make_op_library_test_models(Path(sys.argv[2]) if len(sys.argv) > 2 else OP_LIBRARY_MODELS))
+    else:
+        print(main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent))

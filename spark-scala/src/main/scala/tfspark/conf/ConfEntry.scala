@@ -94,4 +94,11 @@ object ConfEntry {
   /** A comma-separated list of names (empty entries dropped). */
   def names(key: String, scope: ConfScope, expected: String): ConfEntry[Seq[String]] =
     new ConfEntry(key, scope, "", expected, v => Some(v.split(",").map(_.trim).filter(_.nonEmpty).toSeq))
+
+  /**
+   * A comma-separated list (empty entries dropped) in which every entry must satisfy `valid`;
+   * `expected` says what a valid entry is.
+   */
+  def validatedList(key: String, scope: ConfScope, expected: String)(valid: String => Boolean): ConfEntry[Seq[String]] =
+    new ConfEntry(key, scope, "", expected, v => Some(v.split(",").map(_.trim).filter(_.nonEmpty).toSeq).filter(_.forall(valid)))
 }

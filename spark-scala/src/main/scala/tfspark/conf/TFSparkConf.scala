@@ -38,6 +38,7 @@ object TFSparkConf {
   val NativeCacheDir = "spark.tfpredict.nativeCacheDir"
   val RepositoryShared = "spark.tfpredict.repositoryShared"
   val TaskErrorLogs = "spark.tfpredict.taskErrorLogs"
+  val OpLibraries = "spark.tfpredict.opLibraries"
 
   val Prefix = "spark.tfpredict."
   val DefaultRepository = "models"
@@ -65,6 +66,11 @@ object TFSparkConf {
   private val nativeCacheDirEntry = ConfEntry.text(NativeCacheDir, Application, "a folder")
   private val repositorySharedEntry = ConfEntry.boolean(RepositoryShared, Application, default = false)
   private val taskErrorLogsEntry = ConfEntry.oneOf(TaskErrorLogs, Application, "once", Seq("once", "all"))(_.equalsIgnoreCase("once"))
+  private val opLibrariesEntry = ConfEntry.validatedList(
+    OpLibraries,
+    Application,
+    "absolute paths or URIs (file:, hdfs:, s3a:, ...) of TensorFlow op libraries (.so), separated by commas"
+  )(isOpLibraryLocation)
 
   /** Every key tfspark reads, each declared once. */
   val Entries: Seq[ConfEntry[_]] = Seq(
@@ -82,7 +88,8 @@ object TFSparkConf {
     intraOpThreadsEntry,
     nativeCacheDirEntry,
     repositorySharedEntry,
-    taskErrorLogsEntry
+    taskErrorLogsEntry,
+    opLibrariesEntry
   )
   private val byKey: Map[String, ConfEntry[_]] = Entries.map(e => e.key -> e).toMap
 
@@ -194,6 +201,26 @@ object TFSparkConf {
    * @throws tfspark.errors.TFSparkException INVALID_CONFIG
    */
   def maxLoadedModels(): Int = maxLoadedModelsEntry.read(applicationNow)
+
+  /**
+   * The TensorFlow op libraries (shared libraries of custom ops, `.so`) that every JVM of the
+   * application loads before its first model ([[tfspark.model.OpLibraries]]): absolute paths or
+   * URIs, from the application's configuration. Loading a native library is process-wide and
+   * cannot be undone, so the key is fixed at start (a runtime `SET` is refused). Empty by default.
+   *
+   * @throws tfspark.errors.TFSparkException INVALID_CONFIG
+   */
+  def opLibraries(): Seq[String] = opLibrariesEntry.read(applicationNow)
+
+  /** [[opLibraries]] of `conf` (the driver, when it ships a model). */
+  def opLibraries(conf: SparkConf): Seq[String] = opLibrariesEntry.read(application(conf))
+
+  /** An absolute local path or a URI with a scheme and a path, naming a file (not a folder). */
+  private def isOpLibraryLocation(v: String): Boolean =
+    !v.endsWith("/") && scala.util.Try(new java.net.URI(null, null, v, null)).isSuccess && (v.startsWith("/") || {
+      val uri = scala.util.Try(new java.net.URI(v)).toOption
+      uri.exists(u => u.getScheme != null && u.getScheme.length > 1 && u.getPath != null && u.getPath.startsWith("/"))
+    })
 
   /**
    * Checks every `spark.tfpredict.*` key of the application's configuration: each must be a known

@@ -75,7 +75,12 @@ object TFSparkErrors {
       "22023"
     ),
     "INVALID_CONFIG" -> Condition("Configuration <key> is <got>; expected <expected>.", "42616"),
-    "INVALID_ARGUMENT" -> Condition("<what> is <got>; expected <expected>.", "22023")
+    "INVALID_ARGUMENT" -> Condition("<what> is <got>; expected <expected>.", "22023"),
+    // issue 17: op libraries
+    "OP_LIBRARY_LOAD_FAILED" -> Condition(
+      "Op library <library> (spark.tfpredict.opLibraries) could not be loaded <where>: <reason>. <fix>",
+      "58030"
+    )
   )
 
   /** Every error class in the catalog. */
@@ -215,4 +220,60 @@ object TFSparkErrors {
 
   def invalidArgument(what: String, got: String, expected: String): TFSparkException =
     error("INVALID_ARGUMENT", "what" -> what, "got" -> got, "expected" -> expected)()
+
+  // issue 17: op libraries, models that can never run in a JVM, and layout diagnosis
+
+  /** What every op-library failure says about which libraries can work at all (docs/op-libraries.md). */
+  val OpLibraryAbi: String =
+    "An op library must be built against TensorFlow 2.18's libtensorflow_framework.so.2, the one TF Java 1.1.0 ships: " +
+      "the op libraries in the PyPI wheels tensorflow-text 2.18.x and tensorflow-decision-forests 1.11.0 are; one built for " +
+      "another TensorFlow version fails with undefined symbols (see docs/op-libraries.md)"
+
+  /**
+   * The op library `library` (as named in spark.tfpredict.opLibraries) could not be loaded in this
+   * JVM (`where`: on the driver, on executor N): it is missing or unreadable, TF's `loadLibrary`
+   * failed (`cause` holds TF's text), or its content changed after this JVM loaded it.
+   */
+  def opLibraryLoadFailed(library: String, where: String, reason: String, fix: String, cause: Throwable = null): TFSparkException =
+    error("OP_LIBRARY_LOAD_FAILED", "library" -> library, "where" -> where, "reason" -> reason, "fix" -> fix)(cause)
+
+  /**
+   * The model uses op `op`, which no library of this JVM registers. `provider` names the package
+   * and file known to provide it, when known ([[tfspark.model.KnownOpLibraries]]).
+   */
+  def modelNeedsOpLibrary(
+      model: String,
+      path: String,
+      op: String,
+      provider: Option[String],
+      loaded: Seq[String],
+      cause: Throwable
+  ): TFSparkException = {
+    val from = provider.fold(
+      "tfspark knows no package that provides it: find the op library (.so) of the package the model was exported with"
+    )(p => s"it is provided by $p")
+    val already = if (loaded.isEmpty) "none is loaded in this JVM" else s"loaded in this JVM: ${loaded.mkString(", ")}"
+    val reason =
+      s"it uses op $op, which is not registered in this JVM's TensorFlow (TF: Op type not registered '$op'); $from. " +
+        s"Name that library in spark.tfpredict.opLibraries at start (spark-submit --conf spark.tfpredict.opLibraries=/path/to/lib.so; " +
+        s"$already). ${OpLibraryAbi}"
+    error("MODEL_LOAD_FAILED", "model" -> model, "path" -> path, "reason" -> reason)(cause)
+  }
+
+  /**
+   * The model's graph holds `op` (`PyFunc`, `EagerPyFunc`, `PyFuncStateless`), in `function` when
+   * it sits in the function library: it calls back into a Python interpreter, which a JVM does not have.
+   */
+  def modelNeedsPython(model: String, path: String, op: String, function: Option[String]): TFSparkException = {
+    val where = function.fold("in its graph")(f => s"in function $f")
+    val reason =
+      s"it contains op $op ($where), which calls back into the Python interpreter that exported it (tf.py_function or " +
+        "tf.numpy_function); a JVM has no Python interpreter, so every row would fail. Re-export the model without " +
+        "tf.py_function / tf.numpy_function, written with TensorFlow ops only"
+    error("MODEL_LOAD_FAILED", "model" -> model, "path" -> path, "reason" -> reason)()
+  }
+
+  /** The repository folder of `model` is not laid out as `<repo>/<name>/<version>/saved_model.pb`: `problem`, and what to do. */
+  def modelLayoutInvalid(model: String, path: String, problem: String): TFSparkException =
+    error("MODEL_LOAD_FAILED", "model" -> model, "path" -> path, "reason" -> problem)()
 }

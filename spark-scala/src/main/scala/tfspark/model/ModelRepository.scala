@@ -45,7 +45,9 @@ final class ModelRepository(val root: String) extends Serializable {
   /**
    * @throws tfspark.errors.TFSparkException INVALID_ARGUMENT for a name that is not a plain
    *   identifier, MODEL_NOT_FOUND for an unknown name, MODEL_VERSION_NOT_FOUND for an unknown or
-   *   absent version
+   *   absent version, MODEL_LOAD_FAILED for a layout mistake ([[layoutMistake]]): a SavedModel
+   *   directly in the model's folder, a version folder without `saved_model.pb`, or only
+   *   sub-folders that are not versions
    */
   def resolve(name: String, version: Option[Long] = None): ModelLocation = {
     if (!ModelRepository.isValidName(name)) {
@@ -54,10 +56,12 @@ final class ModelRepository(val root: String) extends Serializable {
     if (!exists(name)) throw TFSparkErrors.modelNotFound(name, root, child(name), models)
     val available = versions(name)
     val chosen = version.orElse(available.lastOption).getOrElse {
-      throw TFSparkErrors.modelVersionNotFound(name, 1L, child(name), available)
+      throw layoutMistake(name, None).getOrElse(TFSparkErrors.modelVersionNotFound(name, 1L, child(name), available))
     }
     if (!available.contains(chosen)) {
-      throw TFSparkErrors.modelVersionNotFound(name, chosen, child(s"$name/$chosen"), available)
+      throw layoutMistake(name, Some(chosen)).getOrElse(
+        TFSparkErrors.modelVersionNotFound(name, chosen, child(s"$name/$chosen"), available)
+      )
     }
     if (isLocal) ModelLocation(name, chosen, new File(localRoot, s"$name/$chosen"))
     else ModelLocation(name, chosen, copyToLocal(name, chosen), Some(child(s"$name/$chosen")))
@@ -69,6 +73,39 @@ final class ModelRepository(val root: String) extends Serializable {
   /** Versions of `name` that hold a `saved_model.pb`, ascending. */
   def versions(name: String): Seq[Long] =
     list(name).filter(_.matches("[1-9][0-9]{0,17}")).filter(v => isFile(s"$name/$v/saved_model.pb")).map(_.toLong).sorted
+
+  /**
+   * What is wrong with `name`'s folder when it has no usable version (`wanted`: the version asked
+   * for, or the newest), the same diagnosis as `python -m python_trainer check`
+   * (python_trainer/check.py): a version folder (`wanted`, else the highest numeric one) without
+   * `saved_model.pb`; a SavedModel directly in `<repo>/<name>/`; or sub-folders none of which is a
+   * version. None when the folder simply lacks the version asked for (MODEL_VERSION_NOT_FOUND).
+   * Links are followed, as everywhere in the repository.
+   */
+  private def layoutMistake(name: String, wanted: Option[Long]): Option[Throwable] = {
+    val folders = list(name)
+    val numeric = folders.filter(_.matches("[1-9][0-9]{0,17}")).sortBy(_.toLong)
+    val incomplete = wanted.map(_.toString).filter(numeric.contains).orElse(if (wanted.isEmpty) numeric.lastOption else None)
+    def layout(problem: String) = Some(TFSparkErrors.modelLayoutInvalid(name, child(name), problem))
+    incomplete match {
+      case Some(v) =>
+        layout(
+          s"version folder ${child(s"$name/$v")} has no saved_model.pb (${child(s"$name/$v/saved_model.pb")} is missing): " +
+            "the export did not finish or went elsewhere. Export the SavedModel into that folder (saved_model.pb and variables/), or remove it"
+        )
+      case None if wanted.isEmpty && isFile(s"$name/saved_model.pb") =>
+        layout(
+          s"it holds a SavedModel directly (${child(s"$name/saved_model.pb")}), without a version folder: " +
+            s"move it into ${child(s"$name/1")}/ (the TF Serving layout <repository>/<name>/<version>/saved_model.pb)"
+        )
+      case None if wanted.isEmpty && numeric.isEmpty && folders.nonEmpty =>
+        layout(
+          s"none of its sub-folders is a version: ${folders.sorted.mkString(", ")} (versions are positive whole numbers). " +
+            s"Put each version in ${child(s"$name/<version>")}/, e.g. ${child(s"$name/1")}/saved_model.pb"
+        )
+      case None => None
+    }
+  }
 
   private def child(relative: String): String =
     if (isLocal) new File(localRoot, relative).getPath else s"${root.stripSuffix("/")}/$relative"

@@ -66,16 +66,25 @@ object SavedModelHandle {
 
   val ServeTag: String = SavedModelBundle.DEFAULT_TAG
 
+  /** TF's text for an op that no library of the process registers. */
+  private val UnregisteredOp = "Op type not registered '([^']+)'".r
+
   /**
    * Loads the SavedModel at `location` with tag `serve`, its session limited to
    * [[SessionThreads.intraOp]] threads per op. The caller owns and closes the handle.
    *
+   * The op libraries of `spark.tfpredict.opLibraries` are loaded first ([[OpLibraries]]).
+   *
    * @throws tfspark.errors.TFSparkException MODEL_LOAD_FAILED when the directory is not a
-   *   readable SavedModel (missing or corrupt `saved_model.pb`, unreadable variables);
+   *   readable SavedModel (missing or corrupt `saved_model.pb`, unreadable variables), uses an op
+   *   no library of this JVM registers (naming the op, the package known to provide it and the
+   *   setting), or holds an op that calls back into Python ([[PythonOnlyOps]]);
+   *   OP_LIBRARY_LOAD_FAILED when a configured op library cannot be loaded;
    *   NATIVE_LIBRARY_MISSING when TF's native library cannot be loaded in this JVM
    */
   def load(location: ModelLocation): SavedModelHandle = {
     NativeLibrary.ensureConfigured()
+    OpLibraries.loadConfigured()
     val bundle =
       try {
         val threads = SessionThreads.intraOp()
@@ -85,10 +94,27 @@ object SavedModelHandle {
       } catch {
         case e: LinkageError => throw TFSparkErrors.nativeLibraryMissing(e) // no native jar: UnsatisfiedLinkError
         case e: Exception =>
-          // TF Java cannot load a signature input without a tensor name (a TF1 sparse_placeholder): say so
-          CompositeSignatures.refuseEncodedInputs(location.name, location.directory)
-          throw TFSparkErrors.modelLoadFailed(location.name, location.directory.getPath, e)
+          Option(e.getMessage).flatMap(UnregisteredOp.findFirstMatchIn(_)).map(_.group(1)) match {
+            case Some(op) =>
+              val provider = KnownOpLibraries.providerOf(op).map(_.toString)
+              throw TFSparkErrors.modelNeedsOpLibrary(
+                location.name,
+                location.directory.getPath,
+                op,
+                provider,
+                OpLibraries.loaded.keys.toSeq.sorted,
+                e
+              )
+            case None =>
+              // TF Java cannot load a signature input without a tensor name (a TF1 sparse_placeholder): say so
+              CompositeSignatures.refuseEncodedInputs(location.name, location.directory)
+              throw TFSparkErrors.modelLoadFailed(location.name, location.directory.getPath, e)
+          }
       }
+    PythonOnlyOps.find(bundle.metaGraphDef()).foreach { found =>
+      bundle.close()
+      throw TFSparkErrors.modelNeedsPython(location.name, location.directory.getPath, found.op, found.function)
+    }
     try new SavedModelHandle(location, bundle)
     catch {
       case e: Exception =>

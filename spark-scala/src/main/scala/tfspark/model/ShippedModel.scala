@@ -20,6 +20,8 @@ import tfspark.conf.TFSparkConf
  * @param sha256 the version's identity, computed on the driver ([[ModelArchive]])
  * @param signatures the signatures read on the driver, so tasks and the analyzer need no load
  * @param driverDirectory the version folder's real path on the driver (links resolved)
+ * @param opLibraries the application's op libraries (`spark.tfpredict.opLibraries`), loaded in
+ *   each JVM before the model
  */
 final case class ShippedModel(
     name: String,
@@ -27,7 +29,8 @@ final case class ShippedModel(
     sha256: String,
     signatures: Map[String, SignatureSpec],
     driverDirectory: String,
-    delivery: ModelDelivery
+    delivery: ModelDelivery,
+    opLibraries: Seq[ShippedOpLibrary] = Nil
 ) {
 
   /** The directory to load from in this JVM: the original on the driver, a verified local copy elsewhere. */
@@ -38,7 +41,15 @@ final case class ShippedModel(
     if (onDriver && original.isDirectory) original else delivery.materialize(this)
   }
 
-  def location: ModelLocation = ModelLocation(name, version, localDirectory())
+  /**
+   * Where to load the model from in this JVM, once this JVM has loaded the op libraries it needs.
+   *
+   * @throws tfspark.errors.TFSparkException OP_LIBRARY_LOAD_FAILED, MODEL_LOAD_FAILED
+   */
+  def location: ModelLocation = {
+    opLibraries.foreach(_.ensureLoaded())
+    ModelLocation(name, version, localDirectory())
+  }
 
   override def toString: String = s"ShippedModel($name/$version, sha256=${sha256.take(12)})"
 }
@@ -69,6 +80,7 @@ object ShippedModel {
 
   /** [[ship]] with the shared-repository declaration given (tests ship both ways in one application). */
   private[tfspark] def ship(sc: SparkContext, location: ModelLocation, repositoryShared: Boolean): ShippedModel = {
+    val libraries = OpLibraries.ship(sc, repositoryShared)
     val manifest = ModelArchive.manifest(location.directory)
     val route = ModelDelivery.route(sc.isLocal, location.source, manifest.directory, repositoryShared)
     shipped.computeIfAbsent(
@@ -85,7 +97,7 @@ object ShippedModel {
             ModelDelivery.DriverFileServer(uris, manifest.files)
         }
         // The real path, links resolved: a link re-pointed later does not change what this serves.
-        ShippedModel(location.name, location.version, manifest.sha256, handle.signatures, manifest.directory.getPath, delivery)
+        ShippedModel(location.name, location.version, manifest.sha256, handle.signatures, manifest.directory.getPath, delivery, libraries)
       }
     )
   }

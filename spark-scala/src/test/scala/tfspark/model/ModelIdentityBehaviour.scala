@@ -106,14 +106,15 @@ class ModelIdentitySuite extends ModelIdentityBehaviour {
     assert(message.contains("no saved_model.pb"), message)
   }
 
-  test("a version folder without saved_model.pb is not a version: MODEL_VERSION_NOT_FOUND lists the real ones") {
+  test("a version folder without saved_model.pb is not a version: MODEL_LOAD_FAILED names the missing file") {
     val repo = TestModels.tempDir("tfspark-partial")
     Files.createSymbolicLink(new File(repo, "m").toPath.toAbsolutePath, new File(TestModels.modelsDir, "linear").toPath.toAbsolutePath)
     new File(repo, "half/1").mkdirs()
     Files.createSymbolicLink(new File(repo, "half/2").toPath, new File(repo, "nowhere").toPath)
-    checkError("MODEL_VERSION_NOT_FOUND", Map("model" -> "half", "available" -> "none")) {
+    val e = checkError("MODEL_LOAD_FAILED", Map("model" -> "half")) {
       ModelRepository(repo.getPath).resolve("half")
     }
+    assert(e.getMessage.contains(s"${new File(repo, "half/1/saved_model.pb").getPath} is missing"), e.getMessage)
     assert(ModelRepository(repo.getPath).resolve("m").version === 1L)
   }
 }
