@@ -70,7 +70,14 @@ object TFSparkErrors {
       "22023"
     ),
     "INVALID_CONFIG" -> Condition("Configuration <key> is <got>; expected <expected>.", "42616"),
-    "INVALID_ARGUMENT" -> Condition("<what> is <got>; expected <expected>.", "22023")
+    "INVALID_ARGUMENT" -> Condition("<what> is <got>; expected <expected>.", "22023"),
+    // issue 17: dtypes
+    "INPUT_VALUE_OUT_OF_RANGE" -> Condition(
+      "Input <input> of model <model> is <dtype>, which holds <range>, but <row> has <value>. Clip or filter such values " +
+        "upstream, or set spark.tfpredict.onError=null (BatchScore: --on-error null) to get a null result and the error " +
+        "for such rows instead of failing.",
+      "22003"
+    )
   )
 
   /** Every error class in the catalog. */
@@ -201,4 +208,13 @@ object TFSparkErrors {
 
   def invalidArgument(what: String, got: String, expected: String): TFSparkException =
     error("INVALID_ARGUMENT", "what" -> what, "got" -> got, "expected" -> expected)()
+
+  // issue 17: dtypes
+
+  /**
+   * A value at `row` that the input's `dtype` cannot hold (an integer outside its range, a finite
+   * number that rounds to infinity in float16/bfloat16): `range` says what it holds.
+   */
+  def inputValueOutOfRange(model: String, input: String, dtype: String, range: String, value: String, row: String): TFSparkException =
+    error("INPUT_VALUE_OUT_OF_RANGE", "model" -> model, "input" -> input, "dtype" -> dtype, "range" -> range, "value" -> value, "row" -> row)()
 }

@@ -23,7 +23,9 @@ class ErrorCatalogSuite extends AnyFunSuite {
     TFSparkErrors.outputNotUtf8("m", "png", "row 3 of partition 0 ({n: 3})", "byte 0x89 at offset 0 of 75 bytes"),
     TFSparkErrors.inputEmpty("/data/in", "no files", "If the files are in subfolders, add --recursive."),
     TFSparkErrors.invalidConfig("k", "v", "e"),
-    TFSparkErrors.invalidArgument("w", "g", "e")
+    TFSparkErrors.invalidArgument("w", "g", "e"),
+    // issue 17: dtypes
+    TFSparkErrors.inputValueOutOfRange("m", "pixels", "uint8", "integers from 0 to 255", "300", "row 2 of partition 0 ({pixels: [300]}), element 0")
   )
 
   test("every catalog class has a factory, and every factory fills its template") {
