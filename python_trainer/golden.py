@@ -54,7 +54,8 @@ def _encode(array: np.ndarray) -> dict:
             data, encoding = [base64.b64encode(b).decode("ascii") for b in raw], "base64"
         return {"dtype": "string", "encoding": encoding, "shape": list(array.shape), "data": data}
     else:
-        data = [float(v) for v in array.reshape(-1)] if array.dtype == ml_dtypes.bfloat16 else array.reshape(-1).tolist()
+        flat = array.reshape(-1)
+        data = [float(v) for v in flat] if array.dtype == ml_dtypes.bfloat16 else flat.tolist()
         dtype = array.dtype.name
     return {"dtype": dtype, "shape": list(array.shape), "data": data}
 

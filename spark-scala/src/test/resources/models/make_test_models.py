@@ -130,7 +130,8 @@ class DTypesModel(tf.Module):
 
     @tf.function(input_signature=[tf.TensorSpec([None, 4, 4, 3], tf.uint8, name="image")])
     def pixels(self, image):
-        return {"mean": tf.reduce_mean(tf.cast(image, tf.float32), axis=[1, 2, 3]), "inverted": tf.bitwise.invert(image)}
+        mean = tf.reduce_mean(tf.cast(image, tf.float32), axis=[1, 2, 3])
+        return {"mean": mean, "inverted": tf.bitwise.invert(image)}
 
     @tf.function(
         input_signature=[
@@ -174,11 +175,12 @@ def dtypes_cases() -> list[golden.GoldenCase]:
     )
     rounding = {"x": x, "h": x.astype(np.float16), "b": x.astype(ml_dtypes.bfloat16)}
     nan = np.array([np.nan], np.float32)
+    bf16 = ml_dtypes.bfloat16
     return [
         golden.GoldenCase("edges", "serving_default", edges),
         golden.GoldenCase("pixels", "pixels", {"image": image}),
         golden.GoldenCase("rounding", "rounding", rounding),
-        golden.GoldenCase("nan", "rounding", {"x": nan, "h": nan.astype(np.float16), "b": nan.astype(ml_dtypes.bfloat16)}),
+        golden.GoldenCase("nan", "rounding", {"x": nan, "h": nan.astype(np.float16), "b": nan.astype(bf16)}),
     ]
 
 

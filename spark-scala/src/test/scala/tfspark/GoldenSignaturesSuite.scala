@@ -33,7 +33,12 @@ class GoldenSignaturesSuite extends AnyFunSuite {
         val width = TensorTypes.byteWidth(dtype)
         val raw = java.nio.ByteBuffer.allocate(width * t.data.size).order(java.nio.ByteOrder.nativeOrder())
         if (TFDType.Floats.contains(dtype)) t.floats.foreach(f => raw.putShort(NumericValues.toHalf(dtype, f)))
-        else t.bigInts.foreach(v => width match { case 1 => raw.put(v.toByte); case 2 => raw.putShort(v.toShort); case 4 => raw.putInt(v.toInt); case _ => raw.putLong(v.toLong) })
+        else
+          t.bigInts.foreach(v =>
+            width match {
+              case 1 => raw.put(v.toByte); case 2 => raw.putShort(v.toShort); case 4 => raw.putInt(v.toInt); case _ => raw.putLong(v.toLong)
+            }
+          )
         TensorTypes.fromBytes(dtype, shape, raw.array(), 0, raw.capacity())
     }
   }
@@ -78,12 +83,16 @@ class GoldenSignaturesSuite extends AnyFunSuite {
         val width = TensorTypes.byteWidth(dtype)
         val unsigned = other.startsWith("uint")
         def bits(i: Int): Long = width match {
-          case 1 => raw.get(i).toLong; case 2 => raw.getShort(2 * i).toLong; case 4 => raw.getInt(4 * i).toLong; case _ => raw.getLong(8 * i)
+          case 1 => raw.get(i).toLong; case 2 => raw.getShort(2 * i).toLong; case 4 => raw.getInt(4 * i).toLong;
+          case _ => raw.getLong(8 * i)
         }
         val n = got.size().toInt
         if (TFDType.Floats.contains(dtype)) { // exact, NaN equal to NaN
           val values = (0 until n).map(i => NumericValues.fromHalf(dtype, bits(i).toShort))
-          assert(values.zip(want.floats).forall { case (g, w) => java.lang.Float.compare(g, w) == 0 }, s"$caseName/$key: $values vs ${want.floats.toSeq}")
+          assert(
+            values.zip(want.floats).forall { case (g, w) => java.lang.Float.compare(g, w) == 0 },
+            s"$caseName/$key: $values vs ${want.floats.toSeq}"
+          )
         } else {
           val values = (0 until n).map { i =>
             if (unsigned && width == 8) BigInt(java.lang.Long.toUnsignedString(bits(i)))

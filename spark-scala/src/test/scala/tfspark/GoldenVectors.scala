@@ -32,7 +32,7 @@ object GoldenVectors {
 
   final case class File(model: String, version: Long, atol: Double, rtol: Double, cases: Seq[Case]) {
     def withinTolerance(expected: Float, got: Float): Boolean =
-      (expected.isNaN && got.isNaN) || math.abs(expected.toDouble - got) <= atol + rtol * math.abs(expected.toDouble)
+      expected == got || (expected.isNaN && got.isNaN) || math.abs(expected.toDouble - got) <= atol + rtol * math.abs(expected.toDouble)
   }
 
   private val mapper = JsonMapper.builder().enable(JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS).build()

@@ -216,5 +216,13 @@ object TFSparkErrors {
    * number that rounds to infinity in float16/bfloat16): `range` says what it holds.
    */
   def inputValueOutOfRange(model: String, input: String, dtype: String, range: String, value: String, row: String): TFSparkException =
-    error("INPUT_VALUE_OUT_OF_RANGE", "model" -> model, "input" -> input, "dtype" -> dtype, "range" -> range, "value" -> value, "row" -> row)()
+    error(
+      "INPUT_VALUE_OUT_OF_RANGE",
+      "model" -> model,
+      "input" -> input,
+      "dtype" -> dtype,
+      "range" -> range,
+      "value" -> value,
+      "row" -> row
+    )()
 }

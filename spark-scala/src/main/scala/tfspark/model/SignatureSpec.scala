@@ -60,7 +60,9 @@ object TFDType {
 
   /** The SignatureDef dtype of a served dtype. */
   def toProto(dtype: TFDType): org.tensorflow.proto.DataType =
-    byProto.collectFirst { case (proto, d) if d == dtype => proto }.getOrElse(throw new IllegalArgumentException(s"dtype $dtype is not served"))
+    byProto
+      .collectFirst { case (proto, d) if d == dtype => proto }
+      .getOrElse(throw new IllegalArgumentException(s"dtype $dtype is not served"))
 }
 
 /**

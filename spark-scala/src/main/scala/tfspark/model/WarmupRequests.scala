@@ -106,7 +106,8 @@ private[model] object WarmupRequests {
         proto.getIntValList.asScala.toIndexedSeq.map(_.longValue())
       case DataType.DT_INT64 => proto.getInt64ValList.asScala.toIndexedSeq.map(_.longValue())
       case DataType.DT_UINT32 => proto.getUint32ValList.asScala.toIndexedSeq.map(_.intValue() & 0xffffffffL)
-      case DataType.DT_UINT64 => proto.getUint64ValList.asScala.toIndexedSeq.map(v => BigInt(java.lang.Long.toUnsignedString(v.longValue())))
+      case DataType.DT_UINT64 =>
+        proto.getUint64ValList.asScala.toIndexedSeq.map(v => BigInt(java.lang.Long.toUnsignedString(v.longValue())))
       case DataType.DT_HALF | DataType.DT_BFLOAT16 =>
         proto.getHalfValList.asScala.toIndexedSeq.map(bits => NumericValues.fromHalf(dtype, bits.intValue().toShort))
       case DataType.DT_BOOL => proto.getBoolValList.asScala.toIndexedSeq.map(_.booleanValue())

@@ -48,7 +48,8 @@ private[model] object WarmupTensors {
             case b: BigInt => b
             case b: java.math.BigInteger => BigInt(b)
             case b: java.math.BigDecimal if b.stripTrailingZeros().scale() <= 0 => BigInt(b.toBigIntegerExact)
-            case l @ (_: java.lang.Long | _: java.lang.Integer | _: java.lang.Short | _: java.lang.Byte) => BigInt(l.asInstanceOf[Number].longValue())
+            case l @ (_: java.lang.Long | _: java.lang.Integer | _: java.lang.Short | _: java.lang.Byte) =>
+              BigInt(l.asInstanceOf[Number].longValue())
             case b: Boolean => if (b) 1 else 0
             case n: Number if n.doubleValue() == math.rint(n.doubleValue()) && !n.doubleValue().isInfinite => BigInt(n.doubleValue().toLong)
             case other => throw new IllegalArgumentException(s"$other is not an integer ($d)")

@@ -312,7 +312,8 @@ object InputFeeder {
       case None => if (rawBytes) throw mismatch()
     }
     def available(): Unit = TensorTypes.unavailable(spec.dtype).foreach { reason =>
-      throw TFSparkErrors.unsupportedSignature(model, signature, s"input ${spec.key} is ${spec.dtype}: $reason", s"${TFDType.ServedText} inputs")
+      throw TFSparkErrors
+        .unsupportedSignature(model, signature, s"input ${spec.key} is ${spec.dtype}: $reason", s"${TFDType.ServedText} inputs")
     }
     spec.dtype match {
       case TFDType.Float32 | TFDType.Float64 if isFloating(leaf) || isIntegral(leaf) =>
@@ -430,6 +431,7 @@ object InputFeeder {
       val needed = (count.toLong + extra) * width
       if (needed > bytes.length) bytes = java.util.Arrays.copyOf(bytes, math.max(bytes.length.toLong * 2, needed).min(Int.MaxValue).toInt)
     }
+
     /** Writes `bits`' low `width` bytes as the next element (room ensured). */
     protected final def write(bits: Long): Unit = {
       val at = Platform.BYTE_ARRAY_OFFSET + count.toLong * width
@@ -461,6 +463,7 @@ object InputFeeder {
       val (lo, hi) = NumericValues.integerRange(spec.dtype)
       (new java.math.BigDecimal(lo.bigInteger), new java.math.BigDecimal(hi.bigInteger))
     }
+
     /** Whether every value of the Spark type fits the dtype (no check needed). */
     private val fits = (leafType, spec.dtype) match {
       case (ByteType, TFDType.Int8 | TFDType.Int16 | TFDType.Int32 | TFDType.Int64) => true
@@ -507,7 +510,8 @@ object InputFeeder {
     private val dtype = spec.dtype
     private def put(v: Double): Unit = {
       val bits = NumericValues.toHalf(dtype, v.toFloat)
-      if (NumericValues.overflows(dtype, v, bits)) throw new OutOfRange(if (leafType == FloatType) v.toFloat.toString else v.toString, count)
+      if (NumericValues.overflows(dtype, v, bits))
+        throw new OutOfRange(if (leafType == FloatType) v.toFloat.toString else v.toString, count)
       ensure(1)
       write(bits.toLong)
     }

@@ -49,7 +49,8 @@ final class OutputDecoder(
     throw TFSparkErrors.unsupportedSignature(model, signature, s"output ${spec.key} is ${spec.dtype}", s"${TFDType.ServedText} outputs")
   }
   TensorTypes.unavailable(spec.dtype).foreach { reason =>
-    throw TFSparkErrors.unsupportedSignature(model, signature, s"output ${spec.key} is ${spec.dtype}: $reason", s"${TFDType.ServedText} outputs")
+    throw TFSparkErrors
+      .unsupportedSignature(model, signature, s"output ${spec.key} is ${spec.dtype}: $reason", s"${TFDType.ServedText} outputs")
   }
 
   /** The Spark type of one row's value. */

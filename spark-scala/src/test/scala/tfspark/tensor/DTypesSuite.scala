@@ -8,7 +8,7 @@ import org.scalatest.funsuite.AnyFunSuite
 
 import tfspark.{ErrorChecks, GoldenRows, GoldenVectors, SparkSessionFixture, TFInference, TestModels}
 import tfspark.conf.TFSparkConf
-import tfspark.model.{ModelRepository, NumericValues, TFDType}
+import tfspark.model.{ModelArchive, ModelCache, ModelRepository, ModelWarmup, NumericValues, TFDType}
 
 /**
  * Every numeric dtype in and out (issue 17, docs/dtypes.md), over `dtypes/1`
@@ -157,7 +157,10 @@ class DTypesSuite extends AnyFunSuite with SparkSessionFixture with ErrorChecks 
       assert(e.getMessage.contains("onError=null"), e.getMessage)
     }
     for ((bad, text) <- Seq("18446744073709551616" -> "18446744073709551616", "-1" -> "-1")) {
-      checkError("INPUT_VALUE_OUT_OF_RANGE", Map("input" -> "uint64", "value" -> text, "range" -> "integers from 0 to 18446744073709551615")) {
+      checkError(
+        "INPUT_VALUE_OUT_OF_RANGE",
+        Map("input" -> "uint64", "value" -> text, "range" -> "integers from 0 to 18446744073709551615")
+      ) {
         TFInference.predictDataFrame(oneBad("uint64", new java.math.BigDecimal(bad)), shipped, "p").collect()
       }
     }
@@ -173,12 +176,14 @@ class DTypesSuite extends AnyFunSuite with SparkSessionFixture with ErrorChecks 
     checkError("INPUT_VALUE_OUT_OF_RANGE", Map("input" -> "bfloat16", "value" -> "3.4028234663852886E38")) {
       TFInference.predictDataFrame(oneBad("bfloat16", Float.MaxValue.toDouble), shipped, "p").collect()
     }
-    for ((column, value, back) <- Seq(
+    for (
+      (column, value, back) <- Seq(
         ("float16", 65519.99, 65504f),
         ("float16", Double.PositiveInfinity, Float.PositiveInfinity),
         ("bfloat16", Double.NegativeInfinity, Float.NegativeInfinity),
         ("float16", Double.NaN, Float.NaN)
-      )) {
+      )
+    ) {
       val got = TFInference.predictDataFrame(oneBad(column, value), shipped, "p").collect().map(_.getAs[Row]("p"))
       assert(java.lang.Float.compare(got(1).getAs[Float](s"echo_$column"), back) == 0, s"$column $value")
     }
@@ -201,15 +206,24 @@ class DTypesSuite extends AnyFunSuite with SparkSessionFixture with ErrorChecks 
     val image = c.inputs("image")
     val perRow = image.shape.tail.product
     val bytes = image.longs.map(_.toByte).grouped(perRow).toSeq
-    val df = frame(StructType(Seq(StructField("id", IntegerType), StructField("image", BinaryType))), bytes.zipWithIndex.map { case (b, i) => Row(i, b) })
+    val df = frame(
+      StructType(Seq(StructField("id", IntegerType), StructField("image", BinaryType))),
+      bytes.zipWithIndex.map { case (b, i) => Row(i, b) }
+    )
     df.createOrReplaceTempView("dtype_binary_pixels")
-    val sql = spark.sql("SELECT id, tfpredict('dtypes:pixels', image) AS p FROM dtype_binary_pixels ORDER BY id").collect().toSeq.map(_.getStruct(1))
+    val sql = spark
+      .sql("SELECT id, tfpredict('dtypes:pixels', image) AS p FROM dtype_binary_pixels ORDER BY id")
+      .collect()
+      .toSeq
+      .map(_.getStruct(1))
     assert(GoldenRows.compare(golden, c, sql) === 0.0)
     val api = TFInference.predictDataFrame(df, shipped, "p", signature = "pixels").orderBy("id").collect().toSeq.map(_.getAs[Row]("p"))
     assert(GoldenRows.compare(golden, c, api) === 0.0)
   }
 
-  test("uint8 from binary: a value of the wrong length is INPUT_SHAPE_MISMATCH naming the row; a shape it cannot fill is refused at analysis") {
+  test(
+    "uint8 from binary: a value of the wrong length is INPUT_SHAPE_MISMATCH naming the row; a shape it cannot fill is refused at analysis"
+  ) {
     val df = frame(
       StructType(Seq(StructField("id", IntegerType), StructField("image", BinaryType))),
       Seq(Row(0, new Array[Byte](48)), Row(1, Array.fill[Byte](47)(7)))
@@ -220,7 +234,11 @@ class DTypesSuite extends AnyFunSuite with SparkSessionFixture with ErrorChecks 
     assert(e.messageParameters("row").contains("47 bytes"), e.getMessage)
     // a binary column cannot feed an integer input without a per-row shape (uint8 [-1])
     checkError("INPUT_TYPE_MISMATCH", Map("input" -> "uint8")) {
-      TFInference.predictDataFrame(oneBad("uint8", 1L).withColumn("uint8", org.apache.spark.sql.functions.lit(Array[Byte](1))), shipped, "p")
+      TFInference.predictDataFrame(
+        oneBad("uint8", 1L).withColumn("uint8", org.apache.spark.sql.functions.lit(Array[Byte](1))),
+        shipped,
+        "p"
+      )
     }
   }
 
@@ -281,5 +299,70 @@ class DTypesSuite extends AnyFunSuite with SparkSessionFixture with ErrorChecks 
     val scorer = new tfspark.ml.TFModelTransformer().setModel("dtypes").setRepository(TestModels.testModelsDir.getPath).setOutputCol("p")
     val got = scorer.transform(GoldenRows.dataFrame(spark, c, partitions = 2)).orderBy("id").collect().toSeq.map(_.getAs[Row]("p"))
     assert(GoldenRows.compare(golden, c, got) === 0.0)
+  }
+
+  /** A protobuf message of length-delimited fields. */
+  private def message(fields: (Int, Array[Byte])*): Array[Byte] = {
+    val bytes = new java.io.ByteArrayOutputStream()
+    val out = com.google.protobuf.CodedOutputStream.newInstance(bytes)
+    fields.foreach { case (number, value) => out.writeByteArray(number, value) }
+    out.flush()
+    bytes.toByteArray
+  }
+
+  test("TF Serving warm-up requests feed the new dtypes from int_val, uint32_val, uint64_val, half_val and tensor_content") {
+    import org.tensorflow.proto.{DataType, TensorProto, TensorShapeProto}
+    def proto(dtype: DataType)(fill: TensorProto.Builder => Unit): TensorProto = {
+      val b = TensorProto
+        .newBuilder()
+        .setDtype(dtype)
+        .setTensorShape(TensorShapeProto.newBuilder().addDim(TensorShapeProto.Dim.newBuilder().setSize(2)))
+      fill(b)
+      b.build()
+    }
+    val uint16Content = java.nio.ByteBuffer.allocate(4).order(java.nio.ByteOrder.LITTLE_ENDIAN).putShort(-1).putShort(1).array()
+    val tensors = Map(
+      "int8" -> proto(DataType.DT_INT8)(_.addIntVal(-128).addIntVal(127)),
+      "int16" -> proto(DataType.DT_INT16)(_.addIntVal(-2).addIntVal(3)),
+      "uint8" -> proto(DataType.DT_UINT8)(_.addIntVal(255).addIntVal(0)),
+      "uint16" -> proto(DataType.DT_UINT16)(_.setTensorContent(com.google.protobuf.ByteString.copyFrom(uint16Content))),
+      "uint32" -> proto(DataType.DT_UINT32)(_.addUint32Val(-1).addUint32Val(7)),
+      "uint64" -> proto(DataType.DT_UINT64)(_.addUint64Val(-1L).addUint64Val(5L)),
+      "float16" -> proto(DataType.DT_HALF)(_.addHalfVal(0x3c00).addHalfVal(0x7bff)),
+      "bfloat16" -> proto(DataType.DT_BFLOAT16)(_.addHalfVal(0x3f80).addHalfVal(0xc000))
+    )
+    val modelSpec = 1 -> message(3 -> "serving_default".getBytes("UTF-8")) // PredictRequest.model_spec.signature_name
+    val inputs = tensors.toSeq.map { case (k, t) => 2 -> message(1 -> k.getBytes("UTF-8"), 2 -> t.toByteArray) } // map<string, TensorProto>
+    val request = message(modelSpec +: inputs: _*)
+    val log = message(6 -> message(1 -> request))
+    val record = java.nio.ByteBuffer.allocate(16 + log.length).order(java.nio.ByteOrder.LITTLE_ENDIAN)
+    record.putLong(log.length.toLong).putInt(0).put(log).putInt(0) // tfspark's reader does not check the CRCs
+
+    val root = TestModels.tempDir("dtypes-warmup")
+    val version = new File(root, "dtypes/1")
+    org.apache.commons.io.FileUtils.copyDirectory(new File(TestModels.testModelsDir, "dtypes/1"), version)
+    java.nio.file.Files.write(new File(version, ModelArchive.WarmupFile).toPath, record.array())
+    val location = ModelRepository(root.getPath).resolve("dtypes")
+    val plan = ModelWarmup.sources(location.directory, shipped.signatures)
+    assert(plan.find(_._1 == "serving_default").map(_._2) === Some(ModelWarmup.WarmupRequestsSource))
+    val handle = ModelCache.acquire(s"dtypes-warmup:${version.getCanonicalPath}", location) // warms up from the file
+    val input = plan.find(_._1 == "serving_default").get._3.head
+    val fed = input.tensors()
+    try {
+      scala.util.Using.resource(handle.run("serving_default", fed)) { result =>
+        def decoded(key: String): Seq[Any] = {
+          val spec = shipped.signatures("serving_default").outputs.find(_.key == key).get
+          new OutputDecoder("dtypes", "serving_default", spec, unitDimAsArray = false).decode(result.get(key).orElseThrow(), 2).toSeq
+        }
+        assert(decoded("echo_int8") === Seq(-128.toByte, 127.toByte))
+        assert(decoded("echo_int16") === Seq(-2.toShort, 3.toShort))
+        assert(decoded("echo_uint8") === Seq(255.toShort, 0.toShort))
+        assert(decoded("echo_uint16") === Seq(65535, 1))
+        assert(decoded("echo_uint32") === Seq(4294967295L, 7L))
+        assert(decoded("echo_uint64").map(_.toString) === Seq("18446744073709551615", "5"))
+        assert(decoded("echo_float16") === Seq(1f, 65504f))
+        assert(decoded("echo_bfloat16") === Seq(1f, -2f))
+      }
+    } finally fed.values.foreach(_.close())
   }
 }
