@@ -278,11 +278,13 @@ object InputFeeder {
   /**
    * The Spark type that plain Scala values for `spec` become before they are fed (the RDD `Map`
    * API): integers as bigint (uint64 as decimal(20,0)), so that the feeder's range check, which
-   * names the row, sees the value as given; else [[naturalType]].
+   * names the row, sees the value as given; half types as double, for the same reason; else
+   * [[naturalType]].
    */
   def externalType(spec: TensorSpec): DataType = spec.dtype match {
     case TFDType.Uint64 => nested(spec, DecimalType(20, 0))
     case d if TFDType.Integers.contains(d) => nested(spec, LongType)
+    case TFDType.Float16 | TFDType.Bfloat16 => nested(spec, DoubleType) // a double beyond float32 is out of range, not inf
     case _ => naturalType(spec)
   }
 

@@ -189,6 +189,15 @@ class DTypesSuite extends AnyFunSuite with SparkSessionFixture with ErrorChecks 
     }
   }
 
+  test("an out-of-range element of an array input names its row-major position in the row") {
+    val pixels = Seq.tabulate(4, 4, 3)((y, x, c) => if ((y, x, c) == (0, 1, 2)) 300 else y + x + c)
+    val schema = StructType(Seq(StructField("id", IntegerType), StructField("image", ArrayType(ArrayType(ArrayType(IntegerType))))))
+    val e = checkError("INPUT_VALUE_OUT_OF_RANGE", Map("input" -> "image", "dtype" -> "uint8", "value" -> "300")) {
+      TFInference.predictDataFrame(frame(schema, Seq(Row(0, pixels), Row(1, pixels)), 1), shipped, "p", signature = "pixels").collect()
+    }
+    assert(e.messageParameters("row").endsWith("element 5 (row-major)"), e.getMessage)
+  }
+
   test("range errors are per-row errors: under onError=null the row gets null and its error, the others their results (SQL)") {
     withConf(TFSparkConf.OnError -> "null") {
       oneBad("uint8", 300L).createOrReplaceTempView("dtype_bad")
@@ -292,6 +301,10 @@ class DTypesSuite extends AnyFunSuite with SparkSessionFixture with ErrorChecks 
       TFInference.predictMaps(spark.sparkContext.parallelize(Seq(bad), 1), shipped).collect()
     }
     assert(e.messageParameters("row").startsWith("row 0 of partition 0"), e.getMessage)
+    val huge = GoldenRows.maps(c).head.updated("bfloat16", 1e39) // beyond float32 too: out of range, not a silent inf
+    checkError("INPUT_VALUE_OUT_OF_RANGE", Map("input" -> "bfloat16", "value" -> "1.0E39")) {
+      TFInference.predictMaps(spark.sparkContext.parallelize(Seq(huge), 1), shipped).collect()
+    }
   }
 
   test("the Transformer takes the new dtypes too (the one engine; GoldenAgreementSuite runs every entry point)") {
