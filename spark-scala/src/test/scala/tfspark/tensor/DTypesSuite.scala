@@ -251,6 +251,21 @@ class DTypesSuite extends AnyFunSuite with SparkSessionFixture with ErrorChecks 
     }
   }
 
+  test("uint8 [-1,-1] from binary: each row's bytes are its vector; the rows of a batch must agree in length") {
+    val spec = tfspark.model.TensorSpec("bytes", TFDType.Uint8, Some(Seq(-1L, -1L)))
+    val feeder = InputFeeder.create("m", "serving_default", spec, BinaryType, fillNulls = false)
+    feeder.add(Array[Byte](1, 2, -1), "row 0")
+    feeder.add(Array[Byte](4, 5, 6), "row 1")
+    checkError("INPUT_SHAPE_MISMATCH", Map("expected" -> "3", "got" -> "4", "row" -> "row 2"))(feeder.add(new Array[Byte](4), "row 2"))
+    val tensor = feeder.toTensor()
+    try {
+      assert(tensor.shape().asArray().toSeq === Seq(2L, 3L))
+      val bytes = new Array[Byte](6)
+      tensor.asRawTensor().data().read(bytes)
+      assert(bytes.toSeq === Seq[Byte](1, 2, -1, 4, 5, 6))
+    } finally tensor.close()
+  }
+
   test("float16 and bfloat16 inputs round exactly as TF's Cast kernel does, on edge values and 60,000 float32 bit patterns") {
     val random = new scala.util.Random(17)
     val f16Max = 65520f // from here on, float16 rounds to infinity (out of range for tfspark)
