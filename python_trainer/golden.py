@@ -11,7 +11,9 @@ through Python TF, and ScalaTest through TF Java, within the recorded tolerance.
 
 ``data`` is the tensor flattened in row-major order. Non-finite floats are written as the JSON
 extensions ``NaN``/``Infinity``. String tensors carry ``"encoding"``: ``"utf-8"`` (text) when every
-element is valid UTF-8, else ``"base64"`` (encoded images).
+element is valid UTF-8, else ``"base64"`` (encoded images). Every numeric dtype is written by its
+numpy/TF name (``uint8``, ``uint64``, ``float16``, ``bfloat16`` via ``ml_dtypes``...) with plain JSON
+numbers: half-precision values as the floats they hold exactly, uint64 values up to 2**64 - 1.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import ml_dtypes  # noqa: F401  (registers numpy's "bfloat16" dtype name, which golden files use)
 import numpy as np
 import tensorflow as tf
 
@@ -51,7 +54,8 @@ def _encode(array: np.ndarray) -> dict:
             data, encoding = [base64.b64encode(b).decode("ascii") for b in raw], "base64"
         return {"dtype": "string", "encoding": encoding, "shape": list(array.shape), "data": data}
     else:
-        data = array.reshape(-1).tolist()
+        flat = array.reshape(-1)
+        data = [float(v) for v in flat] if array.dtype == ml_dtypes.bfloat16 else flat.tolist()
         dtype = array.dtype.name
     return {"dtype": dtype, "shape": list(array.shape), "data": data}
 
@@ -175,7 +179,8 @@ def verify_golden(export_dir: Path) -> float:
                 continue
             diff = np.abs(actual.astype(np.float64) - expected.astype(np.float64))
             bound = atol + rtol * np.abs(expected.astype(np.float64))
-            bad = np.argwhere(~(diff <= bound) & ~(np.isnan(actual) & np.isnan(expected)))
+            same = (actual == expected) | (np.isnan(actual) & np.isnan(expected))  # equal infinities included
+            bad = np.argwhere(~(diff <= bound) & ~same)
             if bad.size:
                 idx = tuple(bad[0])
                 raise GoldenMismatchError(

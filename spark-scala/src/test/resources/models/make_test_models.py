@@ -13,6 +13,8 @@ first ``n`` bytes: ``""`` for n = 0, not UTF-8 from n = 1, as it starts with 0x8
 (the UTF-8 text ``"café #<n>"``). It has no golden vectors (the golden suites read every output as
 text); ``assets.extra/expected_bytes.json`` holds Python TF's outputs for :data:`THUMBNAIL_CASES`,
 base64-encoded, for the byte-exact round-trip tests.
+
+``dtypes/1`` (issue 17) takes and returns every numeric dtype: see :class:`DTypesModel`.
 """
 
 from __future__ import annotations
@@ -232,6 +234,98 @@ def make_composite_models(out: Path) -> None:
     _tf1_export(out / "ragged_tf1" / "1", ragged_tf1)
 
 
+# --- issue 17: dtypes/1, every numeric dtype in and out -------------------------------------------
+
+DTYPE_INPUTS = ("int8", "int16", "uint8", "uint16", "uint32", "uint64", "float16", "bfloat16")
+
+
+class DTypesModel(tf.Module):
+    """``dtypes/1``: every numeric dtype TF Serving serves, in and out, without variables.
+
+    * ``serving_default``: one ``[-1]`` input per dtype of :data:`DTYPE_INPUTS` (keys are the dtype
+      names); outputs ``echo_<dtype>`` (the input, same dtype) and ``total`` (float64, the sum of
+      all inputs cast to float64: proves the model read the values, not just their bytes).
+    * ``pixels``: ``image`` uint8 ``[-1,4,4,3]`` → ``mean`` float32 ``[-1]`` (mean pixel) and
+      ``inverted`` uint8 ``[-1,4,4,3]`` (255 - pixel): a uint8 image in and out.
+    * ``rounding``: ``x`` float32, ``h`` float16, ``b`` bfloat16 (all ``[-1]``) → ``tf_f16_bits`` and
+      ``tf_bf16_bits`` (int16 bits of ``tf.cast(x, float16/bfloat16)``), ``fed_f16_bits`` and
+      ``fed_bf16_bits`` (int16 bits of ``h`` and ``b`` as fed), ``h`` and ``b`` (echoed): feeding the
+      same float32 values to ``x``, ``h`` and ``b`` proves tfspark rounds exactly as TF's Cast.
+    """
+
+    @tf.function(input_signature=[tf.TensorSpec([None], getattr(tf, d), name=d) for d in DTYPE_INPUTS])
+    def serve(self, int8, int16, uint8, uint16, uint32, uint64, float16, bfloat16):
+        inputs = {"int8": int8, "int16": int16, "uint8": uint8, "uint16": uint16}
+        inputs.update({"uint32": uint32, "uint64": uint64, "float16": float16, "bfloat16": bfloat16})
+        outputs = {f"echo_{k}": tf.identity(v) for k, v in inputs.items()}
+        outputs["total"] = tf.add_n([tf.cast(v, tf.float64) for v in inputs.values()])
+        return outputs
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 4, 4, 3], tf.uint8, name="image")])
+    def pixels(self, image):
+        mean = tf.reduce_mean(tf.cast(image, tf.float32), axis=[1, 2, 3])
+        return {"mean": mean, "inverted": tf.bitwise.invert(image)}
+
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None], tf.float32, name="x"),
+            tf.TensorSpec([None], tf.float16, name="h"),
+            tf.TensorSpec([None], tf.bfloat16, name="b"),
+        ]
+    )
+    def rounding(self, x, h, b):
+        return {
+            "tf_f16_bits": tf.bitcast(tf.cast(x, tf.float16), tf.int16),
+            "tf_bf16_bits": tf.bitcast(tf.cast(x, tf.bfloat16), tf.int16),
+            "fed_f16_bits": tf.bitcast(h, tf.int16),
+            "fed_bf16_bits": tf.bitcast(b, tf.int16),
+            "h": tf.identity(h),
+            "b": tf.identity(b),
+        }
+
+
+def dtypes_cases() -> list[golden.GoldenCase]:
+    import ml_dtypes
+
+    edges = {
+        "int8": np.array([-128, 127, 0, -1], np.int8),
+        "int16": np.array([-32768, 32767, 0, -2], np.int16),
+        "uint8": np.array([0, 255, 1, 128], np.uint8),
+        "uint16": np.array([0, 65535, 1, 32768], np.uint16),
+        "uint32": np.array([0, 4294967295, 1, 2147483648], np.uint32),
+        "uint64": np.array([0, 18446744073709551615, 1, 9223372036854775808], np.uint64),
+        "float16": np.array([65504.0, -65504.0, 2.0**-24, 0.333251953125], np.float16),
+        "bfloat16": np.array([3.3895313892515355e38, -1.0, 2.0**-133, 0.333984375], ml_dtypes.bfloat16),
+    }
+    image = (np.arange(2 * 4 * 4 * 3) * 11 % 256).astype(np.uint8).reshape(2, 4, 4, 3)
+    # float32 values whose rounding to float16 / bfloat16 is delicate: ties either way, the largest
+    # finite halves, subnormals and their ties, the smallest normals, signed zeros, infinities.
+    x = np.array(
+        [0.0, -0.0, 1.0, 1.0 + 2.0**-11, 1.0 + 3 * 2.0**-11, 1.0 + 2.0**-11 + 2.0**-23, 65504.0, 65519.0, -65519.0]
+        + [2.0**-24, 2.0**-25, 3 * 2.0**-26, 2.0**-14, 2.0**-14 - 2.0**-25, 1e-8, 0.1, -3.14159]
+        + [1.0 + 2.0**-8, 1.0 + 3 * 2.0**-8, 1.0 + 2.0**-8 + 2.0**-20, 1e-40, np.inf, -np.inf],
+        np.float32,
+    )
+    rounding = {"x": x, "h": x.astype(np.float16), "b": x.astype(ml_dtypes.bfloat16)}
+    nan = np.array([np.nan], np.float32)
+    bf16 = ml_dtypes.bfloat16
+    return [
+        golden.GoldenCase("edges", "serving_default", edges),
+        golden.GoldenCase("pixels", "pixels", {"image": image}),
+        golden.GoldenCase("rounding", "rounding", rounding),
+        golden.GoldenCase("nan", "rounding", {"x": nan, "h": nan.astype(np.float16), "b": nan.astype(bf16)}),
+    ]
+
+
+def make_dtypes(out: Path) -> Path:
+    """Writes ``dtypes/1`` and its golden vectors (Python TF's outputs for :func:`dtypes_cases`)."""
+    module = DTypesModel()
+    signatures = {"serving_default": module.serve, "pixels": module.pixels, "rounding": module.rounding}
+    final = export.save_module(module, signatures, out_root=out, name="dtypes", version=1)
+    golden.write_golden(final, model="dtypes", version=1, cases=dtypes_cases(), atol=0.0, rtol=0.0)
+    return final
+
+
 def main(out: Path) -> Path:
     module = TokensModel()
     final = export.save_module(
@@ -240,6 +334,7 @@ def main(out: Path) -> Path:
     golden.write_golden(final, model="tokens", version=1, cases=cases(), atol=1e-6, rtol=1e-6)
     make_thumbnail(out)
     make_composite_models(out)
+    make_dtypes(out)  # issue 17
     return final
 
 

@@ -16,6 +16,13 @@ object GoldenRows {
     case "float64" => DoubleType
     case "int32" => IntegerType
     case "int64" => LongType
+    // issue 17: the other numeric dtypes, in the Spark types they decode to (docs/dtypes.md)
+    case "int8" => ByteType
+    case "uint8" | "int16" => ShortType
+    case "uint16" => IntegerType
+    case "uint32" => LongType
+    case "uint64" => DecimalType(20, 0)
+    case "float16" | "bfloat16" => FloatType
     case "bool" => BooleanType
     case "string" if t.encoding == "base64" => BinaryType
     case "string" => StringType
@@ -29,6 +36,12 @@ object GoldenRows {
     case "float64" => t.doubles.toIndexedSeq
     case "int32" => t.longs.map(_.toInt).toIndexedSeq
     case "int64" => t.longs.toIndexedSeq
+    case "int8" => t.longs.map(_.toByte).toIndexedSeq
+    case "uint8" | "int16" => t.longs.map(_.toShort).toIndexedSeq
+    case "uint16" => t.longs.map(_.toInt).toIndexedSeq
+    case "uint32" => t.longs.toIndexedSeq
+    case "uint64" => t.bigInts.map(b => new java.math.BigDecimal(b.bigInteger)).toIndexedSeq
+    case "float16" | "bfloat16" => t.floats.toIndexedSeq
     case "bool" => t.booleans.toIndexedSeq
     case "string" if t.encoding == "base64" => t.bytes.toIndexedSeq
     case "string" => t.bytes.map(new String(_, "UTF-8")).toIndexedSeq
@@ -79,7 +92,7 @@ object GoldenRows {
       }
       assert(got.size === want.data.size, s"case ${c.name} output $key: value count")
       want.dtype match {
-        case "float32" | "float64" =>
+        case "float32" | "float64" | "float16" | "bfloat16" =>
           val expected = want.doubles
           got.zipWithIndex.foreach { case (g, i) =>
             val value = g.asInstanceOf[Number].doubleValue()
@@ -87,8 +100,13 @@ object GoldenRows {
               golden.withinTolerance(expected(i).toFloat, value.toFloat),
               s"case ${c.name} output $key[$i]: expected ${expected(i)}, got $value"
             )
-            if (!value.isNaN) worst = worst max math.abs(value - expected(i))
+            if (!value.isNaN && value != expected(i)) worst = worst max math.abs(value - expected(i)) // equal infinities: 0
           }
+        case "uint64" =>
+          assert(
+            got.map(g => BigInt(new java.math.BigDecimal(g.toString).toBigIntegerExact)) === want.bigInts.toSeq,
+            s"case ${c.name} output $key"
+          )
         case "string" => assert(got.map(_.toString) === want.bytes.map(new String(_, "UTF-8")).toSeq, s"case ${c.name} output $key")
         case _ => assert(got.map(_.asInstanceOf[Number].longValue()) === want.longs.toSeq, s"case ${c.name} output $key")
       }

@@ -9,7 +9,7 @@ import org.tensorflow.ndarray.Shape
 import org.tensorflow.ndarray.buffer.DataBuffers
 import org.tensorflow.types.{TBool, TFloat32, TFloat64, TInt32, TInt64, TString}
 
-import tfspark.model.{ModelCache, ModelRepository}
+import tfspark.model.{ModelCache, ModelRepository, NumericValues, TFDType, TensorTypes}
 
 /**
  * Every committed model's golden vectors, for every signature and dtype, through TF Java alone
@@ -28,7 +28,18 @@ class GoldenSignaturesSuite extends AnyFunSuite {
       case "int64" => TInt64.tensorOf(shape, DataBuffers.of(t.longs, true, false))
       case "bool" => TBool.tensorOf(shape, DataBuffers.of(t.booleans, true, false))
       case "string" => TString.tensorOfBytes(shape, DataBuffers.ofObjects(t.bytes: _*))
-      case other => fail(s"golden dtype $other has no TF Java mapping in this test")
+      case other => // issue 17: the other numeric dtypes, as raw bytes in the host's order
+        val dtype = TFDType(other)
+        val width = TensorTypes.byteWidth(dtype)
+        val raw = java.nio.ByteBuffer.allocate(width * t.data.size).order(java.nio.ByteOrder.nativeOrder())
+        if (TFDType.Floats.contains(dtype)) t.floats.foreach(f => raw.putShort(NumericValues.toHalf(dtype, f)))
+        else
+          t.bigInts.foreach(v =>
+            width match {
+              case 1 => raw.put(v.toByte); case 2 => raw.putShort(v.toShort); case 4 => raw.putInt(v.toInt); case _ => raw.putLong(v.toLong)
+            }
+          )
+        TensorTypes.fromBytes(dtype, shape, raw.array(), 0, raw.capacity())
     }
   }
 
@@ -65,7 +76,32 @@ class GoldenSignaturesSuite extends AnyFunSuite {
         val values = got.asInstanceOf[TString].asBytes().scalars().asScala.map(s => new String(s.getObject(), "UTF-8")).toSeq
         assert(values === want.bytes.map(new String(_, "UTF-8")).toSeq, s"$caseName/$key")
         0.0
-      case other => fail(s"golden output dtype $other has no comparison in this test")
+      case other => // issue 17: the other numeric dtypes, exactly
+        val dtype = TFDType(other)
+        val raw = java.nio.ByteBuffer.allocate(got.numBytes().toInt).order(java.nio.ByteOrder.nativeOrder())
+        got.asRawTensor().data().read(raw.array())
+        val width = TensorTypes.byteWidth(dtype)
+        val unsigned = other.startsWith("uint")
+        def bits(i: Int): Long = width match {
+          case 1 => raw.get(i).toLong; case 2 => raw.getShort(2 * i).toLong; case 4 => raw.getInt(4 * i).toLong;
+          case _ => raw.getLong(8 * i)
+        }
+        val n = got.size().toInt
+        if (TFDType.Floats.contains(dtype)) { // exact, NaN equal to NaN
+          val values = (0 until n).map(i => NumericValues.fromHalf(dtype, bits(i).toShort))
+          assert(
+            values.zip(want.floats).forall { case (g, w) => java.lang.Float.compare(g, w) == 0 },
+            s"$caseName/$key: $values vs ${want.floats.toSeq}"
+          )
+        } else {
+          val values = (0 until n).map { i =>
+            if (unsigned && width == 8) BigInt(java.lang.Long.toUnsignedString(bits(i)))
+            else if (unsigned) BigInt(bits(i) & ((1L << (8 * width)) - 1))
+            else BigInt(bits(i))
+          }
+          assert(values === want.bigInts.toSeq, s"$caseName/$key")
+        }
+        0.0
     }
   }
 

@@ -14,6 +14,7 @@ object GoldenVectors {
 
   final case class Tensor(dtype: String, shape: Seq[Int], data: Seq[JsonNode], encoding: String = "utf-8") {
     def longs: Array[Long] = data.map(_.asLong()).toArray
+    def bigInts: Array[BigInt] = data.map(n => BigInt(n.bigIntegerValue())).toArray // uint64 up to 2^64 - 1
     def doubles: Array[Double] = data.map(_.asDouble()).toArray
     def booleans: Array[Boolean] = data.map(_.asBoolean()).toArray
     def bytes: Array[Array[Byte]] = data.map { n =>
@@ -31,7 +32,7 @@ object GoldenVectors {
 
   final case class File(model: String, version: Long, atol: Double, rtol: Double, cases: Seq[Case]) {
     def withinTolerance(expected: Float, got: Float): Boolean =
-      (expected.isNaN && got.isNaN) || math.abs(expected.toDouble - got) <= atol + rtol * math.abs(expected.toDouble)
+      expected == got || (expected.isNaN && got.isNaN) || math.abs(expected.toDouble - got) <= atol + rtol * math.abs(expected.toDouble)
   }
 
   private val mapper = JsonMapper.builder().enable(JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS).build()

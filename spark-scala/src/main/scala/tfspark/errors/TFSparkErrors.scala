@@ -80,6 +80,13 @@ object TFSparkErrors {
     "OP_LIBRARY_LOAD_FAILED" -> Condition(
       "Op library <library> (spark.tfpredict.opLibraries) could not be loaded <where>: <reason>. <fix>",
       "58030"
+    ),
+    // issue 17: dtypes
+    "INPUT_VALUE_OUT_OF_RANGE" -> Condition(
+      "Input <input> of model <model> is <dtype>, which holds <range>, but <row> has <value>. Clip or filter such values upstream.",
+      "22003",
+      whenFailing = " Or set spark.tfpredict.onError=null (BatchScore: --on-error null) to get a null result and the error " +
+        "for such rows instead of failing."
     )
   )
 
@@ -276,4 +283,21 @@ object TFSparkErrors {
   /** The repository folder of `model` is not laid out as `<repo>/<name>/<version>/saved_model.pb`: `problem`, and what to do. */
   def modelLayoutInvalid(model: String, path: String, problem: String): TFSparkException =
     error("MODEL_LOAD_FAILED", "model" -> model, "path" -> path, "reason" -> problem)()
+
+  // issue 17: dtypes
+
+  /**
+   * A value at `row` that the input's `dtype` cannot hold (an integer outside its range, a finite
+   * number that rounds to infinity in float16/bfloat16): `range` says what it holds.
+   */
+  def inputValueOutOfRange(model: String, input: String, dtype: String, range: String, value: String, row: String): TFSparkException =
+    error(
+      "INPUT_VALUE_OUT_OF_RANGE",
+      "model" -> model,
+      "input" -> input,
+      "dtype" -> dtype,
+      "range" -> range,
+      "value" -> value,
+      "row" -> row
+    )()
 }

@@ -53,7 +53,7 @@ private[model] object GoldenCases {
         val value: Any =
           if (v.isTextual) (if (base64) Base64.getDecoder.decode(v.asText()) else v.asText())
           else if (v.isBoolean) v.asBoolean()
-          else if (v.isIntegralNumber) v.asLong()
+          else if (v.isIntegralNumber) (if (v.canConvertToLong) v.asLong() else BigInt(v.bigIntegerValue())) // uint64 above 2^63 - 1
           else v.asDouble()
         value
       }

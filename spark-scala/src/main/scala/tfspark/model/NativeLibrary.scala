@@ -23,5 +23,6 @@ object NativeLibrary {
         .filter(_.nonEmpty)
         .foreach(System.setProperty(CacheDirProperty, _))
     }
+    TensorTypes.ensureRegistered() // issue 17: before any model loads, so no tensor is read while TF Java's registry grows
   }
 }

@@ -12,17 +12,57 @@ object TFDType {
   val Int64: TFDType = TFDType("int64")
   val Bool: TFDType = TFDType("bool")
   val String: TFDType = TFDType("string")
+  // issue 17: every numeric dtype (docs/dtypes.md)
+  val Int8: TFDType = TFDType("int8")
+  val Int16: TFDType = TFDType("int16")
+  val Uint8: TFDType = TFDType("uint8")
+  val Uint16: TFDType = TFDType("uint16")
+  val Uint32: TFDType = TFDType("uint32")
+  val Uint64: TFDType = TFDType("uint64")
+  val Float16: TFDType = TFDType("float16")
+  val Bfloat16: TFDType = TFDType("bfloat16")
 
-  /** Maps a SignatureDef dtype (`DT_FLOAT`, ...) to its TF name. */
-  def fromProto(dt: org.tensorflow.proto.DataType): TFDType = dt match {
-    case org.tensorflow.proto.DataType.DT_FLOAT => Float32
-    case org.tensorflow.proto.DataType.DT_DOUBLE => Float64
-    case org.tensorflow.proto.DataType.DT_INT32 => Int32
-    case org.tensorflow.proto.DataType.DT_INT64 => Int64
-    case org.tensorflow.proto.DataType.DT_BOOL => Bool
-    case org.tensorflow.proto.DataType.DT_STRING => String
-    case other => TFDType(other.name().stripPrefix("DT_").toLowerCase)
+  /** The integer dtypes tfspark feeds and returns. */
+  val Integers: Seq[TFDType] = Seq(Int8, Int16, Int32, Int64, Uint8, Uint16, Uint32, Uint64)
+
+  /** The floating-point dtypes tfspark feeds and returns. */
+  val Floats: Seq[TFDType] = Seq(Float16, Bfloat16, Float32, Float64)
+
+  /** Every dtype tfspark feeds and returns (the others are refused with UNSUPPORTED_SIGNATURE). */
+  val Served: Seq[TFDType] = Floats ++ Integers ++ Seq(Bool, String)
+
+  /** What [[Served]] says, for error messages. */
+  val ServedText: String = "float16/32/64, bfloat16, int8/16/32/64, uint8/16/32/64, bool or string"
+
+  private val byProto: Map[org.tensorflow.proto.DataType, TFDType] = {
+    import org.tensorflow.proto.DataType._
+    Map(
+      DT_FLOAT -> Float32,
+      DT_DOUBLE -> Float64,
+      DT_INT32 -> Int32,
+      DT_INT64 -> Int64,
+      DT_BOOL -> Bool,
+      DT_STRING -> String,
+      DT_INT8 -> Int8,
+      DT_INT16 -> Int16,
+      DT_UINT8 -> Uint8,
+      DT_UINT16 -> Uint16,
+      DT_UINT32 -> Uint32,
+      DT_UINT64 -> Uint64,
+      DT_HALF -> Float16, // TF's Python name; the proto says "half"
+      DT_BFLOAT16 -> Bfloat16
+    )
   }
+
+  /** Maps a SignatureDef dtype (`DT_FLOAT`, `DT_HALF`, ...) to its TF (Python) name. */
+  def fromProto(dt: org.tensorflow.proto.DataType): TFDType =
+    byProto.getOrElse(dt, TFDType(dt.name().stripPrefix("DT_").toLowerCase))
+
+  /** The SignatureDef dtype of a served dtype. */
+  def toProto(dtype: TFDType): org.tensorflow.proto.DataType =
+    byProto
+      .collectFirst { case (proto, d) if d == dtype => proto }
+      .getOrElse(throw new IllegalArgumentException(s"dtype $dtype is not served"))
 }
 
 /**

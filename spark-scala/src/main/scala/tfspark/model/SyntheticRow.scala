@@ -12,7 +12,7 @@ import org.tensorflow.Tensor
 private[model] object SyntheticRow {
 
   def of(signature: SignatureSpec): Option[ModelWarmup.WarmupInput] = {
-    val feedable = Set(TFDType.Float32, TFDType.Float64, TFDType.Int32, TFDType.Int64, TFDType.Bool, TFDType.String)
+    val feedable = (d: TFDType) => TFDType.Served.contains(d) && TensorTypes.unavailable(d).isEmpty
     val dense = (i: TensorSpec) => i.composite.isEmpty
     val ragged = (i: TensorSpec) => i.composite.exists(_.isInstanceOf[Composite.Ragged])
     if (

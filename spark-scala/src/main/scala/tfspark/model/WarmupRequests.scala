@@ -8,6 +8,7 @@ import scala.jdk.CollectionConverters._
 
 import com.google.protobuf.CodedInputStream
 import org.tensorflow.Tensor
+import org.tensorflow.ndarray.Shape
 import org.tensorflow.proto.{DataType, TensorProto}
 
 /**
@@ -79,30 +80,38 @@ private[model] object WarmupRequests {
     found.toSeq
   }
 
-  /** A TensorProto as a tensor (the caller closes it): `tensor_content` or the typed `*_val` fields. */
+  /**
+   * A TensorProto as a tensor (the caller closes it): `tensor_content` (TF's raw layout, copied as
+   * it is for every fixed-width dtype), else the typed `*_val` fields, as TF Serving reads them:
+   * `int_val` for int8/16/32 and uint8/16, `int64_val`, `uint32_val`, `uint64_val`, `half_val`
+   * (the bits of float16 and bfloat16 values), `float_val`, `double_val`, `bool_val`, `string_val`.
+   * A field with fewer values than the shape repeats its last one, as TF does.
+   */
   private def toTensor(proto: TensorProto): Tensor = {
     val shape = proto.getTensorShape.getDimList.asScala.map(_.getSize).toArray
     val count = shape.product.toInt
     val content = proto.getTensorContent
-    def raw[T](width: Int)(read: ByteBuffer => T): IndexedSeq[Any] = {
-      val b = content.asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN)
-      IndexedSeq.fill(content.size() / width)(read(b))
-    }
     def filled(values: IndexedSeq[Any]): IndexedSeq[Any] =
       if (values.size == count || values.isEmpty) values else values ++ IndexedSeq.fill(count - values.size)(values.last)
-    val (dtype, values): (TFDType, IndexedSeq[Any]) = proto.getDtype match {
-      case DataType.DT_FLOAT =>
-        TFDType.Float32 -> (if (!content.isEmpty) raw(4)(_.getFloat) else proto.getFloatValList.asScala.toIndexedSeq.map(_.floatValue()))
-      case DataType.DT_DOUBLE =>
-        TFDType.Float64 -> (if (!content.isEmpty) raw(8)(_.getDouble) else proto.getDoubleValList.asScala.toIndexedSeq.map(_.doubleValue()))
-      case DataType.DT_INT32 =>
-        TFDType.Int32 -> (if (!content.isEmpty) raw(4)(_.getInt) else proto.getIntValList.asScala.toIndexedSeq.map(_.intValue()))
-      case DataType.DT_INT64 =>
-        TFDType.Int64 -> (if (!content.isEmpty) raw(8)(_.getLong) else proto.getInt64ValList.asScala.toIndexedSeq.map(_.longValue()))
-      case DataType.DT_BOOL =>
-        TFDType.Bool -> (if (!content.isEmpty) raw(1)(_.get != 0) else proto.getBoolValList.asScala.toIndexedSeq.map(_.booleanValue()))
-      case DataType.DT_STRING => TFDType.String -> proto.getStringValList.asScala.toIndexedSeq.map(_.toByteArray)
-      case other => throw new IllegalArgumentException(s"a warm-up request holds a $other tensor")
+    val dtype = TFDType.fromProto(proto.getDtype)
+    if (!TFDType.Served.contains(dtype)) throw new IllegalArgumentException(s"a warm-up request holds a ${proto.getDtype} tensor")
+    if (!content.isEmpty && dtype != TFDType.String && ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN) {
+      val bytes = content.toByteArray // TF writes tensor_content little-endian, as this host lays tensors out
+      return TensorTypes.fromBytes(dtype, Shape.of(shape: _*), bytes, 0, bytes.length)
+    }
+    val values: IndexedSeq[Any] = proto.getDtype match {
+      case DataType.DT_FLOAT => proto.getFloatValList.asScala.toIndexedSeq.map(_.floatValue())
+      case DataType.DT_DOUBLE => proto.getDoubleValList.asScala.toIndexedSeq.map(_.doubleValue())
+      case DataType.DT_INT32 | DataType.DT_INT16 | DataType.DT_INT8 | DataType.DT_UINT8 | DataType.DT_UINT16 =>
+        proto.getIntValList.asScala.toIndexedSeq.map(_.longValue())
+      case DataType.DT_INT64 => proto.getInt64ValList.asScala.toIndexedSeq.map(_.longValue())
+      case DataType.DT_UINT32 => proto.getUint32ValList.asScala.toIndexedSeq.map(_.intValue() & 0xffffffffL)
+      case DataType.DT_UINT64 =>
+        proto.getUint64ValList.asScala.toIndexedSeq.map(v => BigInt(java.lang.Long.toUnsignedString(v.longValue())))
+      case DataType.DT_HALF | DataType.DT_BFLOAT16 =>
+        proto.getHalfValList.asScala.toIndexedSeq.map(bits => NumericValues.fromHalf(dtype, bits.intValue().toShort))
+      case DataType.DT_BOOL => proto.getBoolValList.asScala.toIndexedSeq.map(_.booleanValue())
+      case _ => proto.getStringValList.asScala.toIndexedSeq.map(_.toByteArray)
     }
     WarmupTensors.of(dtype, shape, filled(values))
   }

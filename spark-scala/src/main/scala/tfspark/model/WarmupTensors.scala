@@ -3,16 +3,20 @@ package tfspark.model
 import org.tensorflow.Tensor
 import org.tensorflow.ndarray.Shape
 import org.tensorflow.ndarray.buffer.DataBuffers
-import org.tensorflow.types.{TBool, TFloat32, TFloat64, TInt32, TInt64, TString}
+import org.tensorflow.types.{TBool, TFloat32, TFloat64, TString}
 
 /**
  * Builds the warm-up's input tensors from plain arrays (row-major, `shape` without wildcards).
- * Only the warm-up uses it; Spark rows go through `tensor.InputFeeder`. The caller owns and
- * closes the returned tensor.
+ * Only the warm-up uses it; Spark rows go through `tensor.InputFeeder`. Values convert as
+ * [[NumericValues]] defines (integers range-checked, half types rounded as TF does). The caller
+ * owns and closes the returned tensor.
  */
 private[model] object WarmupTensors {
 
-  /** @throws IllegalArgumentException for a dtype tfspark cannot feed, or a size that does not match the shape */
+  /**
+   * @throws IllegalArgumentException for a dtype tfspark cannot feed, a value the dtype cannot hold,
+   *   or a size that does not match the shape
+   */
   def of(dtype: TFDType, shape: Array[Long], values: IndexedSeq[Any]): Tensor = {
     val s = Shape.of(shape: _*)
     require(s.size() == values.size.toLong, s"${values.size} values do not fill shape ${shape.mkString("[", ",", "]")}")
@@ -24,11 +28,41 @@ private[model] object WarmupTensors {
     dtype match {
       case TFDType.Float32 => TFloat32.tensorOf(s, DataBuffers.of(values.map(v => num(v).toFloat).toArray, true, false))
       case TFDType.Float64 => TFloat64.tensorOf(s, DataBuffers.of(values.map(num).toArray, true, false))
-      case TFDType.Int32 => TInt32.tensorOf(s, DataBuffers.of(values.map(v => num(v).toInt).toArray, true, false))
-      case TFDType.Int64 =>
-        TInt64.tensorOf(s, DataBuffers.of(values.map { case l: Long => l; case v => num(v).toLong }.toArray, true, false))
       case TFDType.Bool =>
         TBool.tensorOf(s, DataBuffers.of(values.map { case b: Boolean => b; case v => num(v) != 0 }.toArray, true, false))
+      case TFDType.Float16 | TFDType.Bfloat16 =>
+        val bytes = java.nio.ByteBuffer.allocate(2 * values.size).order(java.nio.ByteOrder.nativeOrder())
+        values.foreach { v =>
+          val source = num(v)
+          val bits = NumericValues.toHalf(dtype, source.toFloat)
+          require(!NumericValues.overflows(dtype, source, bits), s"$source is out of range for $dtype (${NumericValues.rangeText(dtype)})")
+          bytes.putShort(bits)
+        }
+        TensorTypes.fromBytes(dtype, s, bytes.array(), 0, bytes.capacity())
+      case d if TFDType.Integers.contains(d) =>
+        val (lo, hi) = NumericValues.integerRange(d)
+        val width = TensorTypes.byteWidth(d)
+        val bytes = java.nio.ByteBuffer.allocate(width * values.size).order(java.nio.ByteOrder.nativeOrder())
+        values.foreach { v =>
+          val value: BigInt = v match {
+            case b: BigInt => b
+            case b: java.math.BigInteger => BigInt(b)
+            case b: java.math.BigDecimal if b.stripTrailingZeros().scale() <= 0 => BigInt(b.toBigIntegerExact)
+            case l @ (_: java.lang.Long | _: java.lang.Integer | _: java.lang.Short | _: java.lang.Byte) =>
+              BigInt(l.asInstanceOf[Number].longValue())
+            case b: Boolean => if (b) 1 else 0
+            case n: Number if n.doubleValue() == math.rint(n.doubleValue()) && !n.doubleValue().isInfinite => BigInt(n.doubleValue().toLong)
+            case other => throw new IllegalArgumentException(s"$other is not an integer ($d)")
+          }
+          require(value >= lo && value <= hi, s"$value is out of range for $d (${NumericValues.rangeText(d)})")
+          width match {
+            case 1 => bytes.put(value.toByte)
+            case 2 => bytes.putShort(value.toShort)
+            case 4 => bytes.putInt(value.toInt)
+            case _ => bytes.putLong(value.toLong) // uint64 above 2^63 - 1: its low 64 bits
+          }
+        }
+        TensorTypes.fromBytes(d, s, bytes.array(), 0, bytes.capacity())
       case TFDType.String =>
         val bytes = values.map {
           case b: Array[Byte] => b

@@ -62,7 +62,7 @@ object RDDPredictions {
       case ArrayType(e, _) => ArrayType(nullableElements(e), containsNull = true)
       case other => other
     }
-    val struct = StructType(spec.inputs.map(i => StructField(i.key, nullableElements(InputFeeder.naturalType(i)))))
+    val struct = StructType(spec.inputs.map(i => StructField(i.key, nullableElements(InputFeeder.externalType(i)))))
     val binding = SignatureBinding.bind(model.name, spec, struct, binaryOutputs = binaryOutputs, probe = Some(model))
     BatchLimits.check(batchSize, Some(binding), "batchSize", isConfig = false)
     val keys = spec.outputs.map(_.key)

@@ -2,7 +2,7 @@ package tfspark.tensor
 
 import tfspark.conf.TFSparkConf
 import tfspark.errors.TFSparkErrors
-import tfspark.model.TFDType
+import tfspark.model.{TFDType, TensorTypes}
 
 /**
  * How many rows one batch may hold, so that no setting can ask the JVM for an array it cannot
@@ -54,9 +54,8 @@ object BatchLimits {
   }
 
   private def bytesPerValue(dtype: TFDType): Long = dtype match {
-    case TFDType.Float32 => 4
-    case TFDType.Float64 | TFDType.Int64 | TFDType.Int32 => 8 // int32 inputs are buffered as longs
-    case TFDType.Bool => 1
-    case _ => 32 // a string: its TF_TString and a reference to its bytes
+    case TFDType.String => 32 // a string: its TF_TString and a reference to its bytes
+    case d if TFDType.Served.contains(d) => TensorTypes.byteWidth(d).toLong // numbers are buffered in their dtype's width
+    case _ => 32
   }
 }

@@ -8,7 +8,8 @@ import tfspark.errors.TFSparkErrors
 /**
  * Converts plain Scala values (`Map[String, Any]` rows of the RDD API) to Catalyst's internal
  * form for a target Spark type: any `Number` for numeric types, `Seq`/`Array` for arrays,
- * `String` or `Array[Byte]` for strings.
+ * `String` or `Array[Byte]` for strings. Integer inputs take integer values as bigint (uint64:
+ * decimal(20,0)); the feeder checks their range for the input's dtype.
  */
 object ExternalValues {
 
@@ -18,7 +19,9 @@ object ExternalValues {
     case (n: Number, FloatType) => n.floatValue()
     case (n: Number, DoubleType) => n.doubleValue()
     case (n: Number, IntegerType) => n.intValue()
-    case (n: Number, LongType) => n.longValue()
+    case (n: Number, LongType) if isWhole(n) => n.longValue()
+    case (n: Number, _: DecimalType) if wholeDecimal(n).isDefined =>
+      Decimal(wholeDecimal(n).get) // out of the dtype's range: the feeder says so, naming the row
     case (b: Boolean, BooleanType) => b
     case (s: String, StringType) => org.apache.spark.unsafe.types.UTF8String.fromString(s)
     case (b: Array[Byte], StringType | BinaryType) => b
@@ -26,6 +29,22 @@ object ExternalValues {
     case (arr: Array[_], ArrayType(elem, _)) => array(model, input, arr.toSeq, elem)
     case (other, _) => throw TFSparkErrors.inputTypeMismatch(model, input, target.simpleString, other.getClass.getSimpleName)
   }
+
+  /** Whether `n` holds an integer that a long keeps exactly (a fractional or huge value is a type mismatch). */
+  private def isWhole(n: Number): Boolean = n match {
+    case _: java.lang.Long | _: java.lang.Integer | _: java.lang.Short | _: java.lang.Byte => true
+    case b: java.math.BigInteger => b.bitLength() < 64
+    case b: BigInt => b.isValidLong
+    case other => val d = other.doubleValue(); d == math.rint(d) && math.abs(d) < 9.2e18
+  }
+
+  /** `n` as a decimal when it holds an integer (any size), else `None`. */
+  private def wholeDecimal(n: Number): Option[java.math.BigDecimal] =
+    (n match {
+      case b: java.math.BigDecimal => Some(b)
+      case b: scala.math.BigDecimal => Some(b.bigDecimal)
+      case other => scala.util.Try(new java.math.BigDecimal(other.toString)).toOption
+    }).filter(_.stripTrailingZeros().scale() <= 0)
 
   private def array(model: String, input: String, values: scala.collection.Seq[_], elem: DataType) =
     new org.apache.spark.sql.catalyst.util.GenericArrayData(values.map(toCatalyst(model, input, _, elem)).toArray[Any])

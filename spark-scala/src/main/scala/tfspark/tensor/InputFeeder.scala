@@ -3,7 +3,7 @@ package tfspark.tensor
 import scala.collection.mutable.ArrayBuffer
 
 import org.apache.spark.sql.catalyst.InternalRow
-import org.apache.spark.sql.catalyst.expressions.{SpecializedGetters, UnsafeArrayData}
+import org.apache.spark.sql.catalyst.expressions.{SpecializedGetters, UnsafeArrayData, UnsafeRow}
 import org.apache.spark.sql.catalyst.util.ArrayData
 import org.apache.spark.sql.types._
 import org.apache.spark.unsafe.Platform
@@ -11,10 +11,10 @@ import org.apache.spark.unsafe.types.UTF8String
 import org.tensorflow.Tensor
 import org.tensorflow.ndarray.Shape
 import org.tensorflow.ndarray.buffer.DataBuffers
-import org.tensorflow.types.{TBool, TFloat32, TFloat64, TInt32, TInt64}
+import org.tensorflow.types.{TBool, TFloat32, TFloat64}
 
 import tfspark.errors.TFSparkErrors
-import tfspark.model.{TFDType, TensorSpec}
+import tfspark.model.{NumericValues, TFDType, TensorSpec, TensorTypes}
 
 /**
  * Collects one signature input for a batch of rows, from one Spark value per row in Catalyst's
@@ -25,7 +25,11 @@ import tfspark.model.{TFDType, TensorSpec}
  * `array<array<float>>`); a scalar also feeds a `[-1,1]` input. Fixed dimensions must match.
  * A variable dimension (`-1`) takes its size from the batch's first row, and the other rows of
  * the batch must agree: rows are never padded (pad upstream). Numbers convert to the input's
- * dtype as TF users expect (double → float32, int → int64). Not thread-safe: one per task.
+ * dtype as TF users expect (double → float32, int → int64); integers are range-checked for the
+ * input's dtype and half-precision values rounded as TF does ([[NumericValues]], docs/dtypes.md):
+ * a value the dtype cannot hold is INPUT_VALUE_OUT_OF_RANGE naming the row. A `uint8` input with a
+ * fixed per-row shape also takes a binary column: each value is the row's tensor as raw bytes,
+ * copied straight into the batch buffer. Not thread-safe: one per task.
  *
  * An input of shape `()` is *unbatched*: it takes one scalar per `Session.run`, so it holds one
  * row at most and builds a scalar tensor ([[BatchRunner]] cuts batches around it).
@@ -60,6 +64,9 @@ abstract class InputFeeder(val model: String, val spec: TensorSpec, val sparkTyp
   private val rowDims: Array[Long] =
     if (!batched) Array.emptyLongArray else spec.shape.map(_.tail.toArray).getOrElse(Array.fill(sparkDepth)(-1L))
   private val unitDimScalar = sparkDepth == 0 && rowDims.sameElements(Array(1L))
+
+  /** A uint8 input fed from a binary column: each value is the row's whole tensor, as raw bytes. */
+  private val rawBytes = sparkDepth == 0 && leafType == BinaryType && spec.dtype == TFDType.Uint8 && rowDims.nonEmpty
   private val batchDims: Array[Long] = rowDims.clone()
   protected var rows = 0
 
@@ -74,21 +81,28 @@ abstract class InputFeeder(val model: String, val spec: TensorSpec, val sparkTyp
 
   /** Buffered values per row: the product of the batch's per-row dimensions (known once a row is in). */
   private def valuesPerRow: Int =
-    if (!batched || sparkDepth == 0) 1 else batchDims.foldLeft(1L)((a, d) => a * math.max(d, 0L)).toInt
+    if (!batched || (sparkDepth == 0 && !rawBytes)) 1 else batchDims.foldLeft(1L)((a, d) => a * math.max(d, 0L)).toInt
 
   /**
    * Adds one row's value (not null: the caller applies the null policy to whole rows).
    *
-   * @throws tfspark.errors.TFSparkException INPUT_SHAPE_MISMATCH, NULL_INPUT (a null element)
+   * @throws tfspark.errors.TFSparkException INPUT_SHAPE_MISMATCH, NULL_INPUT (a null element),
+   *   INPUT_VALUE_OUT_OF_RANGE (a value the input's dtype cannot hold)
    */
   def add(value: Any, row: => String): Unit = {
-    if (sparkDepth == 0) putScalar(value, row)
-    else
-      value match {
-        // The RDD and driver paths feed primitive arrays straight in, without Catalyst values.
-        case floats: Array[Float] if sparkDepth == 1 => checkWidth(floats.length, row); putFloats(floats)
-        case array => walk(array.asInstanceOf[ArrayData], 0, row)
-      }
+    try {
+      if (rawBytes && value != null) {
+        val bytes = value.asInstanceOf[Array[Byte]]
+        checkRawLength(bytes.length, row)
+        putRawBytes(bytes, Platform.BYTE_ARRAY_OFFSET.toLong, bytes.length)
+      } else if (sparkDepth == 0) putScalar(value, row)
+      else
+        value match {
+          // The RDD and driver paths feed primitive arrays straight in, without Catalyst values.
+          case floats: Array[Float] if sparkDepth == 1 => checkWidth(floats.length, row); putFloats(floats)
+          case array => walk(array.asInstanceOf[ArrayData], 0, row)
+        }
+    } catch { case e: OutOfRange => throw outOfRange(e, row) }
     rows += 1
   }
 
@@ -99,8 +113,42 @@ abstract class InputFeeder(val model: String, val spec: TensorSpec, val sparkTyp
    * @throws tfspark.errors.TFSparkException as [[add]]
    */
   def addField(struct: InternalRow, ordinal: Int, row: => String): Unit =
-    if (sparkDepth == 0) { putField(struct, ordinal); rows += 1 }
-    else add(struct.getArray(ordinal), row)
+    if (rawBytes) struct match {
+      case unsafe: UnsafeRow => // straight from the row's bytes into the batch buffer
+        val offsetAndSize = unsafe.getLong(ordinal)
+        val size = offsetAndSize.toInt
+        checkRawLength(size, row)
+        putRawBytes(unsafe.getBaseObject, unsafe.getBaseOffset + (offsetAndSize >> 32), size)
+        rows += 1
+      case other => add(other.getBinary(ordinal), row)
+    }
+    else if (sparkDepth == 0) {
+      try putField(struct, ordinal)
+      catch { case e: OutOfRange => throw outOfRange(e, row) }
+      rows += 1
+    } else add(struct.getArray(ordinal), row)
+
+  /** INPUT_VALUE_OUT_OF_RANGE for the value at buffer position `e.position` of the row being added. */
+  private def outOfRange(e: OutOfRange, row: => String) = {
+    val element = e.position - rows * valuesPerRow
+    val where = if (sparkDepth == 0) row else s"$row, element $element (row-major)"
+    TFSparkErrors.inputValueOutOfRange(model, spec.key, spec.dtype.name, NumericValues.rangeText(spec.dtype), e.value, where)
+  }
+
+  /** Checks a binary value's length against a raw-bytes uint8 input's per-row size. */
+  private def checkRawLength(n: Int, row: => String): Unit =
+    if (rowDims.length == 1) checkWidth(n, row) // [-1,k] or [-1,-1]: the bytes are the row's vector
+    else {
+      val expected = rowDims.product
+      if (n != expected) {
+        val where = s"$row (a binary value of $n bytes; ${spec.dtype}${spec.shapeString} takes ${rowDims.mkString("x")} bytes per row)"
+        throw TFSparkErrors.inputShapeMismatch(model, spec.key, expected, n.toLong, where, 1)
+      }
+    }
+
+  /** Copies `n` raw bytes from `base` at `offset` (Platform addressing): raw-bytes uint8 inputs only. */
+  protected def putRawBytes(base: AnyRef, offset: Long, n: Int): Unit =
+    throw new IllegalStateException(s"input ${spec.key} is not fed from raw bytes")
 
   /** A top-level scalar from a struct field; feeders override it to avoid boxing. */
   protected def putField(struct: InternalRow, ordinal: Int): Unit = putBoxed(struct.get(ordinal, sparkType))
@@ -197,6 +245,9 @@ abstract class InputFeeder(val model: String, val spec: TensorSpec, val sparkTyp
 
 object InputFeeder {
 
+  /** A value the input's dtype cannot hold, at buffer position `position`; [[InputFeeder.add]] names the row. */
+  private final class OutOfRange(val value: String, val position: Int) extends RuntimeException(value, null, false, false)
+
   /** Whether `spec` has a batch dimension: every input but a scalar-shaped (`()`) one. */
   def isBatched(spec: TensorSpec): Boolean = !spec.shape.contains(Seq.empty[Long])
 
@@ -215,17 +266,31 @@ object InputFeeder {
     case _ => false
   }
   private def isFloating(t: DataType) = t == FloatType || t == DoubleType || t.isInstanceOf[DecimalType]
+  private def isWholeDecimal(t: DataType) = t match {
+    case d: DecimalType => d.scale == 0
+    case _ => false
+  }
 
-  /** The Spark type that naturally feeds `spec` (used for error messages and external values). */
-  def naturalType(spec: TensorSpec): DataType = {
-    val leaf: DataType = spec.dtype match {
-      case TFDType.Float32 => FloatType
-      case TFDType.Float64 => DoubleType
-      case TFDType.Int32 => IntegerType
-      case TFDType.Int64 => LongType
-      case TFDType.Bool => BooleanType
-      case _ => StringType
-    }
+  /**
+   * The Spark type that naturally feeds `spec` (used for error messages): the type its dtype
+   * decodes to as an output ([[OutputDecoder.leafTypeOf]]: uint8 → smallint, float16 → float, ...).
+   */
+  def naturalType(spec: TensorSpec): DataType = nested(spec, OutputDecoder.leafTypeOf(spec.dtype, binary = false).getOrElse(StringType))
+
+  /**
+   * The Spark type that plain Scala values for `spec` become before they are fed (the RDD `Map`
+   * API): integers as bigint (uint64 as decimal(20,0)), so that the feeder's range check, which
+   * names the row, sees the value as given; half types as double, for the same reason; else
+   * [[naturalType]].
+   */
+  def externalType(spec: TensorSpec): DataType = spec.dtype match {
+    case TFDType.Uint64 => nested(spec, DecimalType(20, 0))
+    case d if TFDType.Integers.contains(d) => nested(spec, LongType)
+    case TFDType.Float16 | TFDType.Bfloat16 => nested(spec, DoubleType) // a double beyond float32 is out of range, not inf
+    case _ => naturalType(spec)
+  }
+
+  private def nested(spec: TensorSpec, leaf: DataType): DataType = {
     val rank = spec.shape.map(s => math.max(0, s.size - 1)).getOrElse(1)
     val collapsed = if (spec.shape.exists(s => s.nonEmpty && s.tail == Seq(1L))) 0 else rank
     (0 until collapsed).foldLeft(leaf)((t, _) => ArrayType(t, containsNull = false))
@@ -238,35 +303,51 @@ object InputFeeder {
    *   UNSUPPORTED_SIGNATURE (a dtype tfspark cannot feed)
    */
   def create(model: String, signature: String, spec: TensorSpec, sparkType: DataType, fillNulls: Boolean): InputFeeder = {
-    def mismatch() =
-      TFSparkErrors.inputTypeMismatch(
-        model,
-        spec.key,
-        s"${naturalType(spec).simpleString} (${spec.dtype}${spec.shapeString})",
-        sparkType.simpleString
-      )
     val leaf = leafOf(sparkType)
     val depth = depthOf(sparkType)
-    spec.shape.foreach { shape =>
-      if (shape.isEmpty) { if (depth != 0) throw mismatch() }
-      else if (depth != shape.size - 1 && !(depth == 0 && shape.tail == Seq(1L))) throw mismatch()
+    val rawBytes = spec.dtype == TFDType.Uint8 && leaf == BinaryType && depth == 0
+    def mismatch() = TFSparkErrors.inputTypeMismatch(model, spec.key, expected(spec), sparkType.simpleString)
+    spec.shape match {
+      case Some(shape) if rawBytes =>
+        if (shape.size < 2 || !(shape.size == 2 || shape.tail.forall(_ > 0))) throw mismatch()
+      case Some(shape) =>
+        if (shape.isEmpty) { if (depth != 0) throw mismatch() }
+        else if (depth != shape.size - 1 && !(depth == 0 && shape.tail == Seq(1L))) throw mismatch()
+      case None => if (rawBytes) throw mismatch()
+    }
+    def available(): Unit = TensorTypes.unavailable(spec.dtype).foreach { reason =>
+      throw TFSparkErrors
+        .unsupportedSignature(model, signature, s"input ${spec.key} is ${spec.dtype}: $reason", s"${TFDType.ServedText} inputs")
     }
     spec.dtype match {
       case TFDType.Float32 | TFDType.Float64 if isFloating(leaf) || isIntegral(leaf) =>
         new FloatingFeeder(model, spec, sparkType, fillNulls, double = spec.dtype == TFDType.Float64)
-      case TFDType.Int32 | TFDType.Int64 if isIntegral(leaf) =>
-        new IntegralFeeder(model, spec, sparkType, fillNulls, long = spec.dtype == TFDType.Int64)
+      case TFDType.Float16 | TFDType.Bfloat16 if isFloating(leaf) || isIntegral(leaf) =>
+        available()
+        new HalfFeeder(model, spec, sparkType, fillNulls)
+      case d if TFDType.Integers.contains(d) && (isIntegral(leaf) || isWholeDecimal(leaf) || rawBytes) =>
+        available()
+        new IntegralFeeder(model, spec, sparkType, fillNulls)
       case TFDType.Bool if leaf == BooleanType => new BoolFeeder(model, spec, sparkType, fillNulls)
       case TFDType.String if leaf == StringType || leaf == BinaryType => new StringFeeder(model, spec, sparkType, fillNulls)
-      case TFDType.Float32 | TFDType.Float64 | TFDType.Int32 | TFDType.Int64 | TFDType.Bool | TFDType.String => throw mismatch()
+      case d if TFDType.Served.contains(d) => throw mismatch()
       case other =>
-        throw TFSparkErrors.unsupportedSignature(
-          model,
-          signature,
-          s"input ${spec.key} is $other",
-          "float32/64, int32/64, bool or string inputs"
-        )
+        throw TFSparkErrors.unsupportedSignature(model, signature, s"input ${spec.key} is $other", s"${TFDType.ServedText} inputs")
     }
+  }
+
+  /** What feeds `spec`, for INPUT_TYPE_MISMATCH: the natural type, the dtype and shape, and the other types it takes. */
+  private def expected(spec: TensorSpec): String = {
+    val natural = s"${naturalType(spec).simpleString} (${spec.dtype}${spec.shapeString}"
+    val others = spec.dtype match {
+      case d if TFDType.Integers.contains(d) =>
+        val binary =
+          if (d == TFDType.Uint8) "; or, for a fixed per-row shape such as [-1,32,32,3], binary values holding each row's bytes" else ""
+        s"; tinyint, smallint, int, bigint or decimal(p,0) values, ${NumericValues.rangeText(d)}$binary"
+      case TFDType.Float16 | TFDType.Bfloat16 => s"; float, double, decimal or integer values, ${NumericValues.rangeText(spec.dtype)}"
+      case _ => ""
+    }
+    s"$natural$others)"
   }
 
   private def readDouble(leaf: DataType): (SpecializedGetters, Int) => Double = leaf match {
@@ -341,26 +422,112 @@ object InputFeeder {
       else TFloat32.tensorOf(shape, DataBuffers.of(floats, true, false).slice(offset.toLong, length.toLong))
   }
 
-  private final class IntegralFeeder(model: String, spec: TensorSpec, sparkType: DataType, fill: Boolean, long: Boolean)
+  /**
+   * Buffers fixed-width elements as TF lays them out (host byte order) in one byte array, and
+   * builds tensors from its bytes ([[TensorTypes.fromBytes]]): integer and half-precision inputs.
+   */
+  private abstract class FixedWidthFeeder(model: String, spec: TensorSpec, sparkType: DataType, fill: Boolean)
       extends InputFeeder(model, spec, sparkType, fill) {
-    private val read = readLong(leafType)
-    private var values = new Array[Long](1024)
-    private var count = 0
-    private def put(v: Long): Unit = {
-      if (count == values.length) values = java.util.Arrays.copyOf(values, count * 2)
-      values(count) = v
+    protected val width: Int = TensorTypes.byteWidth(spec.dtype)
+    protected var bytes = new Array[Byte](1024 * width)
+    protected var count = 0
+    protected final def ensure(extra: Int): Unit = {
+      val needed = (count.toLong + extra) * width
+      if (needed > bytes.length) bytes = java.util.Arrays.copyOf(bytes, math.max(bytes.length.toLong * 2, needed).min(Int.MaxValue).toInt)
+    }
+
+    /** Writes `bits`' low `width` bytes as the next element (room ensured). */
+    protected final def write(bits: Long): Unit = {
+      val at = Platform.BYTE_ARRAY_OFFSET + count.toLong * width
+      width match {
+        case 1 => Platform.putByte(bytes, at, bits.toByte)
+        case 2 => Platform.putShort(bytes, at, bits.toShort)
+        case 4 => Platform.putInt(bytes, at, bits.toInt)
+        case _ => Platform.putLong(bytes, at, bits)
+      }
       count += 1
     }
-    override protected def canFill = false
-    override protected def putFill(): Unit = ()
-    override protected def putBoxed(value: Any): Unit = put(value.asInstanceOf[Number].longValue())
-    override protected def putLeaf(array: SpecializedGetters, ordinal: Int): Unit = put(read(array, ordinal))
-    override protected def putField(struct: InternalRow, ordinal: Int): Unit = put(read(struct, ordinal))
     override protected def clearValues(): Unit = count = 0
     override protected def truncateValues(n: Int): Unit = count = n
     override protected def build(shape: Shape, offset: Int, length: Int): Tensor =
-      if (long) TInt64.tensorOf(shape, DataBuffers.of(values, true, false).slice(offset.toLong, length.toLong))
-      else TInt32.tensorOf(shape, DataBuffers.of(values.slice(offset, offset + length).map(_.toInt), true, false))
+      TensorTypes.fromBytes(spec.dtype, shape, bytes, offset * width, length * width)
+  }
+
+  /**
+   * Integer inputs (int8/16/32/64, uint8/16/32/64) from tinyint, smallint, int, bigint and
+   * decimal(p,0) values, each checked against the dtype's range unless the Spark type always fits
+   * (uint64 takes bigint values from 0, and decimals up to 2^64 - 1); uint8 also from raw bytes.
+   */
+  private final class IntegralFeeder(model: String, spec: TensorSpec, sparkType: DataType, fill: Boolean)
+      extends FixedWidthFeeder(model, spec, sparkType, fill) {
+    private val decimal: DecimalType = leafType match { case d: DecimalType => d; case _ => null }
+    private val read = if (isIntegral(leafType)) readLong(leafType) else null
+    private val (min, max) = NumericValues.longRange(spec.dtype)
+    private val (minDecimal, maxDecimal) = {
+      val (lo, hi) = NumericValues.integerRange(spec.dtype)
+      (new java.math.BigDecimal(lo.bigInteger), new java.math.BigDecimal(hi.bigInteger))
+    }
+
+    /** Whether every value of the Spark type fits the dtype (no check needed). */
+    private val fits = (leafType, spec.dtype) match {
+      case (ByteType, TFDType.Int8 | TFDType.Int16 | TFDType.Int32 | TFDType.Int64) => true
+      case (ShortType, TFDType.Int16 | TFDType.Int32 | TFDType.Int64) => true
+      case (IntegerType, TFDType.Int32 | TFDType.Int64) => true
+      case (LongType, TFDType.Int64) => true
+      case _ => false
+    }
+    private def put(v: Long): Unit = {
+      if (!fits && (v < min || v > max)) throw new OutOfRange(v.toString, count)
+      ensure(1)
+      write(v)
+    }
+    private def putDecimal(d: Decimal): Unit = {
+      val v = d.toJavaBigDecimal
+      if (v.signum() != 0 && (v.compareTo(minDecimal) < 0 || v.compareTo(maxDecimal) > 0)) throw new OutOfRange(v.toPlainString, count)
+      ensure(1)
+      write(v.longValue()) // the low 64 bits: uint64 values above 2^63 - 1 keep their bits
+    }
+    override protected def canFill = false
+    override protected def putFill(): Unit = ()
+    override protected def putBoxed(value: Any): Unit = value match {
+      case d: Decimal => putDecimal(d)
+      case n => put(n.asInstanceOf[Number].longValue())
+    }
+    override protected def putLeaf(array: SpecializedGetters, ordinal: Int): Unit =
+      if (decimal != null) putDecimal(array.getDecimal(ordinal, decimal.precision, decimal.scale)) else put(read(array, ordinal))
+    override protected def putField(struct: InternalRow, ordinal: Int): Unit = putLeaf(struct, ordinal)
+    override protected def putRawBytes(base: AnyRef, offset: Long, n: Int): Unit = {
+      ensure(n)
+      Platform.copyMemory(base, offset, bytes, Platform.BYTE_ARRAY_OFFSET + count.toLong, n.toLong)
+      count += n
+    }
+  }
+
+  /**
+   * float16 and bfloat16 inputs from float, double, decimal and integer values: each value
+   * becomes a float32 as for a float32 input, then rounds to nearest even as TF's Cast does
+   * ([[NumericValues.toHalf]]); a finite value that rounds to infinity is out of range.
+   */
+  private final class HalfFeeder(model: String, spec: TensorSpec, sparkType: DataType, fill: Boolean)
+      extends FixedWidthFeeder(model, spec, sparkType, fill) {
+    private val read = readDouble(leafType)
+    private val dtype = spec.dtype
+    private def put(v: Double): Unit = {
+      val bits = NumericValues.toHalf(dtype, v.toFloat)
+      if (NumericValues.overflows(dtype, v, bits))
+        throw new OutOfRange(if (leafType == FloatType) v.toFloat.toString else v.toString, count)
+      ensure(1)
+      write(bits.toLong)
+    }
+    override protected def putFloats(values: Array[Float]): Unit = values.foreach(v => put(v.toDouble))
+    override protected def canFill = true
+    override protected def putFill(): Unit = put(Double.NaN)
+    override protected def putBoxed(value: Any): Unit = value match {
+      case d: Decimal => put(d.toDouble)
+      case n => put(n.asInstanceOf[Number].doubleValue())
+    }
+    override protected def putLeaf(array: SpecializedGetters, ordinal: Int): Unit = put(read(array, ordinal))
+    override protected def putField(struct: InternalRow, ordinal: Int): Unit = put(read(struct, ordinal))
   }
 
   private final class BoolFeeder(model: String, spec: TensorSpec, sparkType: DataType, fill: Boolean)

@@ -10,13 +10,15 @@ import org.tensorflow.Tensor
 import org.tensorflow.types.TString
 
 import tfspark.errors.TFSparkErrors
-import tfspark.model.{TFDType, TensorSpec}
+import tfspark.model.{NumericValues, TFDType, TensorSpec, TensorTypes}
 
 /**
  * Turns one output tensor of a batch into one Spark value per row (Catalyst's internal form).
  *
- * The Spark type follows the output's dtype (float32 → float, int64 → bigint, string → string,
- * or binary when `binary`) and per-row rank: `[-1]` gives a scalar, `[-1,k]` an array, `[-1,a,b]` an array of arrays. A
+ * The Spark type follows the output's dtype, widened exactly where Spark has no such type
+ * ([[OutputDecoder.leafTypeOf]], docs/dtypes.md: int8 → tinyint, uint8 and int16 → smallint,
+ * uint16 → int, uint32 → bigint, uint64 → decimal(20,0), float16 and bfloat16 → float, string →
+ * string, or binary when `binary`), and per-row rank: `[-1]` gives a scalar, `[-1,k]` an array, `[-1,a,b]` an array of arrays. A
  * `[-1,1]` output gives a scalar unless `unitDimAsArray`. The rank must be known at analysis time.
  *
  * With `batched = false` (a signature whose inputs are all scalars, run once per row) the output
@@ -49,20 +51,12 @@ final class OutputDecoder(
   private val collapse = rowDims == Seq(1L) && !unitDimAsArray
   private val rank = if (collapse) 0 else rowDims.size
 
-  private val leafType: DataType = spec.dtype match {
-    case TFDType.Float32 => FloatType
-    case TFDType.Float64 => DoubleType
-    case TFDType.Int32 => IntegerType
-    case TFDType.Int64 => LongType
-    case TFDType.Bool => BooleanType
-    case TFDType.String => if (binary) BinaryType else StringType
-    case other =>
-      throw TFSparkErrors.unsupportedSignature(
-        model,
-        signature,
-        s"output ${spec.key} is $other",
-        "float32/64, int32/64, bool or string outputs"
-      )
+  private val leafType: DataType = OutputDecoder.leafTypeOf(spec.dtype, binary).getOrElse {
+    throw TFSparkErrors.unsupportedSignature(model, signature, s"output ${spec.key} is ${spec.dtype}", s"${TFDType.ServedText} outputs")
+  }
+  TensorTypes.unavailable(spec.dtype).foreach { reason =>
+    throw TFSparkErrors
+      .unsupportedSignature(model, signature, s"output ${spec.key} is ${spec.dtype}: $reason", s"${TFDType.ServedText} outputs")
   }
 
   /** The Spark type of one row's value. */
@@ -115,6 +109,40 @@ final class OutputDecoder(
       case TFDType.Bool =>
         val a = new Array[Boolean](n); data.asBooleans().read(a)
         (a(_), (o, l) => UnsafeArrayData.fromPrimitiveArray(java.util.Arrays.copyOfRange(a, o, o + l)))
+      case TFDType.Int8 =>
+        val a = new Array[Byte](n); data.read(a)
+        (a(_), (o, l) => UnsafeArrayData.fromPrimitiveArray(java.util.Arrays.copyOfRange(a, o, o + l)))
+      case TFDType.Uint8 =>
+        val raw = new Array[Byte](n); data.read(raw)
+        val a = new Array[Short](n)
+        var i = 0
+        while (i < n) { a(i) = (raw(i) & 0xff).toShort; i += 1 }
+        (a(_), (o, l) => UnsafeArrayData.fromPrimitiveArray(java.util.Arrays.copyOfRange(a, o, o + l)))
+      case TFDType.Int16 =>
+        val a = new Array[Short](n); data.asShorts().read(a)
+        (a(_), (o, l) => UnsafeArrayData.fromPrimitiveArray(java.util.Arrays.copyOfRange(a, o, o + l)))
+      case TFDType.Uint16 =>
+        val raw = new Array[Short](n); data.asShorts().read(raw)
+        val a = new Array[Int](n)
+        var i = 0
+        while (i < n) { a(i) = raw(i) & 0xffff; i += 1 }
+        (a(_), (o, l) => UnsafeArrayData.fromPrimitiveArray(java.util.Arrays.copyOfRange(a, o, o + l)))
+      case TFDType.Uint32 =>
+        val raw = new Array[Int](n); data.asInts().read(raw)
+        val a = new Array[Long](n)
+        var i = 0
+        while (i < n) { a(i) = raw(i) & 0xffffffffL; i += 1 }
+        (a(_), (o, l) => UnsafeArrayData.fromPrimitiveArray(java.util.Arrays.copyOfRange(a, o, o + l)))
+      case TFDType.Uint64 =>
+        val raw = new Array[Long](n); data.asLongs().read(raw)
+        val a = raw.map(OutputDecoder.unsignedDecimal)
+        (a(_), (o, l) => new GenericArrayData(java.util.Arrays.copyOfRange(a.asInstanceOf[Array[AnyRef]], o, o + l)))
+      case TFDType.Float16 | TFDType.Bfloat16 =>
+        val raw = new Array[Short](n); data.asShorts().read(raw)
+        val a = new Array[Float](n)
+        var i = 0
+        while (i < n) { a(i) = NumericValues.fromHalf(spec.dtype, raw(i)); i += 1 }
+        (a(_), (o, l) => UnsafeArrayData.fromPrimitiveArray(java.util.Arrays.copyOfRange(a, o, o + l)))
       case _ =>
         val raw = new Array[Any](n)
         var i = 0
@@ -151,6 +179,28 @@ final class OutputDecoder(
 }
 
 object OutputDecoder {
+
+  /**
+   * The Spark type one element of `dtype` decodes to, widened exactly where Spark has no such
+   * type; `None` for a dtype tfspark does not serve. Inputs take the same type naturally.
+   */
+  def leafTypeOf(dtype: TFDType, binary: Boolean): Option[DataType] = Some(dtype match {
+    case TFDType.Float32 | TFDType.Float16 | TFDType.Bfloat16 => FloatType
+    case TFDType.Float64 => DoubleType
+    case TFDType.Int8 => ByteType
+    case TFDType.Int16 | TFDType.Uint8 => ShortType
+    case TFDType.Int32 | TFDType.Uint16 => IntegerType
+    case TFDType.Int64 | TFDType.Uint32 => LongType
+    case TFDType.Uint64 => DecimalType(20, 0)
+    case TFDType.Bool => BooleanType
+    case TFDType.String => if (binary) BinaryType else StringType
+    case _ => return None
+  })
+
+  /** A uint64 element (its bits in a long) as a decimal(20,0). */
+  private[tensor] def unsignedDecimal(bits: Long): Decimal =
+    if (bits >= 0) Decimal(bits, 20, 0)
+    else Decimal(new java.math.BigDecimal(new java.math.BigInteger(java.lang.Long.toUnsignedString(bits))), 20, 0)
 
   /**
    * A string output value that is not valid UTF-8, for one row: the row's error is OUTPUT_NOT_UTF8

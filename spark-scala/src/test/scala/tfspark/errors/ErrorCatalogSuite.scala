@@ -25,7 +25,16 @@ class ErrorCatalogSuite extends AnyFunSuite {
     TFSparkErrors.invalidConfig("k", "v", "e"),
     TFSparkErrors.invalidArgument("w", "g", "e"),
     // issue 17: op libraries
-    TFSparkErrors.opLibraryLoadFailed("/libs/ops.so", "on executor 1", "undefined symbol: _ZN10tensorflow8OpKernelD2Ev", "Rebuild it.")
+    TFSparkErrors.opLibraryLoadFailed("/libs/ops.so", "on executor 1", "undefined symbol: _ZN10tensorflow8OpKernelD2Ev", "Rebuild it."),
+    // issue 17: dtypes
+    TFSparkErrors.inputValueOutOfRange(
+      "m",
+      "pixels",
+      "uint8",
+      "integers from 0 to 255",
+      "300",
+      "row 2 of partition 0 ({pixels: [300]}), element 0"
+    )
   )
 
   test("every catalog class has a factory, and every factory fills its template") {

@@ -42,10 +42,10 @@ class SignatureBindingSuite extends AnyFunSuite with ErrorChecks {
     checkError("UNSUPPORTED_SIGNATURE", Map("reason" -> "it has no inputs")) {
       SignatureBinding.bind("m", spec(Nil, Seq(TensorSpec("c", f32, Some(Seq(-1L))))), StructType(Nil))
     }
-    checkError("UNSUPPORTED_SIGNATURE", Map("reason" -> "output h is half")) {
+    checkError("UNSUPPORTED_SIGNATURE", Map("reason" -> "output h is complex64")) {
       SignatureBinding.bind(
         "m",
-        spec(Seq(TensorSpec("x", f32, Some(Seq(-1L, 2L)))), Seq(TensorSpec("h", TFDType("half"), Some(Seq(-1L))))),
+        spec(Seq(TensorSpec("x", f32, Some(Seq(-1L, 2L)))), Seq(TensorSpec("h", TFDType("complex64"), Some(Seq(-1L))))),
         arg
       )
     }
