@@ -44,7 +44,7 @@ class BadInputSuite extends AnyFunSuite with SparkSessionFixture with ErrorCheck
     val session = spark
     import session.implicits._
     Seq((1, Some(Seq(1f, 2f))), (2, None)).toDF("id", "features").createOrReplaceTempView("with_nulls")
-    checkError("NULL_INPUT", Map("model" -> "linear", "input" -> "features")) {
+    checkError("NULL_INPUT", Map("model" -> "linear", "input" -> "features", "expected" -> "a non-null array<float>")) {
       spark.sql("SELECT tfpredict(features) FROM with_nulls").collect()
     }
     spark.conf.set(TFSparkConf.NullPolicy, "null")
@@ -60,6 +60,7 @@ class BadInputSuite extends AnyFunSuite with SparkSessionFixture with ErrorCheck
       spark.sql("SELECT tfpredict(array(1.0f, CAST(NULL AS FLOAT))) FROM range(1)").collect()
     }
     assert(e.messageParameters("row").endsWith("element 1"))
+    assert(e.messageParameters("expected") === "no null elements (float)") // SQL's type names, not FloatType
   }
 
   test("a non-numeric argument fails at analysis with INPUT_TYPE_MISMATCH") {

@@ -122,7 +122,7 @@ final class BatchRunner(
         case Some(ordinal) => argument.asInstanceOf[InternalRow].isNullAt(ordinal)
       }
       if (isNull && !(fillNulls && scalarTyped(i))) {
-        throw TFSparkErrors.nullInput(binding.model, feeders(i).spec.key, s"a ${types(i).simpleString} value", row)
+        throw TFSparkErrors.nullInput(binding.model, feeders(i).spec.key, s"a value of type ${types(i).simpleString}", row)
       }
       nulls(i) = isNull
       if (unbatched(i)) values(i) = if (isNull) null else valueOf(argument, i)

@@ -204,7 +204,7 @@ abstract class InputFeeder(val model: String, val spec: TensorSpec, val sparkTyp
     if (nullable || !leaves) while (i < n) {
       if (nullable && array.isNullAt(i)) {
         if (leaves && fillNulls && canFill) nullLeaves = true
-        else throw TFSparkErrors.nullInput(model, spec.key, s"no null elements ($leafType)", s"$row, element $i")
+        else throw TFSparkErrors.nullInput(model, spec.key, s"no null elements (${leafType.simpleString})", s"$row, element $i")
       }
       if (!leaves) walk(array.getArray(i), level + 1, row)
       i += 1
@@ -227,7 +227,7 @@ abstract class InputFeeder(val model: String, val spec: TensorSpec, val sparkTyp
   private def putScalar(value: Any, row: => String): Unit =
     if (value == null) {
       if (fillNulls && canFill) putFill()
-      else throw TFSparkErrors.nullInput(model, spec.key, s"a $leafType value", row)
+      else throw TFSparkErrors.nullInput(model, spec.key, s"a value of type ${leafType.simpleString}", row)
     } else putBoxed(value)
 
   protected def canFill: Boolean
