@@ -11,11 +11,14 @@ import org.scalatest.Assertions._
  */
 object GoldenRows {
 
+  /** The Spark type that naturally feeds a dtype: the narrowest that holds every value of it. */
   private def leafType(t: GoldenVectors.Tensor): DataType = t.dtype match {
-    case "float32" => FloatType
+    case "float32" | "float16" | "bfloat16" => FloatType
     case "float64" => DoubleType
-    case "int32" => IntegerType
-    case "int64" => LongType
+    case "int8" => ByteType
+    case "int16" | "uint8" => ShortType
+    case "int32" | "uint16" => IntegerType
+    case "int64" | "uint32" | "uint64" => LongType
     case "bool" => BooleanType
     case "string" if t.encoding == "base64" => BinaryType
     case "string" => StringType
@@ -25,22 +28,32 @@ object GoldenRows {
     t.shape.drop(1).foldLeft(leafType(t))((inner, _) => ArrayType(inner, containsNull = false))
 
   private def leaves(t: GoldenVectors.Tensor): IndexedSeq[Any] = t.dtype match {
-    case "float32" => t.floats.toIndexedSeq
+    case "float32" | "float16" | "bfloat16" => t.floats.toIndexedSeq
     case "float64" => t.doubles.toIndexedSeq
-    case "int32" => t.longs.map(_.toInt).toIndexedSeq
-    case "int64" => t.longs.toIndexedSeq
+    case "int8" => t.longs.map(_.toByte).toIndexedSeq
+    case "int16" | "uint8" => t.longs.map(_.toShort).toIndexedSeq
+    case "int32" | "uint16" => t.longs.map(_.toInt).toIndexedSeq
+    case "int64" | "uint32" | "uint64" => t.longs.toIndexedSeq
     case "bool" => t.booleans.toIndexedSeq
     case "string" if t.encoding == "base64" => t.bytes.toIndexedSeq
     case "string" => t.bytes.map(new String(_, "UTF-8")).toIndexedSeq
   }
 
-  /** Row `r` of tensor `t` as a Scala value: a leaf, or nested `Seq`s. A scalar-shaped tensor feeds every row. */
+  /**
+   * Row `r` of tensor `t` as a Scala value: a leaf, or nested `Seq`s (of varying lengths along a
+   * ragged tensor's ragged dimensions). A scalar-shaped tensor feeds every row.
+   */
   private def rowValue(t: GoldenVectors.Tensor, r: Int): Any = {
     val all = leaves(t)
     if (t.shape.isEmpty) return all(0)
+    val uniform = t.shape.drop(1 + t.rowSplits.size)
     def nest(offset: Int, dims: Seq[Int]): Any =
       if (dims.isEmpty) all(offset) else (0 until dims.head).map(i => nest(offset + i * dims.tail.product, dims.tail))
-    nest(r * t.shape.tail.product, t.shape.tail)
+    // ragged dimension `level` (0: outermost) of row `i` of that level: its rows, then the uniform ones
+    def ragged(level: Int, i: Int): Any =
+      if (level == t.rowSplits.size) nest(i * uniform.product, uniform)
+      else (t.rowSplits(level)(i) until t.rowSplits(level)(i + 1)).map(ragged(level + 1, _))
+    if (t.rowSplits.nonEmpty) ragged(0, r) else nest(r * t.shape.tail.product, t.shape.tail)
   }
 
   /** Rows of a case: the batch dimension of its batched inputs, or 1 when every input is a scalar. */
@@ -79,7 +92,7 @@ object GoldenRows {
       }
       assert(got.size === want.data.size, s"case ${c.name} output $key: value count")
       want.dtype match {
-        case "float32" | "float64" =>
+        case "float32" | "float64" | "float16" | "bfloat16" =>
           val expected = want.doubles
           got.zipWithIndex.foreach { case (g, i) =>
             val value = g.asInstanceOf[Number].doubleValue()
@@ -89,7 +102,13 @@ object GoldenRows {
             )
             if (!value.isNaN) worst = worst max math.abs(value - expected(i))
           }
-        case "string" => assert(got.map(_.toString) === want.bytes.map(new String(_, "UTF-8")).toSeq, s"case ${c.name} output $key")
+        case "string" =>
+          // a binary output (named in binaryOutputs) comes back as its bytes, a string output as text
+          val bytes = got.map {
+            case b: Array[Byte] => b.toSeq
+            case s => s.toString.getBytes("UTF-8").toSeq
+          }
+          assert(bytes === want.bytes.map(_.toSeq).toSeq, s"case ${c.name} output $key")
         case _ => assert(got.map(_.asInstanceOf[Number].longValue()) === want.longs.toSeq, s"case ${c.name} output $key")
       }
     }
