@@ -293,7 +293,12 @@ def _unsupported(spark, name: str, entry: dict, table: dict) -> None:
 def test_corpus_model_through_sql_and_the_transformer(spark, foreign_models, corpus, table, name):
     entry = corpus[name]
     if entry["expect"] == "agree":
-        _agree(spark, name, entry, foreign_models, table)
+        try:
+            _agree(spark, name, entry, foreign_models, table)
+        except Exception as exc:  # the table shows what the JVM said instead of agreeing
+            if name not in table:
+                table[name] = dict.fromkeys(PATHS, f"FAILED: {label(*java_error(exc))}"[:36])
+            raise
     elif entry.get("odd"):
         assert entry["expect"] == "UNSUPPORTED_SIGNATURE"
         _unsupported(spark, name, entry, table)
