@@ -14,6 +14,16 @@ extensions ``NaN``/``Infinity``. String tensors carry ``"encoding"``: ``"utf-8"`
 element is valid UTF-8, else ``"base64"`` (encoded images). Every numeric dtype is written by its
 numpy/TF name (``uint8``, ``uint64``, ``float16``, ``bfloat16`` via ``ml_dtypes``...) with plain JSON
 numbers: half-precision values as the floats they hold exactly, uint64 values up to 2**64 - 1.
+
+A ragged input (a ``tf.RaggedTensor``, fed to a ``RaggedTensorSpec`` signature input) carries
+``"ragged": true``; its ``shape`` is the bounding shape with ``null`` for each ragged dimension,
+``data`` its flat values, and ``row_splits`` one list per ragged dimension, outermost first
+(``nested_row_splits``)::
+
+    {"dtype": "float32", "ragged": true, "shape": [3, null], "row_splits": [[0, 2, 2, 3]], "data": [1, 2, 3]}
+
+In the SignatureDef such an input is its components: ``x`` (the flat values), ``x_1``... (the row
+splits, outermost first), which :func:`signature_feed` builds.
 """
 
 from __future__ import annotations
@@ -44,7 +54,12 @@ class GoldenCase:
     outputs: Mapping[str, np.ndarray] = field(default_factory=dict)
 
 
-def _encode(array: np.ndarray) -> dict:
+def _encode(array) -> dict:
+    if isinstance(array, tf.RaggedTensor):
+        flat = _encode(array.flat_values)
+        shape = [int(array.nrows())] + [None] * array.ragged_rank + flat["shape"][1:]
+        splits = [s.numpy().tolist() for s in array.nested_row_splits]
+        return {**flat, "ragged": True, "shape": shape, "row_splits": splits}
     array = np.asarray(array)
     if array.dtype.kind in ("S", "O", "U"):
         raw = [v if isinstance(v, bytes) else str(v).encode("utf-8") for v in array.reshape(-1)]
@@ -60,19 +75,38 @@ def _encode(array: np.ndarray) -> dict:
     return {"dtype": dtype, "shape": list(array.shape), "data": data}
 
 
-def _decode(entry: Mapping) -> np.ndarray:
+def _decode(entry: Mapping):
+    if entry.get("ragged"):
+        inner = entry["shape"][1 + len(entry["row_splits"]) :]
+        flat = _decode({**entry, "ragged": False, "shape": [-1, *inner]})
+        return tf.RaggedTensor.from_nested_row_splits(flat, [np.array(s, np.int64) for s in entry["row_splits"]])
     if entry["dtype"] == "string":
         decode = base64.b64decode if entry.get("encoding") == "base64" else (lambda s: s.encode("utf-8"))
         flat = np.array([decode(s) for s in entry["data"]], dtype=object)
     else:
-        flat = np.array(entry["data"], dtype=entry["dtype"])
+        flat = np.array(entry["data"], dtype=tf.as_dtype(entry["dtype"]).as_numpy_dtype)
     return flat.reshape(entry["shape"])
+
+
+def signature_feed(inputs: Mapping) -> dict:
+    """A case's inputs keyed as the SignatureDef's inputs: a ragged input ``x`` becomes its components
+    ``x`` (flat values) and ``x_1``, ``x_2``... (row splits, outermost first), as ``tf.saved_model.save``
+    names them."""
+    feed = {}
+    for key, value in inputs.items():
+        if isinstance(value, tf.RaggedTensor):
+            feed[key] = value.flat_values
+            for i, splits in enumerate(value.nested_row_splits, start=1):
+                feed[f"{key}_{i}"] = splits
+        else:
+            feed[key] = value
+    return feed
 
 
 def compute_outputs(loaded, case: GoldenCase) -> dict[str, np.ndarray]:
     """Runs ``case`` through ``loaded.signatures[case.signature]`` and returns numpy outputs."""
     fn = loaded.signatures[case.signature]
-    result = fn(**{k: tf.constant(v) for k, v in case.inputs.items()})
+    result = fn(**{k: tf.constant(v) for k, v in signature_feed(case.inputs).items()})
     return {k: v.numpy() for k, v in result.items()}
 
 

@@ -31,7 +31,7 @@ from python_trainer.check import (
     NotASavedModelError,
     check_saved_model,
 )
-from python_trainer.golden import GOLDEN_FILE, load_golden, verify_golden
+from python_trainer.golden import GOLDEN_FILE, load_golden, signature_feed, verify_golden
 from python_trainer.warmup import decode_prediction_log, read_warmup_requests, warmup_path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -92,17 +92,73 @@ SIGNATURES = {
     "keras_broken": {
         "serving_default": ({"features": ("float32", [-1, 4])}, {"prediction": ("float32", [-1, 1])}),
     },
-    # the odd signatures (shape None: unknown rank)
-    "odd_fixed_batch": {"serving_default": ({"x": ("float32", [8, 2])}, {"y": ("float32", [8])})},
-    "odd_scalar_output": {"serving_default": ({"x": ("float32", [-1, 2])}, {"total": ("float32", [])})},
-    "odd_unknown_rank_output": {"serving_default": ({"x": ("float32", [-1, 2])}, {"flat": ("float32", None)})},
-    "odd_uint8_input": {
+    # the routes users export by (issue 17)
+    "keras_app_mobilenet_v3_uint8": {
+        key: ({"image": ("uint8", [-1, 32, 32, 3])}, {"output_0": ("float32", [-1, 5])})
+        for key in ("serving_default", "serve")
+    },
+    "keras_app_mobilenet_v2": {
+        key: ({"keras_tensor": ("float32", [-1, 32, 32, 3])}, {"output_0": ("float32", [-1, 4])})
+        for key in ("serving_default", "serve")
+    },
+    "tf_keras_save": {
+        "serving_default": ({"features": ("float32", [-1, 5])}, {"probabilities": ("float32", [-1, 2])}),
+    },
+    "tf1_builder": {
+        **{
+            key: ({"x": ("float32", [-1, 3])}, {"scores": ("float32", [-1, 3]), "class_id": ("int64", [-1])})
+            for key in ("serving_default", "predict")
+        },
+        "classify": ({"inputs": ("string", [-1])}, {"classes": ("string", [-1, 3]), "scores": ("float32", [-1, 3])}),
+    },
+    "keras_hub_bert": {
+        key: (
+            {k: ("int32", [-1, -1]) for k in ("token_ids", "padding_mask", "segment_ids")},
+            {"sequence_output": ("float32", [-1, -1, 16]), "pooled_output": ("float32", [-1, 16])},
+        )
+        for key in ("serving_default", "serve")
+    },
+    "jax2tf": {"serving_default": ({"x": ("float32", [-1, 3])}, {"output_0": ("float32", [-1, 2])})},
+    "mixed_float16_output": {
+        key: ({"x": ("float32", [-1, 4])}, {"output_0": ("float16", [-1, 2])}) for key in ("serving_default", "serve")
+    },
+    # a RaggedTensorSpec input is its components in the SignatureDef: flat values, then row splits
+    "ragged_input": {
+        "serving_default": (
+            {"x": ("float32", [-1]), "x_1": ("int64", [-1])},
+            {"total": ("float32", [-1]), "count": ("int64", [-1])},
+        ),
+        "nested": (
+            {"x": ("float32", [-1]), "x_1": ("int64", [-1]), "x_2": ("int64", [-1])},
+            {"total": ("float32", [-1]), "inner_rows": ("int64", [-1])},
+        ),
+    },
+    "bytes_output": {
+        "serving_default": (
+            {"pixels": ("float32", [-1, 4])},
+            {"png": ("string", [-1]), "brightness": ("float32", [-1])},
+        ),
+    },
+    "narrow_ints": {
+        "serving_default": (
+            {"level": ("int8", [-1]), "offset": ("int16", [-1]), "reading": ("uint16", [-1, 2])},
+            {"score": ("float32", [-1]), "score_bf16": ("bfloat16", [-1])},
+        ),
+    },
+    "wide_unsigned": {
+        "serving_default": ({"count": ("uint32", [-1])}, {"total": ("uint64", [-1]), "ratio": ("float64", [-1])}),
+    },
+    "uint8_input": {
         "serving_default": (
             {"pixels": ("uint8", [-1, 4]), "scale": ("float32", [-1])},
             {"score": ("float32", [-1])},
         ),
     },
-    "odd_half_output": {"serving_default": ({"x": ("float32", [-1, 2])}, {"probability": ("float16", [-1])})},
+    "half_output": {"serving_default": ({"x": ("float32", [-1, 2])}, {"probability": ("float16", [-1])})},
+    # the odd signatures (shape None: unknown rank)
+    "odd_fixed_batch": {"serving_default": ({"x": ("float32", [8, 2])}, {"y": ("float32", [8])})},
+    "odd_scalar_output": {"serving_default": ({"x": ("float32", [-1, 2])}, {"total": ("float32", [])})},
+    "odd_unknown_rank_output": {"serving_default": ({"x": ("float32", [-1, 2])}, {"flat": ("float32", None)})},
     "odd_no_inputs": {"serving_default": ({}, {"constant": ("float32", [-1])})},
     "odd_fixed_output": {"serving_default": ({"x": ("float32", [-1, 2])}, {"column_sums": ("float32", [3])})},
 }
@@ -172,10 +228,10 @@ def test_corpus_lists_every_model_with_its_real_signatures(corpus):
         assert gen.read_signature_defs(corpus / entry["path"]) == want, name
 
 
-def test_only_with_warmup_carries_assets_extra(corpus):
+def test_only_the_warmup_models_carry_assets_extra(corpus):
     for name in SIGNATURES:
         extra = corpus / "plain" / name / "1" / "assets.extra"
-        if name == "with_warmup":
+        if name in ("with_warmup", "tf1_builder"):
             assert sorted(p.name for p in extra.iterdir()) == ["tf_serving_warmup_requests"]
         else:
             assert not extra.exists(), f"{name} must not carry assets.extra (the JVM must warm it up synthetically)"
@@ -193,11 +249,15 @@ def test_expected_vectors_cover_every_signature_with_one_and_many_rows(corpus, n
         cases = [c for c in doc["cases"] if c["signature"] == signature]
         assert cases, f"{name}: no expected case for signature {signature}"
         for case in cases:
-            assert set(case["inputs"]) == set(inputs) and set(case["outputs"]) == set(outputs)
-            for key, (dtype, _) in {**inputs, **outputs}.items():
-                entry = {**case["inputs"], **case["outputs"]}[key]
-                assert entry["dtype"] == dtype, (name, case["name"], key)
-        batched = [k for k, (_, shape) in inputs.items() if shape]
+            assert set(_signature_keys(case["inputs"])) == set(inputs) and set(case["outputs"]) == set(outputs)
+            for key, (dtype, _) in outputs.items():
+                assert case["outputs"][key]["dtype"] == dtype, (name, case["name"], key)
+            for key, entry in case["inputs"].items():
+                assert entry["dtype"] == inputs[key][0], (name, case["name"], key)
+                if entry.get("ragged"):  # one row split per ragged dimension, the last one indexing data
+                    splits = entry["row_splits"]
+                    assert len(splits[0]) == entry["shape"][0] + 1 and splits[-1][-1] == len(entry["data"])
+        batched = [k for k, entry in cases[0]["inputs"].items() if entry["shape"]]
         if batched:
             rows = {c["inputs"][batched[0]]["shape"][0] for c in cases}
             assert 1 in rows and max(rows) >= 5, (name, signature, rows)
@@ -233,16 +293,32 @@ def test_expected_vectors_reproduce_through_the_graph_mode_loader(corpus, tmp_pa
         meta = tf.compat.v1.saved_model.loader.load(session, ["serve"], str(model))
         for case in cases:
             sd = meta.signature_def[case.signature]
-            feed = {sd.inputs[k].name: v for k, v in case.inputs.items()}
+            feed = {sd.inputs[k].name: np.asarray(v) for k, v in signature_feed(case.inputs).items()}
             got = session.run({k: v.name for k, v in sd.outputs.items()}, feed_dict=feed)
             assert set(got) == set(case.outputs)
             for key, want in case.outputs.items():
                 have = np.asarray(got[key])
                 assert have.shape == want.shape, (case.name, key)
+                assert have.dtype == want.dtype, (case.name, key)
                 if want.dtype == object or want.dtype.kind in "iub":
                     assert have.tolist() == want.tolist(), (case.name, key)
-                else:
-                    np.testing.assert_allclose(have, want, atol=atol, rtol=rtol, err_msg=f"{name} {case.name} {key}")
+                else:  # (float16 and bfloat16 compared as the float64 values they are)
+                    np.testing.assert_allclose(
+                        have.astype(np.float64),
+                        want.astype(np.float64),
+                        atol=atol,
+                        rtol=rtol,
+                        err_msg=f"{name} {case.name} {key}",
+                    )
+
+
+def _signature_keys(golden_inputs: dict) -> list[str]:
+    """The SignatureDef input keys a case's golden inputs feed: a ragged ``x`` feeds ``x``, ``x_1``, ``x_2``..."""
+    keys = []
+    for key, entry in golden_inputs.items():
+        keys.append(key)
+        keys += [f"{key}_{i}" for i in range(1, len(entry.get("row_splits", [])) + 1)]
+    return keys
 
 
 def _tree_hash(root: Path) -> dict[str, str]:
@@ -305,7 +381,23 @@ def test_generator_is_deterministic_and_idempotent(corpus, tmp_path):
 # The odd signatures: they load and run in TF, and tfspark must refuse them (UNSUPPORTED_SIGNATURE)
 # ------------------------------------------------------------------------------------------------
 
-SERVED_DTYPES = {"float32", "float64", "int32", "int64", "bool", "string"}
+# every TF numeric dtype TF Serving serves (issue 17), beside bool and string
+SERVED_DTYPES = {
+    "float16",
+    "bfloat16",
+    "float32",
+    "float64",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint8",
+    "uint16",
+    "uint32",
+    "uint64",
+    "bool",
+    "string",
+}
 
 
 def served_or_refused(signature: dict) -> str | None:
@@ -336,7 +428,7 @@ def _entries(corpus) -> dict[str, dict]:
 def test_the_odd_signatures_are_exactly_the_ones_tfspark_must_refuse(corpus):
     entries = _entries(corpus)
     assert ODD_MODELS == sorted(n for n, e in entries.items() if e["odd"])
-    assert len(ODD_MODELS) == 7
+    assert len(ODD_MODELS) == 5
     for name, entry in entries.items():
         refused = {key: served_or_refused(sd) for key, sd in entry["signatures"].items()}
         if entry["odd"]:
@@ -389,7 +481,7 @@ def test_check_passes_on_the_odd_signatures(corpus, capsys, name, layout):
 
 def test_the_odd_outputs_really_have_the_odd_shapes(corpus):
     """Through the graph-mode loader, as TF Java runs them: the variables restore, and the outputs do not
-    follow the batch (a scalar, a fixed [3], a float16, a rank only known at run time)."""
+    follow the batch (a scalar, a fixed [3], a rank only known at run time)."""
     import tensorflow as tf
 
     def run(name, feed_rows):
@@ -404,17 +496,23 @@ def test_the_odd_outputs_really_have_the_odd_shapes(corpus):
     assert run("odd_scalar_output", {"x": x5})["total"].shape == ()
     assert run("odd_fixed_output", {"x": x5})["column_sums"].shape == (3,)
     assert run("odd_unknown_rank_output", {"x": x5})["flat"].shape == (10,)
-    half = run("odd_half_output", {"x": x5})["probability"]
-    assert half.dtype == np.float16 and half.shape == (5,)
     assert run("odd_fixed_batch", {"x": np.ones((8, 2), np.float32)})["y"].shape == (8,)
-    pixels = np.array([[1, 2, 3, 250]] * 5, np.uint8)
-    assert run("odd_uint8_input", {"pixels": pixels, "scale": np.full(5, 0.5, np.float32)})["score"].shape == (5,)
     assert run("odd_no_inputs", {})["constant"].shape == (3,)
 
 
 # ------------------------------------------------------------------------------------------------
 # check
 # ------------------------------------------------------------------------------------------------
+
+
+# Signatures whose synthetic row (zeros, one per input) is no valid data, so that ``check`` skips its
+# warm-up: a ragged input's components (one flat value with row splits [0]) and a tf.Example parser
+# (an empty string has no feature x).
+SYNTHETIC_ROW_IS_NO_DATA = {
+    ("ragged_input", "serving_default"),
+    ("ragged_input", "nested"),
+    ("tf1_builder", "classify"),
+}
 
 
 @pytest.mark.parametrize("layout", ["plain", "linked/repo"])
@@ -424,7 +522,10 @@ def test_check_passes_on_every_agreeing_corpus_model(corpus, capsys, name, layou
     assert code == 0, out
     assert "verdict: OK" in out
     for signature in SIGNATURES[name]:
-        assert f"{signature}: ok (warm-up from " in out
+        if (name, signature) in SYNTHETIC_ROW_IS_NO_DATA:
+            assert f"{signature}: warm-up skipped: " in out, out
+        else:
+            assert f"{signature}: ok (warm-up from " in out
 
 
 @pytest.mark.parametrize("name", ["linear", "titanic"])
@@ -663,3 +764,51 @@ def test_synthetic_rows_follow_the_declared_shapes():
     assert fixed["a"].shape == (3, 2) and fixed["b"].shape == (3,), "a fixed batch size is shared"
     none, reason = _synthetic_feed([spec("handle", "resource", [])])
     assert none is None and "resource" in reason
+
+
+# ------------------------------------------------------------------------------------------------
+# The routes of issue 17: what each model really holds
+# ------------------------------------------------------------------------------------------------
+
+
+def test_the_bytes_output_is_binary_and_named_for_the_jvm(corpus):
+    """``binary_outputs`` tells the JVM tests which outputs to serve as binary: there they are PNGs, not text."""
+    import base64
+
+    entries = _entries(corpus)
+    assert {n: e["binary_outputs"] for n, e in entries.items() if "binary_outputs" in e} == {"bytes_output": ["png"]}
+    doc = json.loads((corpus / "expected" / "bytes_output.json").read_text(encoding="utf-8"))
+    for case in doc["cases"]:
+        png = case["outputs"]["png"]
+        assert png["encoding"] == "base64"
+        assert all(base64.b64decode(v).startswith(b"\x89PNG\r\n\x1a\n") for v in png["data"])
+
+
+def _graph_ops(model_dir: Path) -> set[str]:
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    sm = saved_model_pb2.SavedModel.FromString((model_dir / "saved_model.pb").read_bytes())
+    graph = sm.meta_graphs[0].graph_def
+    return {n.op for n in graph.node} | {n.op for f in graph.library.function for n in f.node_def}
+
+
+def test_each_route_is_what_its_exporter_writes(corpus):
+    """The routes are the real thing: jax2tf's native serialization (XlaCallModule), TF1's classify method,
+    the uint8 image input feeding a Keras application, the images telling the outputs apart."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    assert "XlaCallModule" in _graph_ops(corpus / "plain" / "jax2tf" / "1")
+    sm = saved_model_pb2.SavedModel.FromString((corpus / "plain" / "tf1_builder" / "1" / "saved_model.pb").read_bytes())
+    methods = {k: v.method_name for k, v in sm.meta_graphs[0].signature_def.items()}
+    assert methods == {
+        "serving_default": "tensorflow/serving/predict",
+        "predict": "tensorflow/serving/predict",
+        "classify": "tensorflow/serving/classify",
+    }
+    assert "ParseExampleV2" in _graph_ops(corpus / "plain" / "tf1_builder" / "1")
+    for name in ("keras_app_mobilenet_v3_uint8", "keras_app_mobilenet_v2"):
+        doc = json.loads((corpus / "expected" / f"{name}.json").read_text(encoding="utf-8"))
+        many = next(c for c in doc["cases"] if c["outputs"]["output_0"]["shape"][0] == 5)["outputs"]["output_0"]
+        probabilities = np.array(many["data"]).reshape(many["shape"])
+        np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+        assert np.ptp(probabilities, axis=0).max() > 1e-3, f"{name}: every image gets the same output"

@@ -3,7 +3,9 @@
 Every corpus model is in the session's repository by name (tests/conftest.py: ``spark_repository``).
 For each corpus entry, through SQL ``tfpredict`` and through the JVM ``TFModelTransformer``:
 
-- ``agree``: every case of ``expected/<name>.json`` (computed by Python TF) matches within its tolerance;
+- ``agree``: every case of ``expected/<name>.json`` (computed by Python TF) matches within its tolerance
+  (inputs in the narrowest Spark type that holds their dtype; a ragged input as arrays of varying
+  lengths; the entry's ``binary_outputs`` served as ``binary`` and compared byte for byte);
 - ``MODEL_LOAD_FAILED`` (the broken Keras 3 exports): the error names the cause and the fix;
 - ``UNSUPPORTED_SIGNATURE`` (the odd signatures): the error starts with its class, names the input or
   output (corpus.json ``offending``) and says why (``reason``), at analysis time; never a raw Java
@@ -28,11 +30,19 @@ from tfspark import TFModelTransformer
 pytestmark = pytest.mark.jvm
 
 PATHS = ("SQL", "Transformer")
-LEAF = {
+LEAF = {  # the narrowest Spark type that holds every value of the dtype
     "float32": T.FloatType(),
+    "float16": T.FloatType(),
+    "bfloat16": T.FloatType(),
     "float64": T.DoubleType(),
-    "int64": T.LongType(),
+    "int8": T.ByteType(),
+    "int16": T.ShortType(),
+    "uint8": T.ShortType(),
     "int32": T.IntegerType(),
+    "uint16": T.IntegerType(),
+    "int64": T.LongType(),
+    "uint32": T.LongType(),
+    "uint64": T.LongType(),
     "bool": T.BooleanType(),
 }
 
@@ -99,24 +109,31 @@ def leaf_type(array: np.ndarray) -> T.DataType:
 
 def case_frame(spark, case: golden.GoldenCase):
     """The case as rows: an ``id`` and one column per input. A batched input gives one value per row; a
-    scalar-shaped (``[]``) input feeds every row; a case whose inputs are all scalars is one row."""
-    keys = sorted(case.inputs)
-    batched = [k for k in keys if case.inputs[k].ndim > 0]
-    n_rows = len(case.inputs[batched[0]]) if batched else 1
+    scalar-shaped (``[]``) input feeds every row; a case whose inputs are all scalars is one row. A ragged
+    input (a ``tf.RaggedTensor``) gives each row its nested lists, of varying lengths."""
+    ragged = {k for k, v in case.inputs.items() if hasattr(v, "flat_values")}
+    inputs = {k: v.to_list() if k in ragged else v for k, v in case.inputs.items()}
+    leaves = {k: v.flat_values.numpy() if k in ragged else v for k, v in case.inputs.items()}
+    ndim = {k: v.shape.rank if k in ragged else v.ndim for k, v in case.inputs.items()}
+    keys = sorted(inputs)
+    batched = [k for k in keys if ndim[k] > 0]
+    n_rows = len(inputs[batched[0]]) if batched else 1
     fields = [T.StructField("id", T.IntegerType(), nullable=False)]
     for k in keys:
-        t = leaf_type(case.inputs[k])
-        for _ in range(max(case.inputs[k].ndim - 1, 0)):
+        t = leaf_type(leaves[k])
+        for _ in range(max(ndim[k] - 1, 0)):
             t = T.ArrayType(t, containsNull=False)
         fields.append(T.StructField(k, t, nullable=False))
     types = {f.name: f.dataType for f in fields}
 
     def value(k: str, r: int):
-        array = case.inputs[k]
+        array = inputs[k]
+        if isinstance(array, list):  # ragged: row r's nested lists
+            return array[r]
         v = array[r] if array.ndim > 0 else array[()]
         if array.dtype == object:
             return v.decode("utf-8") if isinstance(types[k], T.StringType) else bytearray(v)
-        return v.tolist()
+        return v.tolist()  # (float16 and bfloat16 give Python floats)
 
     rows = [[r, *(value(k, r) for k in keys)] for r in range(n_rows)]
     return spark.createDataFrame(rows, T.StructType(fields)).repartition(2)
@@ -135,8 +152,9 @@ def max_diff(results: list, case: golden.GoldenCase, tolerance: dict, where: str
         got = [x for r in results for x in flatten(r[key] if len(case.outputs) > 1 else r)]
         flat = want.reshape(-1)
         assert len(got) == len(flat), f"{where} {case.name}/{key}: {len(got)} values, expected {len(flat)}"
-        if want.dtype == object:
-            assert got == [w.decode("utf-8") for w in flat], f"{where} {case.name}/{key}"
+        if want.dtype == object:  # text as str, a binary output as bytes
+            have = [bytes(g) if isinstance(g, bytes | bytearray) else g.encode("utf-8") for g in got]
+            assert have == list(flat), f"{where} {case.name}/{key}"
             continue
         have, expect = np.array(got, dtype=np.float64), flat.astype(np.float64)
         np.testing.assert_allclose(have, expect, **tolerance, err_msg=f"{where} {case.name}/{key}")
@@ -188,9 +206,10 @@ def label(cls: str, message: str, condition: str | None) -> str:
 # ------------------------------------------------------------------------------------------------
 
 
-def _agree(spark, name: str, corpus_dir: Path, table: dict) -> None:
+def _agree(spark, name: str, entry: dict, corpus_dir: Path, table: dict) -> None:
     doc, cases = load_expected(corpus_dir / "expected" / f"{name}.json")
     tolerance = {"rtol": doc["tolerance"]["rtol"], "atol": doc["tolerance"]["atol"]}
+    binary = entry.get("binary_outputs", [])
     worst = dict.fromkeys(PATHS, 0.0)
     for case in cases:
         df = case_frame(spark, case)
@@ -198,9 +217,16 @@ def _agree(spark, name: str, corpus_dir: Path, table: dict) -> None:
         df.createOrReplaceTempView(view)
         struct = ", ".join(sorted(case.inputs))
         sql = f"SELECT id, tfpredict('{name}:{case.signature}', struct({struct})) AS p FROM {view} ORDER BY id"
-        got = [r["p"] for r in spark.sql(sql).collect()]
+        if binary:
+            spark.conf.set("spark.tfpredict.binaryOutputs", ",".join(f"{name}:{k}" for k in binary))
+        try:
+            got = [r["p"] for r in spark.sql(sql).collect()]
+        finally:
+            spark.conf.unset("spark.tfpredict.binaryOutputs")
         worst["SQL"] = max(worst["SQL"], max_diff(got, case, tolerance, f"{name} SQL"))
-        scorer = TFModelTransformer(model=name, signature=case.signature, outputCol="p", batchSize=3)
+        scorer = TFModelTransformer(
+            model=name, signature=case.signature, outputCol="p", batchSize=3, binaryOutputs=binary or None
+        )
         got = [r["p"] for r in scorer.transform(df).orderBy("id").collect()]
         worst["Transformer"] = max(worst["Transformer"], max_diff(got, case, tolerance, f"{name} Transformer"))
     table[name] = {p: f"agrees (max |Δ| {d:.3g})" for p, d in worst.items()}
@@ -267,7 +293,12 @@ def _unsupported(spark, name: str, entry: dict, table: dict) -> None:
 def test_corpus_model_through_sql_and_the_transformer(spark, foreign_models, corpus, table, name):
     entry = corpus[name]
     if entry["expect"] == "agree":
-        _agree(spark, name, foreign_models, table)
+        try:
+            _agree(spark, name, entry, foreign_models, table)
+        except Exception as exc:  # the table shows what the JVM said instead of agreeing
+            if name not in table:
+                table[name] = dict.fromkeys(PATHS, f"FAILED: {label(*java_error(exc))}"[:36])
+            raise
     elif entry.get("odd"):
         assert entry["expect"] == "UNSUPPORTED_SIGNATURE"
         _unsupported(spark, name, entry, table)

@@ -3,18 +3,22 @@
 None of these models goes through this project's export helpers (``python_trainer.export``). Each
 one is written the way a user who never heard of tfspark would write it: Keras 3 ``model.export``,
 ``keras.export.ExportArchive``, ``tf.saved_model.save`` of a Keras model or of a hand-written
-``tf.Module``. The JVM tests (ScalaTest and the pyspark cross-language tests) run every entry point
-over this corpus; ``tests/test_check_and_foreign.py`` proves that the expectations are right.
+``tf.Module``, keras.applications, Keras 2's ``model.save``, TF1's ``Builder``, keras-hub, jax2tf.
+The JVM tests (ScalaTest and the pyspark cross-language tests) run every entry point over this
+corpus; ``tests/test_check_and_foreign.py`` proves that the expectations are right.
 
 Usage::
 
     python tests/foreign_models/make_foreign_models.py OUT_DIR [--force]
 
-The run is idempotent: ``OUT_DIR/.stamp`` records the hash of this script and the TF and Keras
-versions, and a second run with the same stamp does nothing. Otherwise ``plain/``, ``linked/``,
-``store/``, ``expected/`` and ``corpus.json`` are deleted and written again. Weights are seeded, so
-every run computes the same outputs (the ``saved_model.pb`` bytes may differ between runs: TF names
-its functions with fresh ids).
+The exporters beyond TF and Keras 3 (jax, tf_keras, keras-hub) are pinned in pyproject.toml's
+``foreign`` extra and bin/setup. A run takes about 40 s of CPU (the two MobileNets 10 s each).
+
+The run is idempotent: ``OUT_DIR/.stamp`` records the hash of this script and the TF, Keras,
+tf_keras, keras-hub, jax and jaxlib versions, and a second run with the same stamp does nothing.
+Otherwise ``plain/``, ``linked/``, ``store/``, ``expected/`` and ``corpus.json`` are deleted and
+written again. Weights are seeded, so every run computes the same outputs (the ``saved_model.pb``
+bytes may differ between runs: TF names its functions with fresh ids).
 
 Models (``OUT_DIR/plain/<name>/1/``)
 -------------------------------------
@@ -47,9 +51,61 @@ Models (``OUT_DIR/plain/<name>/1/``)
     loader (TF Java, TF Serving) fails with "Could not find variable prediction/bias" (or another of its
     variables: whichever op reads first): the negative case.
 
+The routes users export by (issue 17; all ``expect: agree``: TF Serving serves every one)
+    ``keras_app_mobilenet_v3_uint8``
+        ``keras.applications.MobileNetV3Small(weights=None, alpha=0.75)`` at 32x32 behind
+        ``keras.Input(dtype="uint8")`` and a ``Rescaling`` layer (the cast), ``model.export(dir)``: the
+        image-serving contract, ``image uint8 [-1,32,32,3]`` → ``output_0 float32 [-1,5]`` (softmax).
+        Biases and batch-norm statistics are seeded too, with small variances so that each image gets its
+        own output.
+    ``keras_app_mobilenet_v2``
+        ``keras.applications.MobileNetV2(weights=None, alpha=0.35)`` at 32x32, ``model.export(dir)``:
+        ``keras_tensor float32 [-1,32,32,3]`` (Keras names the application's input) → ``output_0 [-1,4]``.
+        (EfficientNetB0 and ResNet50 are left out: 16 and 94 MB of variables, 30 s and more to export on
+        two cores, for no route the MobileNets do not take.)
+    ``tf_keras_save``
+        Keras 2 (``tf_keras`` 2.18) Sequential, ``model.save(dir)`` (the SavedModel format):
+        ``features float32 [-1,5]`` → ``probabilities float32 [-1,2]``.
+    ``tf1_builder``
+        TF1 ``tf.compat.v1.saved_model.Builder``, the classic TF Serving layout: ``serving_default`` and
+        ``predict`` (``predict_signature_def``: ``x float32 [-1,3]`` → ``scores float32 [-1,3]``,
+        ``class_id int64 [-1]``), ``classify`` (``classification_signature_def``: ``inputs string [-1]``,
+        serialized ``tf.train.Example`` protos with a float feature ``x`` of 3 values → ``classes string
+        [-1,3]``, ``scores float32 [-1,3]``), and a TF Serving warm-up file for ``predict``.
+    ``keras_hub_bert``
+        ``keras_hub.models.BertBackbone`` from a config (vocabulary 100, 2 layers, 2 heads, hidden 16),
+        random weights, ``model.export(dir)``: ``token_ids``, ``padding_mask``, ``segment_ids int32
+        [-1,-1]`` → ``sequence_output float32 [-1,-1,16]``, ``pooled_output float32 [-1,16]``.
+    ``jax2tf``
+        ``jax2tf.convert(fn, with_gradient=False, polymorphic_shapes=["(b, 3)"])`` (native serialization,
+        jax 0.4.38's default: one ``XlaCallModule`` op) in a ``tf.Module``, ``tf.saved_model.save``:
+        ``x float32 [-1,3]`` → ``output_0 float32 [-1,2]``.
+    ``mixed_float16_output``
+        Keras 3 under ``mixed_float16`` with no float32 output layer, ``model.export(dir)``:
+        ``x float32 [-1,4]`` → ``output_0 float16 [-1,2]`` (tolerance 1e-3: float16's precision).
+    ``ragged_input``
+        ``tf.Module`` with ``tf.RaggedTensorSpec`` inputs: ``serving_default`` (``[None, None]``, ragged_rank
+        1) → ``total float32 [-1]``, ``count int64 [-1]``; ``nested`` (``[None, None, None]``, ragged_rank 2)
+        → ``total``, ``inner_rows int64 [-1]``. Its SignatureDef shows the components: ``x`` (flat values),
+        ``x_1`` (and ``x_2``) the row splits; the golden cases feed one ragged ``x`` (see ``golden.py``).
+    ``bytes_output``
+        ``pixels float32 [-1,4]`` → ``png string [-1]`` (a 2x2 PNG per row: bytes that are not UTF-8),
+        ``brightness float32 [-1]``. corpus.json ``binary_outputs: ["png"]``: the JVM serves it as binary
+        when ``spark.tfpredict.binaryOutputs`` names it.
+    ``narrow_ints``
+        ``level int8 [-1]``, ``offset int16 [-1]``, ``reading uint16 [-1,2]`` → ``score float32 [-1]``,
+        ``score_bf16 bfloat16 [-1]``; the cases hold each type's extremes.
+    ``wide_unsigned``
+        ``count uint32 [-1]`` → ``total uint64 [-1]`` (above 2^32), ``ratio float64 [-1]``.
+    ``uint8_input``
+        ``pixels uint8 [-1,4]``, ``scale float32 [-1]`` → ``score float32 [-1]`` (an odd signature until
+        issue 17).
+    ``half_output``
+        ``x float32 [-1,2]`` → ``probability float16 [-1]`` (an odd signature until issue 17).
+
 Odd signatures (``expect: UNSUPPORTED_SIGNATURE``, ``odd: true``)
     ``tf.Module`` exports whose variables are tracked: they load in TF's C++ loader and run (``check``
-    passes on them), but their SignatureDef has a shape or dtype tfspark does not serve, so every JVM
+    passes on them), but their SignatureDef has a shape tfspark does not serve, so every JVM
     entry point must refuse them with ``UNSUPPORTED_SIGNATURE``, naming the input or output
     (``offending`` in corpus.json) and the reason (``reason``: words the message must contain). Each has
     ``feed``: the SQL argument a user would plausibly pass, as in ``tfpredict('<name>', <feed>)``. All
@@ -59,13 +115,11 @@ Odd signatures (``expect: UNSUPPORTED_SIGNATURE``, ``odd: true``)
     ``odd_scalar_output``        ``x float32 [-1,2]`` → ``total float32 []`` (sum over the batch)
     ``odd_unknown_rank_output``  ``x float32 [-1,2]`` → ``flat float32 <unknown rank>`` (reshape to a
                                  shape read from a variable of unknown shape)
-    ``odd_uint8_input``          ``pixels uint8 [-1,4]``, ``scale float32 [-1]`` → ``score float32 [-1]``
-    ``odd_half_output``          ``x float32 [-1,2]`` → ``probability float16 [-1]``
     ``odd_no_inputs``            no inputs → ``constant float32 [-1]`` (a variable of shape [None])
     ``odd_fixed_output``         ``x float32 [-1,2]`` → ``column_sums float32 [3]`` (sum over the batch)
 
 No model carries ``assets.extra/golden.json``: the JVM must use its synthetic warm-up on them (and
-the warm-up requests on ``with_warmup``).
+the warm-up requests on ``with_warmup`` and ``tf1_builder``).
 
 Other outputs
 -------------
@@ -75,8 +129,10 @@ Other outputs
     the outputs computed by Python TF through ``tf.saved_model.load(dir).signatures[key]``.
 ``OUT_DIR/corpus.json``
     A list of ``{name, exporter, path, linked_path, link_shape, signatures, expect, odd}``, plus
-    ``feed``, ``offending`` and ``reason`` where ``odd`` is true. ``expect`` is ``"agree"`` or the expected error
-    class (``"MODEL_LOAD_FAILED"``, or ``"UNSUPPORTED_SIGNATURE"`` for the odd signatures).
+    ``feed``, ``offending`` and ``reason`` where ``odd`` is true, and ``binary_outputs`` (the string outputs
+    that hold bytes, to name in ``spark.tfpredict.binaryOutputs``) where a model has them. ``expect`` is
+    ``"agree"`` or the expected error class (``"MODEL_LOAD_FAILED"``, or ``"UNSUPPORTED_SIGNATURE"`` for
+    the odd signatures). ``signatures`` are the SignatureDefs as written (a ragged input as its components).
 
 Linked layout (``OUT_DIR/linked/repo``, the same models through symbolic links)
 -------------------------------------------------------------------------------
@@ -100,6 +156,11 @@ Linked layout (``OUT_DIR/linked/repo``, the same models through symbolic links)
       keras_broken/1 -> /ABS/OUT_DIR/store/keras_broken-2026-11-25       version link, absolute (negative)
       saved_model_save/1/                                      a plain copy, no link (negative)
       odd_*  -> ../../store/odd/odd_*                          name link, relative (the odd signatures)
+      the routes of issue 17 (ROUTE_MODELS), in turn:
+        keras_app_mobilenet_v3_uint8 -> ../../store/routes/keras_app_mobilenet_v3_uint8   name link, relative
+        keras_app_mobilenet_v2/1 -> /ABS/OUT_DIR/store/keras_app_mobilenet_v2-2026-12-01 version link, absolute
+        tf_keras_save/1 -> ../../../store/tf_keras_save-2026-12-02                         version link, relative
+        ...
 
 Every link target under ``store/`` is a byte copy of the model in ``plain/``, so the linked layout
 resolves to the same bytes as the plain one.
@@ -115,6 +176,7 @@ import shutil
 import sys
 import tempfile
 import time
+from importlib import metadata
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -131,6 +193,8 @@ MANAGED = ("plain", "linked", "store", "expected", "corpus.json")
 AGREE = "agree"
 LOAD_FAILED = "MODEL_LOAD_FAILED"
 UNSUPPORTED = "UNSUPPORTED_SIGNATURE"
+# the exporters besides TF and Keras 3 (pyproject.toml's `foreign` extra and bin/setup): their versions are in the stamp
+EXPORTER_PACKAGES = ("tf_keras", "keras-hub", "jax", "jaxlib")
 VOCABULARY = ["spark", "tensor", "flow", "model", "café", "naïve", "日本", "serving"]
 
 
@@ -140,7 +204,8 @@ def stamp_text() -> str:
     import tensorflow as tf
 
     digest = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
-    return json.dumps({"script_sha256": digest, "tensorflow": tf.__version__, "keras": keras.__version__})
+    versions = {package: metadata.version(package) for package in EXPORTER_PACKAGES}
+    return json.dumps({"script_sha256": digest, "tensorflow": tf.__version__, "keras": keras.__version__, **versions})
 
 
 def is_fresh(out_dir: Path) -> bool:
@@ -409,6 +474,462 @@ def make_keras_broken(out: Path, rng):
 
 
 # ----------------------------------------------------------------------------------------------
+# The routes users export by (issue 17): keras.applications, Keras 2 (tf_keras), TF1's Builder,
+# keras-hub, jax2tf, mixed precision, ragged inputs, bytes outputs and the narrow numeric dtypes.
+# Each returns (exporter, cases) or (exporter, cases, extra corpus.json fields).
+# ----------------------------------------------------------------------------------------------
+
+
+def _randomize_normalization(model, rng, variance=(0.5, 1.5)) -> None:
+    """Seeded biases and batch-norm statistics (Keras leaves them 0 and 1). In a deep network the input's
+    signal fades with variances near 1: small ``variance`` values amplify it, so each image gets its own
+    output (not the same softmax for every input)."""
+    for weight in model.weights:
+        path = weight.path
+        shape = tuple(weight.shape)
+        if path.endswith("moving_variance") or path.endswith("/variance"):
+            value = rng.uniform(*variance, shape)
+        elif path.endswith("gamma"):
+            value = rng.uniform(0.8, 1.2, shape)
+        elif path.endswith(("bias", "beta", "moving_mean", "/mean")):
+            value = rng.normal(0, 0.1, shape)
+        else:
+            continue
+        weight.assign(value.astype(weight.dtype))
+
+
+def _images(rng, rows: int, size: int, channels: int = 3):
+    import numpy as np
+
+    images = rng.integers(0, 256, (rows, size, size, channels)).astype(np.uint8)
+    if rows > 1:
+        images[0] = 0
+        images[1] = 255
+    return images
+
+
+def make_keras_app_mobilenet_v3_uint8(out: Path, rng):
+    import keras
+
+    keras.backend.clear_session()
+    image = keras.Input((32, 32, 3), dtype="uint8", name="image")
+    pixels = keras.layers.Rescaling(1.0, name="to_float")(image)  # uint8 → float32, values 0..255
+    base = keras.applications.MobileNetV3Small(
+        input_shape=(32, 32, 3), alpha=0.75, weights=None, classes=5, dropout_rate=0.0
+    )  # include_preprocessing: 0..255 → -1..1
+    model = keras.Model(image, base(pixels))
+    _randomize_normalization(model, rng, variance=(0.07, 0.14))
+    model.export(str(out), verbose=False)
+    cases = [
+        (name, sig, {"image": _images(rng, n, 32)})
+        for sig in ("serving_default", "serve")
+        for name, n in (("1_image", 1), ("5_images_black_white_noise", 5))
+    ]
+    return (
+        "keras.applications.MobileNetV3Small(weights=None, alpha=0.75, 32x32) behind keras.Input(dtype='uint8') "
+        "+ Rescaling, model.export(dir): the image-serving contract",
+        cases,
+        {"tolerance": {"atol": 1e-5, "rtol": 1e-4}},
+    )
+
+
+def make_keras_app_mobilenet_v2(out: Path, rng):
+    import keras
+
+    keras.backend.clear_session()
+    model = keras.applications.MobileNetV2(input_shape=(32, 32, 3), alpha=0.35, weights=None, classes=4)
+    _randomize_normalization(model, rng, variance=(0.05, 0.1))
+    model.export(str(out), verbose=False)
+    key = model.inputs[0].name  # Keras names the application's input: the signature's key
+    images = [_images(rng, n, 32).astype("float32") / 127.5 - 1.0 for n in (1, 5)]
+    cases = [
+        (f"{len(x)}_image{'s' if len(x) > 1 else ''}", sig, {key: x})
+        for sig in ("serving_default", "serve")
+        for x in images
+    ]
+    return (
+        "keras.applications.MobileNetV2(weights=None, alpha=0.35, 32x32) float32 images, model.export(dir)",
+        cases,
+        {"tolerance": {"atol": 1e-5, "rtol": 1e-4}},
+    )
+
+
+def make_tf_keras_save(out: Path, rng):
+    import tf_keras
+
+    tf_keras.backend.clear_session()
+    tf_keras.utils.set_random_seed(int(rng.integers(1 << 30)))
+    model = tf_keras.Sequential(
+        [
+            tf_keras.Input((5,), name="features"),
+            tf_keras.layers.Dense(6, activation="tanh", name="hidden"),
+            tf_keras.layers.Dense(2, activation="softmax", name="probabilities"),
+        ]
+    )
+    model.save(str(out))  # a folder path: Keras 2 writes the TF SavedModel format
+    cases = [
+        (f"{n}_row{'s' if n > 1 else ''}", "serving_default", {"features": _float_rows(rng, n, 5)}) for n in (1, 6)
+    ]
+    return "tf_keras (Keras 2) Sequential, model.save(dir): the SavedModel format", cases
+
+
+CLASS_NAMES = [b"setosa", b"versicolor", b"virginica"]
+
+
+def _examples(rng, rows: int) -> list[bytes]:
+    """Serialized ``tf.train.Example``s with a float feature ``x`` of 3 values (binary: not UTF-8 text)."""
+    import tensorflow as tf
+
+    return [
+        tf.train.Example(
+            features=tf.train.Features(
+                feature={"x": tf.train.Feature(float_list=tf.train.FloatList(value=rng.normal(0, 2, 3).tolist()))}
+            )
+        ).SerializeToString()
+        for _ in range(rows)
+    ]
+
+
+def make_tf1_builder(out: Path, rng):
+    import numpy as np
+    import tensorflow as tf
+
+    v1 = tf.compat.v1
+    graph = tf.Graph()
+    with graph.as_default():
+        x = v1.placeholder(tf.float32, [None, 3], name="x")
+        examples = v1.placeholder(tf.string, [None], name="tf_example")
+        w = v1.get_variable("w", initializer=rng.normal(0, 1, (3, 3)).astype("float32"))
+        b = v1.get_variable("b", initializer=rng.normal(0, 0.5, 3).astype("float32"))
+
+        def scores_of(features):
+            return tf.nn.softmax(tf.matmul(features, w) + b)
+
+        scores = scores_of(x)
+        parsed = tf.io.parse_example(examples, {"x": tf.io.FixedLenFeature([3], tf.float32)})
+        example_scores = scores_of(parsed["x"])
+        classes = tf.tile(tf.constant([CLASS_NAMES]), [tf.shape(example_scores)[0], 1])
+        utils = v1.saved_model.signature_def_utils
+        predict = utils.predict_signature_def(
+            inputs={"x": x}, outputs={"scores": scores, "class_id": tf.argmax(scores, axis=1)}
+        )
+        classify = utils.classification_signature_def(examples=examples, classes=classes, scores=example_scores)
+        with v1.Session(graph=graph) as session:
+            session.run(v1.global_variables_initializer())
+            builder = v1.saved_model.Builder(str(out))
+            builder.add_meta_graph_and_variables(
+                session,
+                [tf.saved_model.SERVING],
+                signature_def_map={"serving_default": predict, "predict": predict, "classify": classify},
+            )
+            builder.save()
+    write_warmup_requests(
+        out / "assets.extra" / "tf_serving_warmup_requests",
+        "tf1_builder",
+        [("predict", {"x": _float_rows(rng, 2, 3)})],
+    )
+    cases = [
+        (f"{n}_row{'s' if n > 1 else ''}", sig, {"x": _float_rows(rng, n, 3)})
+        for sig in ("serving_default", "predict")
+        for n in (1, 5)
+    ]
+    cases += [
+        (f"{n}_example{'s' if n > 1 else ''}", "classify", {"inputs": np.array(_examples(rng, n), object)})
+        for n in (1, 5)
+    ]
+    return (
+        "TF1 tf.compat.v1.saved_model.Builder: predict_signature_def (serving_default, predict) and "
+        "classification_signature_def (classify, serialized tf.Example strings), TF Serving warm-up file",
+        cases,
+    )
+
+
+def make_keras_hub_bert(out: Path, rng):
+    import keras
+    import keras_hub
+    import numpy as np
+
+    keras.backend.clear_session()
+    backbone = keras_hub.models.BertBackbone(
+        vocabulary_size=100,
+        num_layers=2,
+        num_heads=2,
+        hidden_dim=16,
+        intermediate_dim=32,
+        max_sequence_length=16,
+        num_segments=2,
+        dropout=0.0,
+    )
+    _randomize_normalization(backbone, rng)
+    backbone.export(str(out), verbose=False)
+
+    def batch(rows: int, length: int):
+        lengths = rng.integers(1, length + 1, rows)
+        lengths[0] = length
+        mask = (np.arange(length)[None, :] < lengths[:, None]).astype(np.int32)
+        token_ids = rng.integers(1, 100, (rows, length)).astype(np.int32) * mask  # 0: padding
+        segment_ids = ((np.arange(length)[None, :] >= lengths[:, None] // 2) * mask).astype(np.int32)
+        return {"token_ids": token_ids, "padding_mask": mask, "segment_ids": segment_ids}
+
+    cases = [
+        (f"{n}_sequence{'s' if n > 1 else ''}", sig, batch(n, 8))
+        for sig in ("serving_default", "serve")
+        for n in (1, 5)
+    ]
+    return (
+        "keras_hub.models.BertBackbone from a config (vocabulary 100, 2 layers, hidden 16), random weights, "
+        "model.export(dir): token_ids, padding_mask, segment_ids int32 [-1,-1]",
+        cases,
+        {"tolerance": {"atol": 1e-5, "rtol": 1e-4}},
+    )
+
+
+def make_jax2tf(out: Path, rng):
+    import jax
+    import jax.numpy as jnp
+    import tensorflow as tf
+    from jax.experimental import jax2tf
+
+    w = rng.normal(0, 1, (3, 2)).astype("float32")
+    b = rng.normal(0, 0.5, 2).astype("float32")
+
+    def predict(x):
+        return jax.nn.sigmoid(jnp.tanh(x @ w) + b)
+
+    module = tf.Module()
+    module.serve = tf.function(
+        jax2tf.convert(predict, with_gradient=False, polymorphic_shapes=["(b, 3)"]),
+        autograph=False,
+        input_signature=[tf.TensorSpec([None, 3], tf.float32, name="x")],
+    )
+    tf.saved_model.save(module, str(out), signatures={"serving_default": module.serve})
+    cases = [(f"{n}_row{'s' if n > 1 else ''}", "serving_default", {"x": _float_rows(rng, n, 3)}) for n in (1, 5)]
+    return (
+        f"jax2tf.convert(with_gradient=False, native serialization: XlaCallModule) of a jax {jax.__version__} "
+        "function in a tf.Module, tf.saved_model.save",
+        cases,
+    )
+
+
+def make_mixed_float16_output(out: Path, rng):
+    import keras
+
+    keras.backend.clear_session()  # (it also resets the global policy: set it after)
+    policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:  # every layer computes in float16, the last one too (no float32 output layer): a float16 output
+        x = keras.Input(shape=(4,), name="x")
+        hidden = keras.layers.Dense(8, activation="relu", name="hidden")(x)
+        model = keras.Model(x, keras.layers.Dense(2, name="logits")(hidden))
+        for layer in model.layers[1:]:
+            kernel, bias = layer.get_weights()
+            layer.set_weights([rng.normal(0, 0.5, kernel.shape), rng.normal(0, 0.2, bias.shape)])
+        model.export(str(out), verbose=False)
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
+    cases = [
+        (f"{n}_row{'s' if n > 1 else ''}", sig, {"x": _float_rows(rng, n, 4) / 100})
+        for sig in ("serving_default", "serve")
+        for n in (1, 6)
+    ]
+    return (
+        "Keras 3 mixed_float16 policy, the final Dense left at float16, model.export(dir): output float16 [-1,2]",
+        cases,
+        {"tolerance": {"atol": 1e-3, "rtol": 1e-3}},  # float16 has 11 significant bits
+    )
+
+
+def make_ragged_input(out: Path, rng):
+    import tensorflow as tf
+
+    class Ragged(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = tf.Variable(float(rng.uniform(1, 2)), name="w")
+
+        @tf.function(input_signature=[tf.RaggedTensorSpec([None, None], tf.float32, ragged_rank=1)])
+        def serve(self, x):
+            return {"total": tf.reduce_sum(x, axis=1) * self.w, "count": x.row_lengths()}
+
+        @tf.function(input_signature=[tf.RaggedTensorSpec([None, None, None], tf.float32, ragged_rank=2)])
+        def nested(self, x):
+            return {"total": tf.reduce_sum(x, axis=[1, 2]) * self.w, "inner_rows": x.row_lengths()}
+
+    module = Ragged()
+    tf.saved_model.save(module, str(out), signatures={"serving_default": module.serve, "nested": module.nested})
+
+    def ragged(rows):
+        return tf.ragged.constant(rows, dtype=tf.float32, ragged_rank=len(tf.ragged.constant(rows).shape) - 1)
+
+    cases = [
+        ("1_row", "serving_default", {"x": ragged([[1.5, -2.0, 4.0]])}),
+        (
+            "5_rows_one_empty",
+            "serving_default",
+            {"x": ragged([[1.0, 2.0], [], [3.0], [0.5, 0.25, 0.125, 8.0], [-1.0]])},
+        ),
+        ("1_row_nested", "nested", {"x": ragged([[[1.0, 2.0], [], [3.0]]])}),
+        (
+            "5_rows_nested",
+            "nested",
+            {"x": ragged([[[1.0, 2.0], [3.0]], [], [[4.0], [], [5.0, 6.0, 7.0]], [[]], [[-8.0, 0.5]]])},
+        ),
+    ]
+    return (
+        "tf.Module with RaggedTensorSpec inputs, tf.saved_model.save: serving_default [None, None] (ragged_rank 1), "
+        "nested [None, None, None] (ragged_rank 2); the SignatureDef shows the components x, x_1[, x_2]",
+        cases,
+    )
+
+
+def make_bytes_output(out: Path, rng):
+    import tensorflow as tf
+
+    class Thumbnail(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.gain = tf.Variable(float(rng.uniform(200, 255)), name="gain")
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 4], tf.float32, name="pixels")])
+        def serve(self, pixels):
+            image = tf.cast(tf.clip_by_value(pixels * self.gain, 0.0, 255.0), tf.uint8)
+            png = tf.map_fn(
+                lambda row: tf.io.encode_png(tf.reshape(row, [2, 2, 1])), image, fn_output_signature=tf.string
+            )
+            return {"png": png, "brightness": tf.reduce_mean(pixels, axis=1)}
+
+    module = Thumbnail()
+    tf.saved_model.save(module, str(out), signatures={"serving_default": module.serve})
+    cases = [
+        (f"{n}_row{'s' if n > 1 else ''}", "serving_default", {"pixels": rng.uniform(0, 1, (n, 4)).astype("float32")})
+        for n in (1, 5)
+    ]
+    return (
+        "tf.Module returning a PNG per row (tf.io.encode_png: bytes that are not UTF-8) beside a float, "
+        "tf.saved_model.save; served as binary when spark.tfpredict.binaryOutputs names png",
+        cases,
+        {"binary_outputs": ["png"]},
+    )
+
+
+def make_narrow_ints(out: Path, rng):
+    import numpy as np
+    import tensorflow as tf
+
+    class Narrow(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = tf.Variable(rng.normal(0, 1, 3).astype("float32"), name="w")
+
+        @tf.function(
+            input_signature=[
+                tf.TensorSpec([None], tf.int8, name="level"),
+                tf.TensorSpec([None], tf.int16, name="offset"),
+                tf.TensorSpec([None, 2], tf.uint16, name="reading"),
+            ]
+        )
+        def serve(self, level, offset, reading):
+            score = (
+                tf.cast(level, tf.float32) * self.w[0]
+                + tf.cast(offset, tf.float32) * self.w[1]
+                + tf.reduce_sum(tf.cast(reading, tf.float32), axis=1) * self.w[2] / 1000.0
+            )
+            return {"score": score, "score_bf16": tf.cast(score, tf.bfloat16)}
+
+    module = Narrow()
+    tf.saved_model.save(module, str(out), signatures={"serving_default": module.serve})
+    cases = [
+        (
+            "1_row",
+            "serving_default",
+            {
+                "level": np.array([3], np.int8),
+                "offset": np.array([-300], np.int16),
+                "reading": np.array([[1, 2]], np.uint16),
+            },
+        ),
+        (
+            "5_rows_extremes",
+            "serving_default",
+            {
+                "level": np.array([-128, 127, 0, -1, 5], np.int8),
+                "offset": np.array([-32768, 32767, 0, 1, -2], np.int16),
+                "reading": np.array([[0, 65535], [65535, 65535], [0, 0], [1000, 2000], [7, 9]], np.uint16),
+            },
+        ),
+    ]
+    return (
+        "tf.Module with int8, int16 and uint16 inputs and a bfloat16 output, tf.saved_model.save",
+        cases,
+        {"tolerance": {"atol": 1e-5, "rtol": 1e-5}},
+    )
+
+
+def make_wide_unsigned(out: Path, rng):
+    import numpy as np
+    import tensorflow as tf
+
+    class Wide(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.shift = tf.Variable(int(rng.integers(1, 1000)), dtype=tf.int64, name="shift")
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.uint32, name="count")])
+        def serve(self, count):
+            wide = tf.cast(count, tf.int64) * 4 + self.shift  # above 2^32: needs 64 bits
+            return {"total": tf.cast(wide, tf.uint64), "ratio": tf.cast(count, tf.float64) / 4294967295.0}
+
+    module = Wide()
+    tf.saved_model.save(module, str(out), signatures={"serving_default": module.serve})
+    cases = [
+        ("1_row", "serving_default", {"count": np.array([7], np.uint32)}),
+        ("5_rows_extremes", "serving_default", {"count": np.array([0, 1, 2**31, 2**32 - 1, 12345], np.uint32)}),
+    ]
+    return "tf.Module with a uint32 input and a uint64 output, tf.saved_model.save", cases
+
+
+def make_uint8_input(out: Path, rng):
+    import numpy as np
+    import tensorflow as tf
+
+    module = _odd_module(rng, (4,))
+
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None, 4], tf.uint8, name="pixels"),
+            tf.TensorSpec([None], tf.float32, name="scale"),
+        ]
+    )
+    def serve(pixels, scale):
+        return {"score": tf.linalg.matvec(tf.cast(pixels, tf.float32), module.w) * scale}
+
+    _save_odd(module, serve, out)
+    cases = [
+        ("1_row", "serving_default", {"pixels": np.array([[1, 2, 3, 250]], np.uint8), "scale": np.float32([0.5])}),
+        (
+            "5_rows",
+            "serving_default",
+            {"pixels": _images(rng, 5, 2, 1).reshape(5, 4), "scale": rng.uniform(0, 2, 5).astype("float32")},
+        ),
+    ]
+    return "tf.Module, inputs pixels uint8 [-1,4] and scale float32 [-1], tf.saved_model.save", cases
+
+
+def make_half_output(out: Path, rng):
+    import tensorflow as tf
+
+    module = _odd_module(rng, (2,))
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 2], tf.float32, name="x")])
+    def serve(x):
+        return {"probability": tf.sigmoid(tf.cast(tf.linalg.matvec(x, module.w), tf.float16))}
+
+    _save_odd(module, serve, out)
+    cases = [(f"{n}_row{'s' if n > 1 else ''}", "serving_default", {"x": _float_rows(rng, n, 2)}) for n in (1, 5)]
+    return "tf.Module, batched input x [-1,2], output probability float16 [-1], tf.saved_model.save", cases
+
+
+# ----------------------------------------------------------------------------------------------
 # Odd signatures: SavedModels that load and run in TF (their variables are tracked and restore in
 # the C++ loader), but whose SignatureDef has a shape or dtype tfspark does not serve. The JVM must
 # refuse each with UNSUPPORTED_SIGNATURE, naming the input or output, never with a load failure or
@@ -481,39 +1002,6 @@ def make_odd_unknown_rank_output(out: Path, rng):
     )
 
 
-def make_odd_uint8_input(out: Path, rng):
-    import tensorflow as tf
-
-    module = _odd_module(rng, (4,))
-
-    @tf.function(
-        input_signature=[
-            tf.TensorSpec([None, 4], tf.uint8, name="pixels"),
-            tf.TensorSpec([None], tf.float32, name="scale"),
-        ]
-    )
-    def serve(pixels, scale):
-        return {"score": tf.linalg.matvec(tf.cast(pixels, tf.float32), module.w) * scale}
-
-    _save_odd(module, serve, out)
-    return "tf.Module, inputs pixels uint8 [-1,4] and scale float32 [-1]", (
-        "named_struct('pixels', array(1, 2, 3, 250), 'scale', 0.5f)"
-    )
-
-
-def make_odd_half_output(out: Path, rng):
-    import tensorflow as tf
-
-    module = _odd_module(rng, (2,))
-
-    @tf.function(input_signature=[tf.TensorSpec([None, 2], tf.float32, name="x")])
-    def serve(x):
-        return {"probability": tf.sigmoid(tf.cast(tf.linalg.matvec(x, module.w), tf.float16))}
-
-    _save_odd(module, serve, out)
-    return "tf.Module, batched input x [-1,2], output probability float16 [-1]", "array(1.0f, 2.0f)"
-
-
 def make_odd_no_inputs(out: Path, rng):
     import tensorflow as tf
 
@@ -549,10 +1037,26 @@ ODD_MODELS = {
     "odd_fixed_batch": (make_odd_fixed_batch, "x", "fixed first dimension 8"),
     "odd_scalar_output": (make_odd_scalar_output, "total", "shape []"),
     "odd_unknown_rank_output": (make_odd_unknown_rank_output, "flat", "unknown rank"),
-    "odd_uint8_input": (make_odd_uint8_input, "pixels", "uint8"),
-    "odd_half_output": (make_odd_half_output, "probability", "half"),
     "odd_no_inputs": (make_odd_no_inputs, None, "no inputs"),
     "odd_fixed_output": (make_odd_fixed_output, "column_sums", "shape [3]"),
+}
+
+
+# the routes users export by (issue 17): name → (make, expectation)
+ROUTE_MODELS = {
+    "keras_app_mobilenet_v3_uint8": (make_keras_app_mobilenet_v3_uint8, AGREE),
+    "keras_app_mobilenet_v2": (make_keras_app_mobilenet_v2, AGREE),
+    "tf_keras_save": (make_tf_keras_save, AGREE),
+    "tf1_builder": (make_tf1_builder, AGREE),
+    "keras_hub_bert": (make_keras_hub_bert, AGREE),
+    "jax2tf": (make_jax2tf, AGREE),
+    "mixed_float16_output": (make_mixed_float16_output, AGREE),
+    "ragged_input": (make_ragged_input, AGREE),
+    "bytes_output": (make_bytes_output, AGREE),
+    "narrow_ints": (make_narrow_ints, AGREE),
+    "wide_unsigned": (make_wide_unsigned, AGREE),
+    "uint8_input": (make_uint8_input, AGREE),
+    "half_output": (make_half_output, AGREE),
 }
 
 
@@ -565,6 +1069,7 @@ MODELS = {
     "mixed_dtypes": (make_mixed_dtypes, AGREE),
     "with_warmup": (make_with_warmup, AGREE),
     "keras_broken": (make_keras_broken, LOAD_FAILED),
+    **ROUTE_MODELS,
     **{name: (make, UNSUPPORTED) for name, (make, _, _) in ODD_MODELS.items()},
 }
 
@@ -649,22 +1154,22 @@ def write_warmup_requests(path: Path, model_name: str, requests) -> None:
 # ----------------------------------------------------------------------------------------------
 
 
-def write_expected(model_dir: Path, path: Path, name: str, cases) -> None:
+def write_expected(model_dir: Path, path: Path, name: str, cases, tolerance: dict) -> None:
     """Runs every case through ``tf.saved_model.load(model_dir).signatures[...]``; writes golden.json's format."""
     import tensorflow as tf
 
-    from python_trainer.golden import FORMAT_VERSION, _encode
+    from python_trainer.golden import FORMAT_VERSION, GoldenCase, _encode, compute_outputs
 
     loaded = tf.saved_model.load(str(model_dir))
     records = []
     for case_name, signature, inputs in cases:
-        result = loaded.signatures[signature](**{k: tf.constant(v) for k, v in inputs.items()})
+        outputs = compute_outputs(loaded, GoldenCase(case_name, signature, inputs))
         records.append(
             {
                 "name": case_name,
                 "signature": signature,
                 "inputs": {k: _encode(v) for k, v in inputs.items()},
-                "outputs": {k: _encode(v.numpy()) for k, v in sorted(result.items())},
+                "outputs": {k: _encode(v) for k, v in sorted(outputs.items())},
             }
         )
     doc = {
@@ -672,7 +1177,7 @@ def write_expected(model_dir: Path, path: Path, name: str, cases) -> None:
         "model": name,
         "version": VERSION,
         "tensorflow": tf.__version__,
-        "tolerance": TOLERANCE,
+        "tolerance": tolerance,
         "cases": records,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -757,6 +1262,21 @@ def build_linked(out: Path) -> dict[str, str]:
         _link(real / name, f"../../store/odd/{name}")
         shapes[name] = "model name is a relative link"
 
+    # the routes of issue 17, in turn: a relative name link, an absolute version link, a relative version link
+    for index, name in enumerate(ROUTE_MODELS):
+        if index % 3 == 0:
+            shutil.copytree(plain / name, store / "routes" / name)
+            _link(real / name, f"../../store/routes/{name}")
+            shapes[name] = "model name is a relative link"
+        elif index % 3 == 1:
+            shutil.copytree(plain / name / "1", store / f"{name}-2026-12-01")
+            _link(real / name / "1", abs_store / f"{name}-2026-12-01")
+            shapes[name] = "version folder is an absolute link"
+        else:
+            shutil.copytree(plain / name / "1", store / f"{name}-2026-12-02")
+            _link(real / name / "1", f"../../../store/{name}-2026-12-02")
+            shapes[name] = "version folder is a relative link"
+
     _link(out / "linked" / "repo", "real_repo")
     return shapes
 
@@ -780,6 +1300,7 @@ def generate(out: Path, *, force: bool = False) -> bool:
             shutil.rmtree(target)
     corpus = []
     for index, (name, (make, expect)) in enumerate(MODELS.items()):
+        started, cpu = time.monotonic(), time.process_time()
         keras.utils.set_random_seed(SEED + index)
         rng = np.random.default_rng(SEED + index)
         model_dir = out / "plain" / name / str(VERSION)
@@ -788,9 +1309,12 @@ def generate(out: Path, *, force: bool = False) -> bool:
         if name in ODD_MODELS:
             entry["exporter"], feed = make(model_dir, rng)
         else:
-            entry["exporter"], cases = make(model_dir, rng)
+            entry["exporter"], cases, *extra = make(model_dir, rng)
+            fields = extra[0] if extra else {}
             if expect == AGREE:
-                write_expected(model_dir, out / "expected" / f"{name}.json", name, cases)
+                tolerance = fields.get("tolerance", TOLERANCE)
+                write_expected(model_dir, out / "expected" / f"{name}.json", name, cases, tolerance)
+            entry.update({k: v for k, v in fields.items() if k != "tolerance"})
         entry.update(
             path=f"plain/{name}/{VERSION}",
             linked_path=f"linked/repo/{name}/{VERSION}",
@@ -802,6 +1326,7 @@ def generate(out: Path, *, force: bool = False) -> bool:
             entry["feed"] = feed
             entry["offending"], entry["reason"] = ODD_MODELS[name][1:]
         corpus.append(entry)
+        print(f"  {name}: {time.monotonic() - started:.1f} s ({time.process_time() - cpu:.1f} s CPU)", flush=True)
     shapes = build_linked(out)
     for entry in corpus:
         entry["link_shape"] = shapes[entry["name"]]

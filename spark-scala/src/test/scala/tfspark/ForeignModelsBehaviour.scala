@@ -27,6 +27,8 @@ abstract class ForeignModelsBehaviour(layout: String) extends AnyFunSuite with S
    * @param feed for the odd signatures: a SQL argument a user would plausibly pass
    * @param inputs the input keys of `serving_default`
    * @param offending the key the refusal must name; `reason` words it must contain
+   * @param binaryOutputs string outputs that hold bytes (not text): served as `binary`, named in
+   *   `spark.tfpredict.binaryOutputs` (corpus.json `binary_outputs`)
    */
   private final case class Entry(
       name: String,
@@ -35,7 +37,8 @@ abstract class ForeignModelsBehaviour(layout: String) extends AnyFunSuite with S
       feed: Option[String],
       inputs: Seq[String],
       offending: Option[String],
-      reason: Option[String]
+      reason: Option[String],
+      binaryOutputs: Seq[String]
   )
 
   private val corpus: Seq[Entry] =
@@ -49,11 +52,22 @@ abstract class ForeignModelsBehaviour(layout: String) extends AnyFunSuite with S
         text("feed"),
         serving.flatMap(s => Option(s.get("inputs"))).map(_.fieldNames().asScala.toSeq).getOrElse(Nil),
         text("offending"),
-        text("reason")
+        text("reason"),
+        Option(n.get("binary_outputs")).toSeq.flatMap(_.elements().asScala.map(_.asText()))
       )
     }
 
-  private def paths(name: String, version: Long = 1): Seq[(String, GoldenVectors.Case => Seq[Any])] = {
+  /** Runs `body` with `spark.tfpredict.binaryOutputs` naming the entry's binary outputs (when it has any). */
+  private def withBinaryOutputs[T](entry: Entry)(body: => T): T =
+    if (entry.binaryOutputs.isEmpty) body
+    else {
+      spark.conf.set(conf.TFSparkConf.BinaryOutputs, entry.binaryOutputs.map(k => s"${entry.name}:$k").mkString(","))
+      try body
+      finally spark.conf.unset(conf.TFSparkConf.BinaryOutputs)
+    }
+
+  /** Each entry point as a function from a golden case to its rows' results; `binary`: the outputs served as `binary`. */
+  private def paths(name: String, binary: Seq[String], version: Long = 1): Seq[(String, GoldenVectors.Case => Seq[Any])] = {
     lazy val model = TFInference.ship(spark.sparkContext, ModelRepository(root.getPath).resolve(name, Some(version)))
     Seq(
       "SQL" -> { c =>
@@ -67,13 +81,26 @@ abstract class ForeignModelsBehaviour(layout: String) extends AnyFunSuite with S
       },
       "RDD maps" -> { c =>
         TFInference
-          .predictMaps(spark.sparkContext.parallelize(GoldenRows.maps(c), 2), model, batchSize = 3, signature = c.signature)
+          .predictMaps(
+            spark.sparkContext.parallelize(GoldenRows.maps(c), 2),
+            model,
+            batchSize = 3,
+            signature = c.signature,
+            binaryOutputs = binary
+          )
           .collect()
           .toSeq
       },
       "DataFrame API" -> { c =>
         TFInference
-          .predictDataFrame(GoldenRows.dataFrame(spark, c, partitions = 2), model, "p", batchSize = 3, signature = c.signature)
+          .predictDataFrame(
+            GoldenRows.dataFrame(spark, c, partitions = 2),
+            model,
+            "p",
+            batchSize = 3,
+            signature = c.signature,
+            binaryOutputs = binary
+          )
           .orderBy("id")
           .collect()
           .toSeq
@@ -111,9 +138,11 @@ abstract class ForeignModelsBehaviour(layout: String) extends AnyFunSuite with S
     if (entry.expect == "agree") {
       test(s"$layout/${entry.name} (${entry.exporter}): every entry point agrees with Python TF") {
         val golden = GoldenVectors.readFile(new File(corpusDir, s"expected/${entry.name}.json"))
-        val rows = paths(entry.name).map { case (path, run) =>
-          val worst = golden.cases.map(c => GoldenRows.compare(golden, c, run(c))).max
-          s"$path: agrees (max |diff| $worst)"
+        val rows = withBinaryOutputs(entry) {
+          paths(entry.name, entry.binaryOutputs).map { case (path, run) =>
+            val worst = golden.cases.map(c => GoldenRows.compare(golden, c, run(c))).max
+            s"$path: agrees (max |diff| $worst)"
+          }
         }
         info(
           s"${entry.name}: ${golden.cases.size} cases over ${golden.cases.map(_.signature).distinct.sorted.mkString(", ")}; " + rows

@@ -11,8 +11,9 @@ import org.scalatest.Assertions._
  */
 object GoldenRows {
 
+  /** The Spark type that naturally feeds a dtype: the narrowest that holds every value of it. */
   private def leafType(t: GoldenVectors.Tensor): DataType = t.dtype match {
-    case "float32" => FloatType
+    case "float32" | "float16" | "bfloat16" => FloatType
     case "float64" => DoubleType
     case "int32" => IntegerType
     case "int64" => LongType
@@ -32,7 +33,7 @@ object GoldenRows {
     t.shape.drop(1).foldLeft(leafType(t))((inner, _) => ArrayType(inner, containsNull = false))
 
   private def leaves(t: GoldenVectors.Tensor): IndexedSeq[Any] = t.dtype match {
-    case "float32" => t.floats.toIndexedSeq
+    case "float32" | "float16" | "bfloat16" => t.floats.toIndexedSeq
     case "float64" => t.doubles.toIndexedSeq
     case "int32" => t.longs.map(_.toInt).toIndexedSeq
     case "int64" => t.longs.toIndexedSeq
@@ -47,13 +48,21 @@ object GoldenRows {
     case "string" => t.bytes.map(new String(_, "UTF-8")).toIndexedSeq
   }
 
-  /** Row `r` of tensor `t` as a Scala value: a leaf, or nested `Seq`s. A scalar-shaped tensor feeds every row. */
+  /**
+   * Row `r` of tensor `t` as a Scala value: a leaf, or nested `Seq`s (of varying lengths along a
+   * ragged tensor's ragged dimensions). A scalar-shaped tensor feeds every row.
+   */
   private def rowValue(t: GoldenVectors.Tensor, r: Int): Any = {
     val all = leaves(t)
     if (t.shape.isEmpty) return all(0)
+    val uniform = t.shape.drop(1 + t.rowSplits.size)
     def nest(offset: Int, dims: Seq[Int]): Any =
       if (dims.isEmpty) all(offset) else (0 until dims.head).map(i => nest(offset + i * dims.tail.product, dims.tail))
-    nest(r * t.shape.tail.product, t.shape.tail)
+    // ragged dimension `level` (0: outermost) of row `i` of that level: its rows, then the uniform ones
+    def ragged(level: Int, i: Int): Any =
+      if (level == t.rowSplits.size) nest(i * uniform.product, uniform)
+      else (t.rowSplits(level)(i) until t.rowSplits(level)(i + 1)).map(ragged(level + 1, _))
+    if (t.rowSplits.nonEmpty) ragged(0, r) else nest(r * t.shape.tail.product, t.shape.tail)
   }
 
   /** Rows of a case: the batch dimension of its batched inputs, or 1 when every input is a scalar. */
@@ -107,7 +116,13 @@ object GoldenRows {
             got.map(g => BigInt(new java.math.BigDecimal(g.toString).toBigIntegerExact)) === want.bigInts.toSeq,
             s"case ${c.name} output $key"
           )
-        case "string" => assert(got.map(_.toString) === want.bytes.map(new String(_, "UTF-8")).toSeq, s"case ${c.name} output $key")
+        case "string" =>
+          // a binary output (named in binaryOutputs) comes back as its bytes, a string output as text
+          val bytes = got.map {
+            case b: Array[Byte] => b.toSeq
+            case s => s.toString.getBytes("UTF-8").toSeq
+          }
+          assert(bytes === want.bytes.map(_.toSeq).toSeq, s"case ${c.name} output $key")
         case _ => assert(got.map(_.asInstanceOf[Number].longValue()) === want.longs.toSeq, s"case ${c.name} output $key")
       }
     }

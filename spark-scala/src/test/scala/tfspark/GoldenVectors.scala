@@ -12,7 +12,18 @@ import com.fasterxml.jackson.databind.json.JsonMapper
  */
 object GoldenVectors {
 
-  final case class Tensor(dtype: String, shape: Seq[Int], data: Seq[JsonNode], encoding: String = "utf-8") {
+  /**
+   * @param shape -1 for a ragged dimension
+   * @param rowSplits a ragged tensor's `row_splits`, one per ragged dimension, outermost first (`data`
+   *   is then its flat values); empty for a dense tensor
+   */
+  final case class Tensor(
+      dtype: String,
+      shape: Seq[Int],
+      data: Seq[JsonNode],
+      encoding: String = "utf-8",
+      rowSplits: Seq[Seq[Int]] = Nil
+  ) {
     def longs: Array[Long] = data.map(_.asLong()).toArray
     def bigInts: Array[BigInt] = data.map(n => BigInt(n.bigIntegerValue())).toArray // uint64 up to 2^64 - 1
     def doubles: Array[Double] = data.map(_.asDouble()).toArray
@@ -45,9 +56,10 @@ object GoldenVectors {
     def tensor(n: JsonNode) =
       Tensor(
         n.get("dtype").asText(),
-        n.get("shape").elements().asScala.map(_.asInt()).toSeq,
+        n.get("shape").elements().asScala.map(d => if (d.isNull) -1 else d.asInt()).toSeq,
         n.get("data").elements().asScala.toSeq,
-        Option(n.get("encoding")).map(_.asText()).getOrElse("utf-8")
+        Option(n.get("encoding")).map(_.asText()).getOrElse("utf-8"),
+        Option(n.get("row_splits")).toSeq.flatMap(_.elements().asScala.map(_.elements().asScala.map(_.asInt()).toSeq).toSeq)
       )
     def tensors(n: JsonNode) = n.properties().asScala.map(e => e.getKey -> tensor(e.getValue)).toMap
     val cases = root
