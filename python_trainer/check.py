@@ -264,6 +264,13 @@ def check_saved_model(path: Path | str) -> CheckReport:
             report.load_error = _summarize(e)
             _fail(report, e)
             return report
+        python_only = python_only_op(meta_graph)
+        if python_only:  # the JVM refuses it at load (tfspark.model.PythonOnlyOps): so does check
+            op, where = python_only
+            report.load_error = f"it contains op {op} ({where}), which calls back into the Python interpreter"
+            report.ok, report.error_class = False, ERROR_CLASS
+            report.diagnosis = Diagnosis(cause=PYTHON_ONLY_CAUSE.format(op=op), fix=PYTHON_ONLY_FIX)
+            return report
         signatures = {
             key: _signature_specs(sd)
             for key, sd in sorted(meta_graph.signature_def.items())
@@ -295,6 +302,29 @@ def check_saved_model(path: Path | str) -> CheckReport:
                 )
                 _fail(report, None)
     return report
+
+
+# Ops that call back into the Python interpreter that exported the model (tf.py_function,
+# tf.numpy_function): a JVM has none. The JVM's list and words: tfspark.model.PythonOnlyOps.
+PYTHON_ONLY_OPS = ("PyFunc", "EagerPyFunc", "PyFuncStateless")
+PYTHON_ONLY_CAUSE = (
+    "op {op} calls back into the Python interpreter that exported the model (tf.py_function or "
+    "tf.numpy_function); a JVM has no Python interpreter, so every row would fail"
+)
+PYTHON_ONLY_FIX = "re-export the model without tf.py_function / tf.numpy_function, written with TensorFlow ops only"
+
+
+def python_only_op(meta_graph) -> tuple[str, str] | None:
+    """The first op of ``meta_graph`` (its graph, then its function library) that needs Python, with
+    where it sits ("in its graph" or "in function NAME"); None when there is none."""
+    for node in meta_graph.graph_def.node:
+        if node.op in PYTHON_ONLY_OPS:
+            return node.op, "in its graph"
+    for function in meta_graph.graph_def.library.function:
+        for node in function.node_def:
+            if node.op in PYTHON_ONLY_OPS:
+                return node.op, f"in function {function.signature.name}"
+    return None
 
 
 def _fail(report: CheckReport, error: BaseException | None) -> None:

@@ -255,7 +255,7 @@ def _sample(args: argparse.Namespace) -> int:
 
 def _print_signatures(sigs: dict) -> None:
     def spec(t) -> str:
-        return f"{t.key} {t.dtype} {[-1 if d is None else d for d in t.shape]}"
+        return f"{t.key} {t.dtype} {'<unknown rank>' if t.shape is None else [-1 if d is None else d for d in t.shape]}"
 
     for key, io in sigs.items():
         print(f"  {key}: ({', '.join(map(spec, io['inputs']))}) -> ({', '.join(map(spec, io['outputs']))})")

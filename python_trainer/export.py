@@ -36,7 +36,7 @@ class TensorInfo:
 
     key: str
     dtype: str
-    shape: tuple[int | None, ...]
+    shape: tuple[int | None, ...] | None  # None: unknown rank (a TF1 placeholder without a shape)
 
 
 class _Untracked:
@@ -364,16 +364,17 @@ def _check_signature_keys(path: Path) -> None:
                 )
 
 
+def _shape(spec) -> tuple[int | None, ...] | None:
+    return None if spec.shape.rank is None else tuple(spec.shape.as_list())
+
+
 def read_signatures(path: Path) -> dict[str, dict[str, list[TensorInfo]]]:
     """Reads every signature's input and output keys, dtypes and shapes from a SavedModel."""
     loaded = tf.saved_model.load(str(path))
     out = {}
     for key, fn in loaded.signatures.items():
         _, kwargs = fn.structured_input_signature
-        inputs = [TensorInfo(k, spec.dtype.name, tuple(spec.shape.as_list())) for k, spec in sorted(kwargs.items())]
-        outputs = [
-            TensorInfo(k, spec.dtype.name, tuple(spec.shape.as_list()))
-            for k, spec in sorted(fn.structured_outputs.items())
-        ]
+        inputs = [TensorInfo(k, spec.dtype.name, _shape(spec)) for k, spec in sorted(kwargs.items())]
+        outputs = [TensorInfo(k, spec.dtype.name, _shape(spec)) for k, spec in sorted(fn.structured_outputs.items())]
         out[key] = {"inputs": inputs, "outputs": outputs}
     return out

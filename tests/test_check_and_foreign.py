@@ -48,7 +48,11 @@ def _generator():
 
 gen = _generator()
 AGREE_MODELS = sorted(name for name, (_, expect) in gen.MODELS.items() if expect == gen.AGREE)
-BROKEN_MODELS = sorted(name for name, (_, expect) in gen.MODELS.items() if expect == gen.LOAD_FAILED)
+# the Keras traps: TF's C++ loader does not restore their variables
+BROKEN_MODELS = sorted(
+    name for name, (_, expect) in gen.MODELS.items() if expect == gen.LOAD_FAILED and name != "py_function"
+)
+PYTHON_ONLY_MODELS = ["py_function"]  # they call back into Python: refused at load, in the JVM and by check
 ODD_MODELS = sorted(gen.ODD_MODELS)
 
 # The corpus's contract with the JVM tests: signature → {input or output key: (dtype, shape)}.
@@ -91,6 +95,9 @@ SIGNATURES = {
     },
     "keras_broken": {
         "serving_default": ({"features": ("float32", [-1, 4])}, {"prediction": ("float32", [-1, 1])}),
+    },
+    "py_function": {
+        "serving_default": ({"x": ("float32", [-1])}, {"y": ("float32", [-1])}),
     },
     # the routes users export by (issue 17)
     "keras_app_mobilenet_v3_uint8": {
@@ -205,8 +212,9 @@ def test_corpus_lists_every_model_with_its_real_signatures(corpus):
         entry = entries[name]
         if name in AGREE_MODELS:
             assert entry["expect"] == "agree"
-        elif name in BROKEN_MODELS:
+        elif name in BROKEN_MODELS or name in PYTHON_ONLY_MODELS:
             assert entry["expect"] == ERROR_CLASS
+            assert ("load_failure" in entry) is (name in PYTHON_ONLY_MODELS)
         else:
             assert name in ODD_MODELS and name.startswith("odd_")
             assert entry["expect"] == "UNSUPPORTED_SIGNATURE"
@@ -599,6 +607,19 @@ def test_check_names_a_half_published_version_not_the_keras_trap(models_dir, tmp
     assert report.diagnosis.cause == f"{reason}; {INCOMPLETE_CAUSE_SUFFIX}"
     assert report.diagnosis.fix == INCOMPLETE_FIX
     assert "Keras" not in "\n".join(report.lines())
+
+
+@pytest.mark.parametrize("layout", ["plain", "linked/repo"])
+def test_check_refuses_a_model_that_calls_back_into_python(corpus, capsys, layout):
+    """tf.py_function calls back into the exporting Python process (even a new Python process cannot run
+    the loaded model: its callback is gone), never runs in a JVM: check says so, as the JVM does at load,
+    naming the op and the function it sits in."""
+    model = corpus / layout / "py_function" / "1"
+    code, out, _ = _check_cli(str(model), capsys=capsys)
+    assert code == 1, out
+    assert f"verdict: FAILED [{ERROR_CLASS}]" in out
+    assert "it contains op EagerPyFunc (in function __inference_" in out, out
+    assert "fix: re-export the model without tf.py_function" in out, out
 
 
 @pytest.mark.parametrize("name", BROKEN_MODELS)

@@ -98,3 +98,12 @@ def test_a_good_layout_has_no_problem(tmp_path, models_dir):
     shutil.copytree(models_dir / "linear" / "1", good / "1")
     (good / "2").mkdir()  # being written: version 1 serves, as in the JVM
     assert layout_problem(good) is None
+
+
+def test_signatures_and_check_read_an_unknown_rank_tf1_export(capsys):
+    """A TF1 placeholder without a shape: `signatures` says unknown rank (null) instead of crashing."""
+    model = Path(__file__).resolve().parents[1] / "spark-scala/src/test/resources/models/unknown_rank/1"
+    assert cli.main(["signatures", str(model)]) == 0
+    sigs = json.loads(capsys.readouterr().out)
+    assert sigs["serving_default"]["inputs"] == [{"key": "x", "dtype": "float32", "shape": None}]
+    assert {o["key"]: o["shape"] for o in sigs["serving_default"]["outputs"]} == {"row_sum": None, "y": None}

@@ -51,6 +51,12 @@ Models (``OUT_DIR/plain/<name>/1/``)
     loader (TF Java, TF Serving) fails with "Could not find variable prediction/bias" (or another of its
     variables: whichever op reads first): the negative case.
 
+``py_function``
+    A ``tf.Module`` whose signature calls ``tf.py_function`` (op ``EagerPyFunc``), saved with
+    ``tf.saved_model.save`` (``tests/foreign_models/op_library_models.py``). Python runs it; a JVM never
+    can (no Python interpreter): ``MODEL_LOAD_FAILED`` at load, whose message must contain the words in
+    the entry's ``load_failure`` field of corpus.json.
+
 The routes users export by (issue 17; all ``expect: agree``: TF Serving serves every one)
     ``keras_app_mobilenet_v3_uint8``
         ``keras.applications.MobileNetV3Small(weights=None, alpha=0.75)`` at 32x32 behind
@@ -184,6 +190,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+
+import op_library_models  # noqa: E402  (beside this script)
 
 SEED = 20261127
 VERSION = 1
@@ -203,7 +214,7 @@ def stamp_text() -> str:
     import keras
     import tensorflow as tf
 
-    digest = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+    digest = hashlib.sha256(Path(__file__).read_bytes() + Path(op_library_models.__file__).read_bytes()).hexdigest()
     versions = {package: metadata.version(package) for package in EXPORTER_PACKAGES}
     return json.dumps({"script_sha256": digest, "tensorflow": tf.__version__, "keras": keras.__version__, **versions})
 
@@ -1043,6 +1054,12 @@ ODD_MODELS = {
 
 
 # the routes users export by (issue 17): name → (make, expectation)
+def make_py_function(out: Path, rng):
+    """A ``tf.Module`` calling ``tf.py_function`` (op ``EagerPyFunc``): refused at load, as no JVM has Python."""
+    description, cases = op_library_models.make_py_function_model(out, rng)
+    return description, cases, {"load_failure": ["EagerPyFunc", "tf.py_function"]}
+
+
 ROUTE_MODELS = {
     "keras_app_mobilenet_v3_uint8": (make_keras_app_mobilenet_v3_uint8, AGREE),
     "keras_app_mobilenet_v2": (make_keras_app_mobilenet_v2, AGREE),
@@ -1069,6 +1086,7 @@ MODELS = {
     "mixed_dtypes": (make_mixed_dtypes, AGREE),
     "with_warmup": (make_with_warmup, AGREE),
     "keras_broken": (make_keras_broken, LOAD_FAILED),
+    "py_function": (make_py_function, LOAD_FAILED),
     **ROUTE_MODELS,
     **{name: (make, UNSUPPORTED) for name, (make, _, _) in ODD_MODELS.items()},
 }
@@ -1256,6 +1274,10 @@ def build_linked(out: Path) -> dict[str, str]:
 
     shutil.copytree(plain / "saved_model_save", real / "saved_model_save")
     shapes["saved_model_save"] = "plain folders (no link)"
+
+    shutil.copytree(plain / "py_function", store / "py_function")
+    _link(real / "py_function", "../../store/py_function")
+    shapes["py_function"] = "model name is a relative link"
 
     for name in ODD_MODELS:
         shutil.copytree(plain / name, store / "odd" / name)

@@ -49,6 +49,46 @@ trait OpLibraryServingBehaviour extends AnyFunSuite with SparkSessionFixture {
     assert(got === want.toSeq)
   }
 
+  test("a forest that needs an op library serves through every entry point: SQL, DataFrame API, RDD maps, Transformer, BatchScore") {
+    val (inputs, outputs) = expected("decision_forest").head
+    val rows = inputs.getAs[scala.collection.Seq[Double]]("a").zip(inputs.getAs[scala.collection.Seq[Double]]("b")).toSeq
+    val want = outputs.getAs[scala.collection.Seq[Double]]("output").map(_.toFloat).toSeq
+    val session = spark
+    import session.implicits._
+    val frame = rows.zipWithIndex.map { case ((x, y), i) => (i, x.toFloat, y.toFloat) }.toDF("i", "a", "b").repartition(2)
+    val model = tfspark.TFInference.ship(spark.sparkContext, ModelRepository(repositoryRoot).resolve("decision_forest"))
+    val dir = tfspark.TestModels.tempDir("oplib-batchscore")
+    frame.write.parquet(new java.io.File(dir, "in.parquet").getPath)
+    val byPath: Seq[(String, Seq[Float])] = Seq(
+      "SQL" -> {
+        frame.createOrReplaceTempView("forest_points"); spark.sql("SELECT i, tfpredict('decision_forest', struct(a, b)) FROM forest_points")
+      },
+      "DataFrame API" -> tfspark.TFInference.predictDataFrame(frame, model).select("i", "prediction"),
+      "Transformer" -> new tfspark.ml.TFModelTransformer().setModel("decision_forest").transform(frame).select("i", "prediction"),
+      "BatchScore" -> {
+        tfspark.jobs.BatchScore.run(
+          spark,
+          tfspark.jobs.BatchScore.Options.parse(
+            Seq("--model", "decision_forest", "--input", s"$dir/in.parquet", "--output", s"$dir/out", "--repository", repositoryRoot)
+          )
+        )
+        spark.read.parquet(s"$dir/out").select("i", "prediction")
+      }
+    ).map { case (path, df) => path -> df.collect().map(r => r.getInt(0) -> r.getFloat(1)).sortBy(_._1).map(_._2).toSeq }
+    val maps = tfspark.TFInference
+      .predictMaps(
+        spark.sparkContext.parallelize(rows.map { case (x, y) => Map[String, Any]("a" -> x.toFloat, "b" -> y.toFloat) }, 2),
+        model
+      )
+      .collect()
+      .map(_("output").asInstanceOf[Float])
+      .toSeq
+    (byPath :+ ("RDD maps" -> maps)).foreach { case (path, got) =>
+      assert(got.size === want.size, path)
+      got.zip(want).foreach { case (g, w) => assert(math.abs(g - w) <= 1e-6f, s"$path: $got != $want") }
+    }
+  }
+
   test("a ydf / TF-DF forest (SimpleML* ops) serves, as Python TF answers") {
     val (inputs, outputs) = expected("decision_forest").head
     val a = inputs.getAs[scala.collection.Seq[Double]]("a")
