@@ -10,22 +10,7 @@ import tfspark.model.{ModelCache, ModelRepository}
  * Also proves that each executor JVM loads a model at most once, and that models behind symbolic
  * links reach the executors as their real files ([[tfspark.model.ModelIdentityBehaviour]]).
  */
-class LocalClusterSuite extends GoldenAgreementBehaviour with tfspark.model.ModelIdentityBehaviour {
-
-  override protected def master: String = "local-cluster[2,1,1024]"
-
-  override protected def extraConf: Map[String, String] = localClusterConf
-
-  override def beforeAll(): Unit = {
-    assert(sys.env.contains("SPARK_HOME"), "local-cluster needs SPARK_HOME (pyspark's package directory); bin/test sets it")
-    super.beforeAll()
-  }
-
-  override protected def onSessionStarted(): Unit = {
-    val deadline = System.nanoTime() + 120L * 1000 * 1000 * 1000
-    while (spark.sparkContext.getExecutorMemoryStatus.size < 3 && System.nanoTime() < deadline) Thread.sleep(200)
-    assert(spark.sparkContext.getExecutorMemoryStatus.size === 3, "expected the driver and 2 executors")
-  }
+class LocalClusterSuite extends GoldenAgreementBehaviour with tfspark.model.ModelIdentityBehaviour with LocalClusterFixture {
 
   test("each executor JVM loads a model at most once, however many tasks and threads use it") {
     val shipped = TFInference.ship(spark.sparkContext, ModelRepository(TestModels.modelsDir.getPath).resolve("linear"))

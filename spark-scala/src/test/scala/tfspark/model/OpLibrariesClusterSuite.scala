@@ -11,22 +11,9 @@ import org.apache.spark.SparkEnv
  * only through what tfspark ships (the driver's file server), each loading a verified copy before
  * the model, then serving the op-library models as Python TF does.
  */
-class OpLibrariesClusterSuite extends OpLibraryServingBehaviour {
-
-  override protected def master: String = "local-cluster[2,1,1024]"
+class OpLibrariesClusterSuite extends OpLibraryServingBehaviour with tfspark.LocalClusterFixture {
 
   override protected def extraConf: Map[String, String] = localClusterConf ++ opLibraryConf
-
-  override def beforeAll(): Unit = {
-    assert(sys.env.contains("SPARK_HOME"), "local-cluster needs SPARK_HOME (pyspark's package directory); bin/test sets it")
-    super.beforeAll()
-  }
-
-  override protected def onSessionStarted(): Unit = {
-    val deadline = System.nanoTime() + 120L * 1000 * 1000 * 1000
-    while (spark.sparkContext.getExecutorMemoryStatus.size < 3 && System.nanoTime() < deadline) Thread.sleep(200)
-    assert(spark.sparkContext.getExecutorMemoryStatus.size === 3, "expected the driver and 2 executors")
-  }
 
   private def sha256(f: File): String =
     MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(f.toPath)).map("%02x".format(_)).mkString
