@@ -16,7 +16,8 @@ import tfspark.conf.TFSparkConf
  * job fails and the caller gets that exception, with its error class, from `collect`, `show`,
  * `spark-sql` or pyspark. Spark would also log it, with its stack trace, from `Executor` for
  * every failed task of a local session ("Exception in task ...") and from `TaskSetManager` for each
- * loss ("Lost task ..."), and then its ERROR line "Task N in stage S failed K times; aborting job":
+ * loss ("Lost task ..."), the stage's other running tasks as they are killed ("Lost task ...
+ * TaskKilled (Stage cancelled: <the message>)"), and its ERROR line "Task N in stage S failed K times; aborting job":
  * three or more lines for an error the caller already holds. With
  * `spark.tfpredict.taskErrorLogs=once` (the default) this filter drops those copies on the driver,
  * and the "aborting job" line of a stage that failed with a tfspark error goes to INFO (logger
@@ -30,6 +31,8 @@ final class TaskErrorLogFilter extends AbstractFilter(Filter.Result.DENY, Filter
   override def filter(event: LogEvent): Filter.Result =
     if (!Loggers.contains(event.getLoggerName)) onMismatch
     else if (isTFSparkError(event)) { stageOf(event).foreach(remember); onMatch }
+    // The stage's other running tasks, killed when it failed: "Lost task ... TaskKilled (Stage cancelled: [NULL_INPUT] ...)".
+    else if (formatted(event).contains("TaskKilled (Stage cancelled: [") && stageOf(event).exists(failedWithTFSparkError)) onMatch
     else
       abortedStage(event).filter(failedWithTFSparkError) match {
         case Some(_) => TaskErrors.info(event.getMessage.getFormattedMessage); onMatch

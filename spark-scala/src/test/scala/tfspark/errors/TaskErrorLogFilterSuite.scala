@@ -59,6 +59,21 @@ class TaskErrorLogFilterSuite extends AnyFunSuite with SparkSessionFixture with 
     )
   }
 
+  test("the other tasks of the failed stage, killed while running, are not logged with the message either") {
+    val slowly = org.apache.spark.sql.functions.udf((id: Long) => { if (id == 1) Thread.sleep(4000); id })
+    val events = logged {
+      checkError("NULL_INPUT") {
+        // Two partitions run at once (local[2]): partition 0 fails at once, partition 1 is still running and is killed.
+        spark
+          .range(0, 2, 1, 2)
+          .select(slowly(org.apache.spark.sql.functions.col("id")).as("id"))
+          .selectExpr("tfpredict('linear', IF(id = 0, CAST(NULL AS ARRAY<FLOAT>), array(1.0f, 2.0f))) AS p")
+          .collect()
+      }
+    }
+    assert(!events.exists(e => text(e).contains("NULL_INPUT")), events.map(text).mkString("\n"))
+  }
+
   test("another exception in a task is logged by Spark as always") {
     val events = logged {
       intercept[Exception](spark.sql("SELECT assert_true(id < 0, 'not a tfspark error') FROM range(2)").collect())
