@@ -3,17 +3,16 @@ package tfspark
 import org.apache.spark.SparkContext
 import org.apache.spark.rdd.RDD
 import org.apache.spark.sql.{Column, DataFrame}
-import org.apache.spark.sql.types.StructType
 
 import tfspark.conf.{NullPolicy, OnError}
 import tfspark.model.{ModelLocation, ModelReference, ModelRepository, ShippedModel}
 import tfspark.rdd.RDDPredictions
 import tfspark.sql.DataFramePredictions
-import tfspark.tensor.SignatureBinding
 
 /**
- * The Scala API for batch inference, as thin forwarders to the engine: every path runs through
- * the one batching loop (`tensor.BatchingIterator`).
+ * The Scala API for batch inference: the one public entry point of the library for Scala code
+ * (the engine behind it, `sql.DataFramePredictions` and `rdd.RDDPredictions`, is
+ * `private[tfspark]`). Every path runs through the one batching loop (`tensor.BatchingIterator`).
  *
  * {{{
  * val model = TFInference.ship(sc, ModelRepository("models").resolve("titanic"))
@@ -115,17 +114,6 @@ object TFInference {
       binaryOutputs: Seq[String] = Nil
   ): Column =
     DataFramePredictions.column(df, model, inputCols, batchSize, signature, nullPolicy, unitOutputsAsArrays, onError, Nil, binaryOutputs)
-
-  /** See [[DataFramePredictions.bindColumns]]. */
-  def bindColumns(
-      df: DataFrame,
-      model: ShippedModel,
-      inputCols: Map[String, String],
-      signature: String,
-      unitOutputsAsArrays: Boolean = false,
-      binaryOutputs: Seq[String] = Nil
-  ): (SignatureBinding, StructType, Array[Int]) =
-    DataFramePredictions.bindColumns(df, model, inputCols, signature, unitOutputsAsArrays, binaryOutputs)
 
   /** Predicts `rows` on the driver, in batches: see [[RDDPredictions.predictLocal]]. */
   def predictLocal(

@@ -11,7 +11,7 @@ import org.apache.spark.sql.types.{NumericType, StructType}
 import tfspark.TFInference
 import tfspark.conf.{NullPolicy, OnError, TFSparkConf}
 import tfspark.errors.{TFSparkErrors, TFSparkException}
-import tfspark.model.{ModelReference, ModelRepository, ShippedModel}
+import tfspark.model.{ModelReference, ModelRepository, ShippedModel, SignatureSpec}
 import tfspark.sql.DataFramePredictions
 import tfspark.tensor.BatchLimits
 
@@ -346,7 +346,7 @@ object BatchScore {
   /** The scoring plan over `input` (not empty). */
   private def score(input: DataFrame, model: ShippedModel, reference: ModelReference, options: Options): DataFrame = {
     val (name, signature) = (reference.name, reference.signature)
-    val spec = model.signatures.getOrElse(signature, throw TFSparkErrors.signatureNotFound(name, signature, model.signatures.keys))
+    val spec = SignatureSpec.find(name, model.signatures, signature)
     val single = spec.inputs.map(_.key) match { case Seq(k) => Some(k); case _ => None }
     // A single-input signature whose input no column is named after takes an array of the
     // feature columns (--features, or every numeric column).
@@ -362,8 +362,11 @@ object BatchScore {
         Some(key -> input.schema.fields.filter(_.dataType.isInstanceOf[NumericType]).map(_.name).toSeq)
       case _ => None
     }
+    if (assembled.exists(_._2.isEmpty)) { // no numeric column: a file without rows cannot tell its columns' types
+      val none = TFSparkErrors.invalidArgument("feature columns", "none", "--features or numeric input columns")
+      if (input.isEmpty) return noRows(input, options, none) else throw none
+    }
     val df = assembled.fold(input) { case (key, cols) =>
-      if (cols.isEmpty) throw TFSparkErrors.invalidArgument("feature columns", "none", "--features or numeric input columns")
       cols.filterNot(input.columns.contains).foreach { c =>
         throw TFSparkErrors.invalidArgument("feature column", s"'$c'", s"one of the input's columns: ${input.columns.mkString(", ")}")
       }
@@ -455,8 +458,7 @@ object BatchScore {
    * an empty output.
    */
   private def typedByRows(e: TFSparkException): Boolean =
-    e.errorClass == "INPUT_TYPE_MISMATCH" || e.errorClass == "MISSING_INPUT" ||
-      (e.errorClass == "INVALID_ARGUMENT" && e.messageParameters.get("what").contains("feature columns"))
+    e.errorClass == "INPUT_TYPE_MISMATCH" || e.errorClass == "MISSING_INPUT"
 
   /**
    * The input has files but no rows, and its columns' types could not feed the model: with

@@ -193,7 +193,8 @@ class TFModelTransformer(override val uid: String) extends Transformer with Defa
     )
     val empty = spark.createDataFrame(spark.sparkContext.emptyRDD[org.apache.spark.sql.Row], schema)
     val m = shipped(empty)
-    val (binding, _, _) = TFInference.bindColumns(empty, m, mapping(m), signatureKey, effectiveUnitOutputsAsArrays, effectiveBinaryOutputs)
+    val (binding, _, _) =
+      DataFramePredictions.bindColumns(empty, m, mapping(m), signatureKey, effectiveUnitOutputsAsArrays, effectiveBinaryOutputs)
     val scored = schema.add(StructField($(outputCol), binding.resultType, nullable = true))
     if (effectiveOnError.isolates) scored.add(StructField(getErrorCol, TFPredict.ErrorType, nullable = true)) else scored
   }

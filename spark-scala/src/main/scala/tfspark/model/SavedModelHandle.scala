@@ -39,8 +39,7 @@ final class SavedModelHandle private (val location: ModelLocation, bundle: Saved
       .toMap
 
   /** @throws tfspark.errors.TFSparkException SIGNATURE_NOT_FOUND */
-  def signature(key: String): SignatureSpec =
-    signatures.getOrElse(key, throw TFSparkErrors.signatureNotFound(location.name, key, signatures.keys.toSeq.sorted))
+  def signature(key: String): SignatureSpec = SignatureSpec.find(location.name, signatures, key)
 
   /**
    * Runs signature `key` on `inputs` (signature input key → tensor).
@@ -56,8 +55,6 @@ final class SavedModelHandle private (val location: ModelLocation, bundle: Saved
     signature(key)
     functions(key).call(inputs.asJava)
   }
-
-  def isClosed: Boolean = closed.get
 
   override def close(): Unit = if (closed.compareAndSet(false, true)) bundle.close()
 }

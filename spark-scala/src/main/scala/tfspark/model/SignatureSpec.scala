@@ -121,3 +121,15 @@ object Composite {
 final case class SignatureSpec(key: String, inputs: Seq[TensorSpec], outputs: Seq[TensorSpec]) {
   override def toString: String = s"$key(${inputs.mkString(", ")}) -> (${outputs.mkString(", ")})"
 }
+
+object SignatureSpec {
+
+  /**
+   * The one signature lookup: signature `key` of `model`'s `signatures` (a loaded handle's, or a
+   * shipped model's).
+   *
+   * @throws tfspark.errors.TFSparkException SIGNATURE_NOT_FOUND naming the signatures there are, sorted
+   */
+  def find(model: String, signatures: Map[String, SignatureSpec], key: String): SignatureSpec =
+    signatures.getOrElse(key, throw tfspark.errors.TFSparkErrors.signatureNotFound(model, key, signatures.keys.toSeq.sorted))
+}

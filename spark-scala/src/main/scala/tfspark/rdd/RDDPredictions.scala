@@ -9,15 +9,15 @@ import org.apache.spark.sql.types.{ArrayType, DataType, FloatType, StructField, 
 import tfspark.conf.NullPolicy
 import tfspark.errors.TFSparkErrors
 import tfspark.model.{ModelArchive, ModelCache, ModelLocation, ShippedModel, SignatureSpec, TFDType}
-import tfspark.sql.RowLabel
-import tfspark.tensor.{BatchLimits, BatchRunner, BatchingIterator, ExternalValues, InputFeeder, OutputDecoder, SignatureBinding}
+import tfspark.tensor.{BatchLimits, BatchRunner, BatchingIterator, ExternalValues, InputFeeder, OutputDecoder, SignatureBinding, ValueText}
 
 /**
  * Batched inference on RDDs and on the driver, through tfspark's one batching loop
  * ([[BatchingIterator]]). Float arrays go straight into the batch buffers, without Catalyst
- * values. Each executor JVM loads a model once ([[ModelCache]]).
+ * values. Each executor JVM loads a model once ([[ModelCache]]). Internal: users call
+ * `tfspark.TFInference`, the one Scala API.
  */
-object RDDPredictions {
+private[tfspark] object RDDPredictions {
 
   /**
    * Predicts each array of `rdd` with a signature of one numeric input and one float32 output.
@@ -27,7 +27,7 @@ object RDDPredictions {
    *   from the job, as the cause of Spark's job failure
    */
   def predictArrays(rdd: RDD[Array[Float]], model: ShippedModel, batchSize: Int, signature: String): RDD[Array[Float]] = {
-    val binding = floatArrayBinding(model.name, signatureOf(model, signature))
+    val binding = floatArrayBinding(model.name, SignatureSpec.find(model.name, model.signatures, signature))
     BatchLimits.check(batchSize, Some(binding), "batchSize", isConfig = false)
     rdd.mapPartitions { rows =>
       arrays(
@@ -54,7 +54,7 @@ object RDDPredictions {
       signature: String,
       binaryOutputs: Seq[String] = Nil
   ): RDD[Map[String, Any]] = {
-    val spec = signatureOf(model, signature)
+    val spec = SignatureSpec.find(model.name, model.signatures, signature)
     val (unknown, expected) = SignatureBinding.unknownBinaryOutputs(spec, binaryOutputs)
     if (unknown.nonEmpty) throw TFSparkErrors.invalidArgument(s"binaryOutputs of model ${model.name}", unknown.mkString(", "), expected)
     // Plain Scala values may hold null elements: the arrays say so, so the feeders check for them.
@@ -91,7 +91,7 @@ object RDDPredictions {
             case r: Row if keys.size > 1 => keys.zip(r.toSeq).toMap
             case single => Map(keys.head -> single)
           },
-        label = (m, index) => s"row $index of partition $partition (${RowLabel.value(argument(m), struct)})"
+        label = (m, index) => s"row $index of partition $partition (${ValueText.of(argument(m), struct)})"
       )
     }
   }
@@ -115,7 +115,7 @@ object RDDPredictions {
       runner.capacity,
       keep = identity,
       emit = (_, results) => OutputDecoder.toFloatArray(results(0)),
-      label = (features, index) => s"row $index of $where (${RowLabel.value(features, ArrayType(FloatType))})"
+      label = (features, index) => s"row $index of $where (${ValueText.of(features, ArrayType(FloatType))})"
     )
 
   /** @throws tfspark.errors.TFSparkException UNSUPPORTED_SIGNATURE unless one float32 output */
@@ -130,7 +130,4 @@ object RDDPredictions {
     }
     SignatureBinding.bind(model, spec, ArrayType(FloatType, containsNull = false), unitDimAsArray = true)
   }
-
-  private[tfspark] def signatureOf(model: ShippedModel, signature: String): SignatureSpec =
-    model.signatures.getOrElse(signature, throw TFSparkErrors.signatureNotFound(model.name, signature, model.signatures.keys.toSeq.sorted))
 }

@@ -18,7 +18,7 @@ import org.apache.spark.sql.execution.metric.{SQLMetric, SQLMetrics}
 
 import tfspark.conf.TFSparkConf
 import tfspark.model.ModelCache
-import tfspark.tensor.{BatchLimits, BatchRunner, BatchingIterator}
+import tfspark.tensor.{BatchLimits, BatchRunner, BatchingIterator, ValueText}
 
 /**
  * Runs `calls` over the child's rows in batches of `batchSize`: one `Session.run` per batch per
@@ -76,7 +76,7 @@ case class BatchEvalTFExec(calls: Seq[TFPredict], resultAttrs: Seq[Attribute], c
         )
       }.toIndexedSeq
       val firstArgument = BindReferences.bindReference(callsHere.head.argument, childOutput)
-      val label = RowLabel.of(childOutput, labelColumns, row => s"row ${RowLabel.value(firstArgument.eval(row), firstArgument.dataType)}")
+      val label = RowLabel.of(childOutput, labelColumns, row => s"row ${ValueText.of(firstArgument.eval(row), firstArgument.dataType)}")
       val project = UnsafeProjection.create(schema, schema)
       val joined = new JoinedRow
       new BatchingIterator[InternalRow, InternalRow](

@@ -7,8 +7,7 @@ import org.apache.spark.sql.types.{StructField, StructType}
 
 import tfspark.conf.{NullPolicy, OnError, TFSparkConf}
 import tfspark.errors.TFSparkErrors
-import tfspark.model.ShippedModel
-import tfspark.rdd.RDDPredictions
+import tfspark.model.{ShippedModel, SignatureSpec}
 import tfspark.tensor.{BatchLimits, SignatureBinding}
 
 /**
@@ -16,9 +15,9 @@ import tfspark.tensor.{BatchLimits, SignatureBinding}
  * DataFrame, so the result is still a Spark plan. The optimizer batches it like SQL's
  * (`explain()` shows `BatchEvalTF`), column pruning and pushdown work through it, and the
  * batched rule is installed on the session first if `spark.sql.extensions` did not
- * ([[TFSparkSQL.install]]).
+ * ([[TFSparkSQL.install]]). Internal: users call `tfspark.TFInference`, the one Scala API.
  */
-object DataFramePredictions {
+private[tfspark] object DataFramePredictions {
 
   /**
    * Appends `outputCol` with `model`'s result to every row of `df`. Inputs are fed from the
@@ -142,7 +141,7 @@ object DataFramePredictions {
       unitOutputsAsArrays: Boolean,
       binaryOutputs: Seq[String] = Nil
   ): (SignatureBinding, StructType, Array[Int]) = {
-    val spec = RDDPredictions.signatureOf(model, signature)
+    val spec = SignatureSpec.find(model.name, model.signatures, signature)
     val (unknown, expected) = SignatureBinding.unknownBinaryOutputs(spec, binaryOutputs)
     if (unknown.nonEmpty) throw TFSparkErrors.invalidArgument(s"binaryOutputs of model ${model.name}", unknown.mkString(", "), expected)
     val caseSensitive = this.caseSensitive(df)
@@ -159,27 +158,19 @@ object DataFramePredictions {
     val fields: Seq[(String, Int)] =
       if (inputCols.nonEmpty) inputCols.toSeq.map { case (input, col) => input -> column(col) }
       else schema.fieldNames.toSeq.zipWithIndex
-    def bind(fields: Seq[(String, Int)]) = {
-      val argumentType = StructType(fields.map { case (name, i) => StructField(name, schema(i).dataType) })
-      (
-        SignatureBinding.bind(
-          model.name,
-          spec,
-          argumentType,
-          caseSensitive,
-          unitDimAsArray = unitOutputsAsArrays,
-          byName = true,
-          binaryOutputs = binaryOutputs,
-          probe = Some(model)
-        ),
-        argumentType
-      )
-    }
-    // Bound once over every candidate column (for the errors), then over the columns that feed an
-    // input only, so that the plan reads no column the model does not take.
-    val (all, _) = bind(fields)
-    val used = all.inputs.flatMap(_._3).distinct.sorted.map(fields)
-    val (binding, argumentType) = bind(used)
-    (binding, argumentType, used.map(_._2).toArray)
+    // Bound once over every candidate column (for the errors), then projected to the columns that
+    // feed an input, so that the plan reads no column the model does not take.
+    val all = SignatureBinding.bind(
+      model.name,
+      spec,
+      StructType(fields.map { case (name, i) => StructField(name, schema(i).dataType) }),
+      caseSensitive,
+      unitDimAsArray = unitOutputsAsArrays,
+      byName = true,
+      binaryOutputs = binaryOutputs,
+      probe = Some(model)
+    )
+    val (binding, used) = all.usedFieldsOnly.getOrElse(throw new IllegalStateException("a binding by name reads struct fields"))
+    (binding, binding.argumentType.asInstanceOf[StructType], used.map(fields(_)._2).toArray)
   }
 }

@@ -1,10 +1,9 @@
 package tfspark.sql
 
 import org.apache.spark.sql.catalyst.InternalRow
-import org.apache.spark.sql.catalyst.expressions.{Attribute, Literal}
-import org.apache.spark.sql.catalyst.util.ArrayData
-import org.apache.spark.sql.types.{ArrayType, BinaryType, DataType, StringType, StructType}
-import org.apache.spark.unsafe.types.UTF8String
+import org.apache.spark.sql.catalyst.expressions.Attribute
+
+import tfspark.tensor.ValueText
 
 /**
  * Names a row in error messages by its content, not by a running count (counts shift under
@@ -14,13 +13,11 @@ import org.apache.spark.unsafe.types.UTF8String
  *  - else its first [[MaxColumns]] columns.
  * When the preferred columns are not all in the row (a SQL query that does not select them), the
  * label says so, rather than falling back silently. The DataFrame API checks them up front.
- * Values are cut to [[MaxChars]] characters (start and end), arrays to their first elements, binary to its size:
- * `row {PassengerId: 12, Name: "Braund, Mr. Owen Harris", Pclass: 3}`. Built only for errors.
+ * Values are shortened by [[ValueText]]: `row {PassengerId: 12, Name: "Braund, Mr. Owen Harris", Pclass: 3}`.
+ * Built only for errors.
  */
 object RowLabel {
-  val MaxColumns = 3
-  val MaxChars = 64
-  private val MaxElements = 4
+  val MaxColumns: Int = ValueText.MaxFields
 
   /**
    * A labeller for rows of `output`, preferring the `preferred` columns (matched
@@ -46,31 +43,7 @@ object RowLabel {
     val note = notSelected(missing)
     row =>
       fields
-        .map { case (i, name, t) => s"$name: ${if (row.isNullAt(i)) "null" else value(row.get(i, t), t)}" }
+        .map { case (i, name, t) => s"$name: ${if (row.isNullAt(i)) "null" else ValueText.of(row.get(i, t), t)}" }
         .mkString("row {", ", ", "}") + note
   }
-
-  /** One Catalyst value of type `t`, shortened for a message. */
-  def value(v: Any, t: DataType): String = (v, t) match {
-    case (null, _) => "null"
-    case (s: UTF8String, _) => "\"" + cut(s.toString) + "\""
-    case (b: Array[Byte], BinaryType) => s"<${b.length} bytes>"
-    case (a: ArrayData, ArrayType(e, _)) =>
-      val n = a.numElements()
-      val shown = (0 until math.min(n, MaxElements)).map(i => if (a.isNullAt(i)) "null" else value(a.get(i, e), e))
-      shown.mkString("[", ", ", if (n > MaxElements) s", … ($n elements)]" else "]")
-    case (r: InternalRow, s: StructType) =>
-      s.fields.indices
-        .take(MaxColumns)
-        .map(i => s"${s.fields(i).name}: ${if (r.isNullAt(i)) "null" else value(r.get(i, s.fields(i).dataType), s.fields(i).dataType)}")
-        .mkString("{", ", ", if (s.fields.length > MaxColumns) ", …}" else "}")
-    case (floats: Array[Float], _) => // the RDD path's rows
-      floats.take(MaxElements).mkString("[", ", ", if (floats.length > MaxElements) s", … (${floats.length} elements)]" else "]")
-    case (_, StringType) => "\"" + cut(v.toString) + "\""
-    case _ => cut(Literal(v, t).toString)
-  }
-
-  /** Long text keeps its start and its end (a path's file name). */
-  private def cut(s: String): String =
-    if (s.length <= MaxChars) s else s.take(MaxChars / 3) + "…" + s.takeRight(MaxChars - MaxChars / 3 - 1)
 }

@@ -6,9 +6,8 @@ import org.apache.spark.sql.catalyst.expressions.codegen.CodegenFallback
 import org.apache.spark.sql.types.{DataType, StringType, StructField, StructType}
 
 import tfspark.conf.{NullPolicy, OnError}
-import tfspark.errors.{TFSparkErrors, TFSparkException}
 import tfspark.model.{ModelCache, ShippedModel}
-import tfspark.tensor.{BatchRunner, BatchingIterator, OutputDecoder, SignatureBinding}
+import tfspark.tensor.{BatchRunner, BatchingIterator, SignatureBinding, ValueText}
 
 /**
  * `tfpredict(...)`: `model`'s signature applied to one row's `argument` (a struct whose fields
@@ -17,7 +16,8 @@ import tfspark.tensor.{BatchRunner, BatchingIterator, OutputDecoder, SignatureBi
  * Built by [[TFPredictFunction]], which resolves the model and checks types at analysis time. The
  * type is the single output's (`float` for `[-1,1]`, arrays for wider shapes) or a struct of all
  * outputs. This expression evaluates row by row (one `Session.run` per row on a model loaded once
- * per JVM through [[ModelCache]]); batched execution is the job of the SQL extension.
+ * per JVM through [[ModelCache]], through [[BatchingIterator]] with a batch of one); batched
+ * execution is the job of the SQL extension.
  *
  * With `onError=null` the type is `struct<result: T, error: struct<errorClass, message>>`: a row
  * the model cannot score gets a null `result` and its error; the others a null `error`.
@@ -47,37 +47,31 @@ case class TFPredict(
   override def toString: String = s"$prettyName(${model.name}/${model.version}:${binding.signature}, $argument)"
   override def sql: String = s"$prettyName('${model.name}:${binding.signature}', ${argument.sql})"
 
-  @transient private lazy val runner =
-    new BatchRunner(ModelCache.acquire(model), binding, 1, fillNulls = nullPolicy.fillNulls)
-
-  override def eval(row: InternalRow): Any = {
-    val value = argument.eval(row)
-    if (!onError.isolates) predict(value)
-    else
-      try BatchingIterator.withError(predict(value), null)
-      catch { case e: TFSparkException => BatchingIterator.withError(null, e) }
-  }
+  /**
+   * The row-by-row path runs each row through the one batching loop, as a batch of one: the null
+   * and error policies are [[BatchingIterator]]'s, not restated here.
+   */
+  @transient private lazy val call = BatchingIterator.Call[Any](
+    new BatchRunner(ModelCache.acquire(model), binding, 1, fillNulls = nullPolicy.fillNulls),
+    identity,
+    nullPolicy,
+    s"a non-null ${argument.dataType.simpleString}",
+    onError
+  )
 
   /** One row's result, one `Session.run`. @throws tfspark.errors.TFSparkException for a row it cannot score */
-  private def predict(value: Any): Any = {
-    val nullGivesNull = nullPolicy.nullGivesNull
-    if (value == null || (nullGivesNull && runner.hasNullInput(value))) {
-      if (nullGivesNull) return null
-      throw TFSparkErrors.nullInput(
-        model.name,
-        binding.inputKeys.mkString(", "),
-        s"a non-null ${argument.dataType.simpleString}",
-        describe(value)
-      )
-    }
-    runner.add(value, describe(value))
-    val result = runner.run()(0)
-    runner.failures.headOption.foreach { case (_, cause) => throw OutputDecoder.rowError(model.name, describe(value), cause) }
-    result
-  }
+  override def eval(row: InternalRow): Any =
+    new BatchingIterator[Any, Any](
+      Iterator.single(argument.eval(row)),
+      IndexedSeq(call),
+      capacity = 1,
+      keep = identity, // emitted before the row is read again
+      emit = (_, results) => results(0),
+      label = (value, _) => describe(value)
+    ).next()
 
   /** The row, by its argument (this path sees no column names). */
-  private def describe(value: Any): String = s"the row whose argument is ${RowLabel.value(value, argument.dataType)}"
+  private def describe(value: Any): String = s"the row whose argument is ${ValueText.of(value, argument.dataType)}"
 
   override protected def withNewChildInternal(newChild: Expression): TFPredict = copy(argument = newChild)
 }

@@ -8,7 +8,7 @@ import org.apache.spark.sql.types.StringType
 
 import tfspark.conf.TFSparkConf
 import tfspark.errors.TFSparkErrors
-import tfspark.model.{ModelReference, ModelRepository, ShippedModel}
+import tfspark.model.{ModelReference, ModelRepository, ShippedModel, SignatureSpec}
 import tfspark.tensor.{BatchLimits, SignatureBinding}
 
 /**
@@ -71,8 +71,7 @@ object TFPredictFunction {
     val (name, signature) = (reference.name, reference.signature)
     val location = ModelRepository(TFSparkConf.repository()).resolve(name, reference.version)
     val shipped = ShippedModel.ship(SparkSession.active.sparkContext, location)
-    val sig =
-      shipped.signatures.getOrElse(signature, throw TFSparkErrors.signatureNotFound(name, signature, shipped.signatures.keys.toSeq.sorted))
+    val sig = SignatureSpec.find(name, shipped.signatures, signature)
     val conf = SQLConf.get
     val binaryOutputs = TFSparkConf.binaryOutputsOf(name, conf)
     val (unknown, expected) = SignatureBinding.unknownBinaryOutputs(sig, binaryOutputs)
@@ -90,34 +89,23 @@ object TFPredictFunction {
         binaryOutputs = binaryOutputs,
         probe = Some(shipped)
       )
-    val (argument, _) = pruneStruct(features, binding)
-    val finalBinding =
-      if (argument eq features) binding
-      else
-        SignatureBinding.bind(
-          name,
-          sig,
-          argument.dataType,
-          conf.caseSensitiveAnalysis,
-          TFSparkConf.strictInputs(conf),
-          TFSparkConf.unitOutputsAsArrays(conf),
-          binaryOutputs = binaryOutputs,
-          probe = Some(shipped)
-        )
+    val (argument, finalBinding) = usedFieldsOnly(features, binding)
     BatchLimits.check(TFSparkConf.batchSize(conf), Some(finalBinding), TFSparkConf.BatchSize, isConfig = true)
     TFPredict(argument, shipped, finalBinding, TFSparkConf.nullPolicy(conf), onError = TFSparkConf.onError(conf))
   }
 
   /**
    * `struct(*)` over a wide table names every column, but the model takes a few: the struct is cut
-   * to the fields that feed an input, so the others are never read for the model (and column
-   * pruning can drop them from the scan). Returns the argument and the kept field ordinals.
+   * to the fields that feed an input ([[SignatureBinding.usedFieldsOnly]]), so the others are never
+   * read for the model (and column pruning can drop them from the scan).
    */
-  private def pruneStruct(features: Expression, binding: SignatureBinding): (Expression, Seq[Int]) = features match {
-    case struct: CreateNamedStruct if binding.inputs.forall(_._3.isDefined) =>
-      val used = binding.inputs.flatMap(_._3).distinct.sorted
-      if (used.size == struct.nameExprs.size) (features, used)
-      else (CreateNamedStruct(used.flatMap(i => Seq(struct.nameExprs(i), struct.valExprs(i)))), used)
-    case _ => (features, Nil)
+  private def usedFieldsOnly(features: Expression, binding: SignatureBinding): (Expression, SignatureBinding) = features match {
+    case struct: CreateNamedStruct =>
+      binding.usedFieldsOnly match {
+        case Some((projected, used)) if !(projected eq binding) =>
+          (CreateNamedStruct(used.flatMap(i => Seq(struct.nameExprs(i), struct.valExprs(i)))), projected)
+        case _ => (features, binding)
+      }
+    case _ => (features, binding)
   }
 }

@@ -66,7 +66,6 @@ final class BatchRunner(
   private var segmentRows = 0
 
   def size: Int = rows
-  def isFull: Boolean = rows == capacity
   def isEmpty: Boolean = rows == 0
 
   def clear(): Unit = {

@@ -48,6 +48,30 @@ final case class SignatureBinding(
   }
 
   def inputKeys: Seq[String] = inputs.map(_._1.key)
+
+  /**
+   * This binding projected to the fields of its struct argument that feed an input: the argument
+   * type keeps only those fields (in their order), and each input reads its field's new ordinal.
+   * Returns the projection and the kept fields' ordinals in the old argument (itself and every
+   * ordinal when all fields are used); `None` when the argument is not a struct read by field.
+   * `struct(*)` over a wide table names every column but the model takes a few: a plan whose
+   * argument keeps only these never reads the others (and column pruning can drop them from the
+   * scan). Nothing is bound again: the inputs, their types and the outputs are this binding's.
+   */
+  def usedFieldsOnly: Option[(SignatureBinding, IndexedSeq[Int])] = argumentType match {
+    case struct: StructType if inputs.forall(_._3.isDefined) =>
+      val used = inputs.flatMap(_._3).distinct.sorted.toIndexedSeq
+      if (used.size == struct.size) Some((this, used))
+      else {
+        val position = used.zipWithIndex.toMap
+        val projected = copy(
+          argumentType = StructType(used.map(struct.fields(_))),
+          inputs = inputs.map { case (spec, t, ordinal) => (spec, t, ordinal.map(position)) }
+        )
+        Some((projected, used))
+      }
+    case _ => None
+  }
 }
 
 object SignatureBinding {

@@ -89,6 +89,15 @@ class OneEngineSuite extends AnyFunSuite with SparkSessionFixture with AdaptiveS
     assert(viaSql.collect().map(_.getFloat(0)).toSeq === viaApi.collect().map(_.getFloat(1)).toSeq)
   }
 
+  test("TFInference.predictColumn is the Column predictDataFrame appends, for any projection, batched") {
+    val linear = TFInference.ship(spark.sparkContext, ModelRepository(TestModels.modelsDir.getPath).resolve("linear"))
+    val df = spark.range(0, 40, 1, 2).selectExpr("id", "array(cast(id AS float), 1.0f) AS features")
+    val projected = df.select(df("id"), (TFInference.predictColumn(df, linear, batchSize = 8) * 2f).as("twice"))
+    assert(batchNodes(projected.queryExecution.executedPlan).map(_.batchSize) === Seq(8))
+    val appended = TFInference.predictDataFrame(df, linear, "p", batchSize = 8).orderBy("id").collect().map(_.getFloat(2) * 2f)
+    assert(projected.orderBy("id").collect().map(_.getFloat(1)).toSeq === appended.toSeq)
+  }
+
   test("a call in WHERE and SELECT, or twice in SELECT, runs once per row") {
     TFSparkSQL.register(spark)
     spark.range(0, 1000, 1, 2).selectExpr("array(cast(id AS float) / 100, 1.0f) AS f").createOrReplaceTempView("shared_calls")
