@@ -9,7 +9,7 @@ import org.apache.spark.sql.types.{ArrayType, DataType, FloatType, StructField, 
 import tfspark.conf.NullPolicy
 import tfspark.errors.TFSparkErrors
 import tfspark.model.{ModelArchive, ModelCache, ModelLocation, ShippedModel, SignatureSpec, TFDType}
-import tfspark.tensor.{BatchLimits, BatchRunner, BatchingIterator, ExternalValues, InputFeeder, OutputDecoder, SignatureBinding, ValueText}
+import tfspark.tensor.{BatchLimits, BatchRunner, BatchingIterator, ExternalValues, OutputDecoder, SignatureBinding, SparkTypes, ValueText}
 
 /**
  * Batched inference on RDDs and on the driver, through tfspark's one batching loop
@@ -62,7 +62,7 @@ private[tfspark] object RDDPredictions {
       case ArrayType(e, _) => ArrayType(nullableElements(e), containsNull = true)
       case other => other
     }
-    val struct = StructType(spec.inputs.map(i => StructField(i.key, nullableElements(InputFeeder.externalType(i)))))
+    val struct = StructType(spec.inputs.map(i => StructField(i.key, nullableElements(SparkTypes.external(i)))))
     val binding = SignatureBinding.bind(model.name, spec, struct, binaryOutputs = binaryOutputs, probe = Some(model))
     BatchLimits.check(batchSize, Some(binding), "batchSize", isConfig = false)
     val keys = spec.outputs.map(_.key)

@@ -52,7 +52,7 @@ final class BatchRunner(
   private val ordinals = binding.inputs.map(_._3.map(o => fieldOrdinals.fold(o)(_(o)))).toArray
   private val types = binding.inputs.map(_._2).toArray
   private val unbatched = feeders.map(!_.batched)
-  private val scalarTyped = types.map(InputFeeder.depthOf(_) == 0) // a null there can be filled
+  private val scalarTyped = types.map(SparkTypes.depthOf(_) == 0) // a null there can be filled
   private val anyUnbatched = unbatched.contains(true)
   private val perRow = binding.perRow
   private val decoders = binding.decoders

@@ -15,10 +15,9 @@ import tfspark.model.{NumericValues, TFDType, TensorSpec, TensorTypes}
 /**
  * Turns one output tensor of a batch into one Spark value per row (Catalyst's internal form).
  *
- * The Spark type follows the output's dtype, widened exactly where Spark has no such type
- * ([[OutputDecoder.leafTypeOf]], docs/dtypes.md: int8 → tinyint, uint8 and int16 → smallint,
- * uint16 → int, uint32 → bigint, uint64 → decimal(20,0), float16 and bfloat16 → float, string →
- * string, or binary when `binary`), and per-row rank: `[-1]` gives a scalar, `[-1,k]` an array, `[-1,a,b]` an array of arrays. A
+ * The Spark type follows the output's dtype, from the one dtype table ([[SparkTypes.of]],
+ * docs/dtypes.md: widened exactly where Spark has no such type; a string output is string, or
+ * binary when `binary`), and per-row rank: `[-1]` gives a scalar, `[-1,k]` an array, `[-1,a,b]` an array of arrays. A
  * `[-1,1]` output gives a scalar unless `unitDimAsArray`. The rank must be known at analysis time.
  *
  * With `batched = false` (a signature whose inputs are all scalars, run once per row) the output
@@ -51,7 +50,7 @@ final class OutputDecoder(
   private val collapse = rowDims == Seq(1L) && !unitDimAsArray
   private val rank = if (collapse) 0 else rowDims.size
 
-  private val leafType: DataType = OutputDecoder.leafTypeOf(spec.dtype, binary).getOrElse {
+  private val leafType: DataType = SparkTypes.of(spec.dtype, binary).getOrElse {
     throw TFSparkErrors.unsupportedSignature(model, signature, s"output ${spec.key} is ${spec.dtype}", s"${TFDType.ServedText} outputs")
   }
   TensorTypes.unavailable(spec.dtype).foreach { reason =>
@@ -179,23 +178,6 @@ final class OutputDecoder(
 }
 
 object OutputDecoder {
-
-  /**
-   * The Spark type one element of `dtype` decodes to, widened exactly where Spark has no such
-   * type; `None` for a dtype tfspark does not serve. Inputs take the same type naturally.
-   */
-  def leafTypeOf(dtype: TFDType, binary: Boolean): Option[DataType] = Some(dtype match {
-    case TFDType.Float32 | TFDType.Float16 | TFDType.Bfloat16 => FloatType
-    case TFDType.Float64 => DoubleType
-    case TFDType.Int8 => ByteType
-    case TFDType.Int16 | TFDType.Uint8 => ShortType
-    case TFDType.Int32 | TFDType.Uint16 => IntegerType
-    case TFDType.Int64 | TFDType.Uint32 => LongType
-    case TFDType.Uint64 => DecimalType(20, 0)
-    case TFDType.Bool => BooleanType
-    case TFDType.String => if (binary) BinaryType else StringType
-    case _ => return None
-  })
 
   /** A uint64 element (its bits in a long) as a decimal(20,0). */
   private[tensor] def unsignedDecimal(bits: Long): Decimal =

@@ -33,7 +33,7 @@ final class RaggedInputFeeder private (
 ) extends BatchFeeder {
 
   private val levels = ragged.raggedRank
-  private val elementIsScalar = InputFeeder.depthOf(elementType) == 0
+  private val elementIsScalar = SparkTypes.depthOf(elementType) == 0
 
   /** `splits(k)`: the row_splits of ragged dimension k+1 over the whole batch, from 0. */
   private val splits = Array.fill(levels)(new LongBuffer)
@@ -157,12 +157,12 @@ object RaggedInputFeeder {
         "a ragged input whose first dimension is the batch (None) and with at least one ragged dimension"
       )
     }
-    val depth = InputFeeder.depthOf(sparkType)
+    val depth = SparkTypes.depthOf(sparkType)
     def mismatch() =
       TFSparkErrors.inputTypeMismatch(
         model,
         spec.key,
-        s"${InputFeeder.naturalType(spec).simpleString} (${spec.dtype}${spec.shapeString}: rows of different lengths are fine)",
+        s"${SparkTypes.natural(spec).simpleString} (${spec.dtype}${spec.shapeString}: rows of different lengths are fine)",
         sparkType.simpleString
       )
     if (depth != shape.size - 1) throw mismatch()
