@@ -262,7 +262,7 @@ abstract class ForeignModelsBehaviour(layout: String) extends AnyFunSuite with S
   }
 
   test(s"$layout: every corpus model's identity follows its files") {
-    val shas = corpus.map(e => e.name -> model.ModelArchive.sha256(ModelRepository(root.getPath).resolve(e.name).directory))
+    val shas = corpus.map(e => e.name -> model.ModelManifest.sha256(ModelRepository(root.getPath).resolve(e.name).directory))
     assert(shas.map(_._2).distinct.size === shas.size, s"two corpus models share an identity: $shas")
   }
 }

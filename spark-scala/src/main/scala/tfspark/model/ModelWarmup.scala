@@ -97,7 +97,7 @@ object ModelWarmup {
    * @throws IllegalArgumentException when a warm-up file or golden vectors cannot be read
    */
   def sources(dir: File, signatures: Map[String, SignatureSpec]): Seq[(String, String, Seq[WarmupInput])] = {
-    val requests = new File(dir, ModelArchive.WarmupFile)
+    val requests = new File(dir, ModelManifest.WarmupFile)
     val golden = new File(dir, "assets.extra/golden.json")
     val fromRequests = if (requests.isFile) WarmupRequests.read(requests.toPath) else Nil
     val fromGolden = if (golden.isFile) GoldenCases.read(Files.readString(golden.toPath)) else Nil
