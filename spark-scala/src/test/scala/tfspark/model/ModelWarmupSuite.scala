@@ -6,6 +6,7 @@ import java.nio.file.{Files, StandardCopyOption}
 import org.scalatest.funsuite.AnyFunSuite
 
 import tfspark.{ErrorChecks, SparkSessionFixture, TestModels}
+import tfspark.model.warmup.ModelWarmup
 
 /** The load-time warm-up: which source each signature uses, and which failures stop a load. */
 class ModelWarmupSuite extends AnyFunSuite with SparkSessionFixture with ErrorChecks {
@@ -53,7 +54,8 @@ class ModelWarmupSuite extends AnyFunSuite with SparkSessionFixture with ErrorCh
     val linear = copy(new File(TestModels.modelsDir, "linear/1"), new File(TestModels.tempDir("warmup-wrong"), "1"), withExtra = true)
     val golden = new File(linear, "assets.extra/golden.json")
     Files.writeString(golden.toPath, Files.readString(golden.toPath).replaceFirst("\"shape\": \\[\\s*4,\\s*2\\s*\\]", "\"shape\": [8, 1]"))
-    val e2 = checkError("MODEL_LOAD_FAILED")(ModelCache.acquire(ModelManifest.sha256(linear) + "-wrong", ModelLocation("linear", 1, linear)))
+    val e2 =
+      checkError("MODEL_LOAD_FAILED")(ModelCache.acquire(ModelManifest.sha256(linear) + "-wrong", ModelLocation("linear", 1, linear)))
     assert(e2.getMessage.contains("warm-up from golden vectors failed"), e2.getMessage)
   }
 }

@@ -8,7 +8,8 @@ import org.scalatest.funsuite.AnyFunSuite
 
 import tfspark.{ErrorChecks, GoldenRows, GoldenVectors, SparkSessionFixture, TFInference, TestModels}
 import tfspark.conf.TFSparkConf
-import tfspark.model.{ModelCache, ModelManifest, ModelRepository, ModelWarmup, NumericValues, TFDType}
+import tfspark.model.{ModelCache, ModelManifest, ModelRepository, NumericValues, TFDType}
+import tfspark.model.warmup.ModelWarmup
 
 /**
  * Every numeric dtype in and out (issue 17, docs/dtypes.md), over `dtypes/1`
