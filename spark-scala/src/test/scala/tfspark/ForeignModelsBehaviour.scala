@@ -129,7 +129,7 @@ abstract class ForeignModelsBehaviour(layout: String) extends AnyFunSuite with S
         GoldenRows.dataFrame(spark, c, partitions = 2).write.parquet(input)
         jobs.BatchScore.run(
           spark,
-          jobs.BatchScore.Options.parse(
+          jobs.BatchScoreOptions.parse(
             Seq("--repository", root.getPath, "--model", s"$name@$version:${c.signature}", "--input", input, "--output", output)
           )
         )
@@ -171,7 +171,7 @@ abstract class ForeignModelsBehaviour(layout: String) extends AnyFunSuite with S
             frame().write.parquet(new File(dir, "in.parquet").getPath)
             jobs.BatchScore.run(
               spark,
-              jobs.BatchScore.Options
+              jobs.BatchScoreOptions
                 .parse(Seq("--repository", root.getPath, "--model", entry.name, "--input", s"$dir/in.parquet", "--output", s"$dir/out"))
             )
           }
@@ -196,7 +196,7 @@ abstract class ForeignModelsBehaviour(layout: String) extends AnyFunSuite with S
           "BatchScore" -> (() =>
             jobs.BatchScore.run(
               spark,
-              jobs.BatchScore.Options.parse(
+              jobs.BatchScoreOptions.parse(
                 Seq("--repository", root.getPath, "--model", entry.name, "--input", "unused.csv", "--output", "unused-out")
               )
             )

@@ -149,7 +149,7 @@ class ModelShippingClusterSuite extends AnyFunSuite with SparkSessionFixture wit
       GoldenRows.dataFrame(spark, c, partitions = 2).write.parquet(input)
       val summary = tfspark.jobs.BatchScore.run(
         spark,
-        tfspark.jobs.BatchScore.Options.parse(Seq("--repository", hdfsRoot, "--model", "linear", "--input", input, "--output", output))
+        tfspark.jobs.BatchScoreOptions.parse(Seq("--repository", hdfsRoot, "--model", "linear", "--input", input, "--output", output))
       )
       assert(summary.rows === GoldenRows.rowCount(c))
       GoldenRows.compare(linear, c, spark.read.parquet(output).orderBy("id").collect().toSeq.map(_.getAs[Any]("prediction")))
