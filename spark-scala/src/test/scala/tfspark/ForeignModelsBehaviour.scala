@@ -129,7 +129,7 @@ abstract class ForeignModelsBehaviour(layout: String) extends AnyFunSuite with S
         GoldenRows.dataFrame(spark, c, partitions = 2).write.parquet(input)
         jobs.BatchScore.run(
           spark,
-          jobs.BatchScore.Options.parse(
+          jobs.BatchScoreOptions.parse(
             Seq("--repository", root.getPath, "--model", s"$name@$version:${c.signature}", "--input", input, "--output", output)
           )
         )
@@ -171,7 +171,7 @@ abstract class ForeignModelsBehaviour(layout: String) extends AnyFunSuite with S
             frame().write.parquet(new File(dir, "in.parquet").getPath)
             jobs.BatchScore.run(
               spark,
-              jobs.BatchScore.Options
+              jobs.BatchScoreOptions
                 .parse(Seq("--repository", root.getPath, "--model", entry.name, "--input", s"$dir/in.parquet", "--output", s"$dir/out"))
             )
           }
@@ -196,7 +196,7 @@ abstract class ForeignModelsBehaviour(layout: String) extends AnyFunSuite with S
           "BatchScore" -> (() =>
             jobs.BatchScore.run(
               spark,
-              jobs.BatchScore.Options.parse(
+              jobs.BatchScoreOptions.parse(
                 Seq("--repository", root.getPath, "--model", entry.name, "--input", "unused.csv", "--output", "unused-out")
               )
             )
@@ -262,7 +262,7 @@ abstract class ForeignModelsBehaviour(layout: String) extends AnyFunSuite with S
   }
 
   test(s"$layout: every corpus model's identity follows its files") {
-    val shas = corpus.map(e => e.name -> model.ModelArchive.sha256(ModelRepository(root.getPath).resolve(e.name).directory))
+    val shas = corpus.map(e => e.name -> model.ModelManifest.sha256(ModelRepository(root.getPath).resolve(e.name).directory))
     assert(shas.map(_._2).distinct.size === shas.size, s"two corpus models share an identity: $shas")
   }
 }

@@ -71,7 +71,7 @@ abstract class GoldenAgreementBehaviour extends AnyFunSuite with SparkSessionFix
         GoldenRows.dataFrame(spark, c, partitions = 2).write.parquet(input)
         val summary = tfspark.jobs.BatchScore.run(
           spark,
-          tfspark.jobs.BatchScore.Options.parse(
+          tfspark.jobs.BatchScoreOptions.parse(
             Seq("--repository", root.getPath, "--model", s"$name:${c.signature}", "--input", input, "--output", output)
           )
         )

@@ -9,6 +9,7 @@ import scala.jdk.CollectionConverters._
 import org.apache.spark.TaskContext
 
 import tfspark.conf.TFSparkConf
+import tfspark.model.warmup.ModelWarmup
 
 /**
  * The loaded [[SavedModelHandle]]s of this JVM: one per model content (SHA-256), shared by every

@@ -14,7 +14,7 @@ import tfspark.errors.TFSparkErrors
  * How a shipped model version's files reach the JVMs that run tasks ([[ShippedModel]] holds one).
  * Each way streams file by file: no JVM, the driver's included, ever holds a whole model in its
  * heap, so a version of any size ships. Every copy is verified against the SHA-256 the driver
- * computed before it is used ([[ModelArchive.materialize]]).
+ * computed before it is used ([[VerifiedCopy.materialize]]).
  */
 sealed trait ModelDelivery extends Serializable {
 
@@ -72,9 +72,7 @@ object ModelDelivery {
       val root = new Path(source)
       // Hadoop's cached FileSystem instance: shared by the JVM, so it is not closed here.
       val fs = root.getFileSystem(hadoopConf.value.value)
-      ModelArchive.materialize(model.name, source, target, files, model.sha256) { (file, destination, digest) =>
-        digest.copyTo(file, fs.open(new Path(root, new Path(null, null, file.path))), destination)
-      }
+      VerifiedCopy.materialize(model.name, source, target, files, model.sha256)(VerifiedCopy.fromFileSystem(fs, root))
     }
 
     def describe: String = s"copied by each executor host from $source"
@@ -94,7 +92,7 @@ object ModelDelivery {
     def materialize(model: ShippedModel): File = {
       val target = new File(SparkFiles.getRootDirectory(), s"tfspark-models/${model.name}-${model.version}-${model.sha256.take(16)}")
       val byPath = files.map(_.path).zip(uris).toMap
-      ModelArchive.materialize(model.name, describe, target, files, model.sha256) { (file, destination, digest) =>
+      VerifiedCopy.materialize(model.name, describe, target, files, model.sha256) { (file, destination, digest) =>
         digest.copyTo(file, DriverFiles.open(byPath(file.path)), destination)
       }
     }

@@ -36,7 +36,7 @@ object ModelDiagnosis {
    */
   def loading[T <: AutoCloseable](location: ModelLocation, expected: Option[String])(load: => T): T = {
     val dir = location.directory
-    val before = ModelArchive.manifest(dir) // reused while unchanged: this reads nothing on a warm path
+    val before = ModelManifest.read(dir) // reused while unchanged: this reads nothing on a warm path
     expected.filter(_.matches("[0-9a-f]{64}")).filter(_ != before.sha256).foreach { sha =>
       throw failed(location, s"its files changed after they were identified (sha256 $sha then, ${before.sha256} now)", null)
     }
@@ -66,7 +66,7 @@ object ModelDiagnosis {
   /** Why `location`'s files are not `before` any more, naming them, or None. */
   def changed(location: ModelLocation, before: ModelManifest): Option[String] = {
     val after =
-      try ModelArchive.manifest(location.directory)
+      try ModelManifest.read(location.directory)
       catch { case e: TFSparkException => return Some(s"its files changed while it was loaded: ${e.getMessage}") }
     if (after.sha256 == before.sha256) None
     else {

@@ -2,8 +2,6 @@ package tfspark.model
 
 import java.io.File
 import java.net.URI
-import java.nio.file.Files
-import java.security.MessageDigest
 
 import org.apache.hadoop.conf.Configuration
 import org.apache.hadoop.fs.{FileStatus, FileSystem, Path}
@@ -26,10 +24,10 @@ final case class ModelLocation(name: String, version: Long, directory: File, sou
  * are positive integers; the highest one is the default.
  *
  * The root is a local path, a `file:` URI, or any Hadoop-filesystem URI (`hdfs:`, `s3a:`, ...).
- * A version on a remote filesystem is copied once into the driver's local cache folder (TF loads
- * from local files), keyed by its URI and the names, sizes and modification times of its files,
- * so a version replaced in place is copied again; executors copy it from the repository
- * themselves ([[ShippedModel]]).
+ * A version on a remote filesystem is copied into the driver's local cache folder (TF loads
+ * from local files), keyed by its content and verified ([[VerifiedCopy]]); this JVM reads it
+ * again only when its listing (names, sizes, modification times) changed, so a version replaced
+ * in place is copied again; executors copy it from the repository themselves ([[ShippedModel]]).
  *
  * Names are plain identifiers (letters, digits, `_`, `-`, `.` but not `..`): a name can never
  * escape the repository root.
@@ -127,45 +125,21 @@ final class ModelRepository(val root: String) extends Serializable {
       if (!fs.exists(dir)) Nil else fs.listStatus(dir).toSeq.filter(_.isDirectory).map(_.getPath.getName)
     }
 
-  /** Copies a remote version to the local cache unless an identical listing was copied before; streams file by file. */
+  /**
+   * The driver's verified local copy of a remote version ([[VerifiedCopy.materializeByContent]]):
+   * every file of the version folder, `assets.extra/` included, in an entry of the local cache
+   * named by their content, `<name>-<version>-<sha256 prefix>`.
+   */
   private def copyToLocal(name: String, version: Long): File = {
     val source = child(s"$name/$version")
-    val files = remoteFiles(new Path(source))
-    val listing = files.map(f => s"${f.getPath}:${f.getLen}:${f.getModificationTime}").sorted.mkString("|")
-    val digest = MessageDigest.getInstance("SHA-256").digest(s"$source|$listing".getBytes("UTF-8"))
-    val key = digest.take(8).map("%02x".format(_)).mkString
-    val target = new File(ModelRepository.localCache, s"$name-$version-remote-$key")
-    // The copy's SHA-256, computed while it is streamed, is recorded beside it; a later use of the
-    // entry (another application) reads it again and compares ([[ModelArchive.once]]).
-    ModelArchive.once(target, expected = None) { staging =>
-      val prefix = fs.makeQualified(new Path(source)).toUri.getPath.stripSuffix("/") + "/"
-      val stagingPath = staging.getCanonicalPath + File.separator
-      val digest = new ModelDigest
-      files.map(f => fs.makeQualified(f.getPath).toUri.getPath.stripPrefix(prefix) -> f).sortBy(_._1).foreach { case (relative, f) =>
-        val destination = new File(staging, relative)
-        if (!destination.getCanonicalPath.startsWith(stagingPath)) {
-          throw TFSparkErrors.modelLoadFailed(name, source, new IllegalStateException(s"file $relative escapes the model"))
-        }
-        destination.getParentFile.mkdirs()
-        // Streamed straight to the local disk (no checksum files); serving files through the digest too.
-        val file = ModelFile(relative, f.getLen)
-        val read =
-          if (ModelArchive.isServing(relative)) digest.copyTo(file, fs.open(f.getPath), destination)
-          else {
-            val in = fs.open(f.getPath);
-            try Files.copy(in, destination.toPath)
-            finally in.close()
-          }
-        if (read != f.getLen) {
-          throw TFSparkErrors.modelLoadFailed(
-            name,
-            source,
-            new IllegalStateException(s"$relative changed while it was copied (${f.getLen} bytes listed, $read read)")
-          )
-        }
-      }
-      digest.hex
-    }
+    val root = fs.makeQualified(new Path(source))
+    val prefix = root.toUri.getPath.stripSuffix("/") + "/"
+    val listed = remoteFiles(root)
+      .map(f => (ModelFile(fs.makeQualified(f.getPath).toUri.getPath.stripPrefix(prefix), f.getLen), f.getModificationTime))
+      .sortBy(_._1.path)
+    VerifiedCopy.materializeByContent(name, source, ModelRepository.localCache, sha => s"$name-$version-${sha.take(16)}", listed)(
+      VerifiedCopy.fromFileSystem(fs, root)
+    )
   }
 
   /** The files under `dir`, at any depth. */

@@ -3,7 +3,7 @@ package tfspark.model
 /**
  * How a number becomes an element of a TF dtype and back, the one definition every path uses
  * (Spark rows through `tensor.InputFeeder` and `tensor.OutputDecoder`, warm-up requests and golden
- * vectors through [[WarmupTensors]]):
+ * vectors through [[warmup.WarmupTensors]]):
  *  - integer dtypes hold exactly the range [[integerRange]] says; tfspark never wraps a value;
  *  - float16 and bfloat16 take a float32 rounded to nearest, ties to even, exactly as TF's
  *    `tf.cast(float32 → float16/bfloat16)` does (Eigen's `float_to_half_rtne` and

@@ -71,7 +71,7 @@ object PrivateFolder {
             dir,
             _ => {
               val fresh = Files.createTempDirectory(dir.toPath.getParent, s"tfspark-model-cache-$userName-").toFile // mode 0700
-              sys.addShutdownHook(ModelArchive.deleteRecursively(fresh))
+              sys.addShutdownHook(VerifiedCopy.deleteRecursively(fresh))
               log.warn(s"The model cache folder $dir is not used: $why. This JVM copies models into $fresh instead (deleted at exit).")
               fresh
             }

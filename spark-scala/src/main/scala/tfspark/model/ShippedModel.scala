@@ -17,7 +17,7 @@ import tfspark.conf.TFSparkConf
  * Each executor JVM materializes and verifies them once and loads them once ([[ModelCache]]). On
  * the driver, the original directory is used directly. A `SavedModelBundle` is never serialized.
  *
- * @param sha256 the version's identity, computed on the driver ([[ModelArchive]])
+ * @param sha256 the version's identity, computed on the driver ([[ModelManifest]])
  * @param signatures the signatures read on the driver, so tasks and the analyzer need no load
  * @param driverDirectory the version folder's real path on the driver (links resolved)
  * @param opLibraries the application's op libraries (`spark.tfpredict.opLibraries`), loaded in
@@ -59,7 +59,7 @@ object ShippedModel {
   private val shipped = new java.util.concurrent.ConcurrentHashMap[(String, String, ModelDelivery.Route), ShippedModel]()
 
   /**
-   * Ships `location` for use in `sc`'s jobs, once per (application, content): identifies its files (streaming them once; [[ModelArchive.manifest]]), reads its
+   * Ships `location` for use in `sc`'s jobs, once per (application, content): identifies its files (streaming them once; [[ModelManifest.read]]), reads its
    * signatures through the driver's [[ModelCache]], and makes the files reachable from the
    * executors as [[ModelDelivery.route]] decides, with `spark.tfpredict.repositoryShared` from
    * `sc`'s configuration.
@@ -81,7 +81,7 @@ object ShippedModel {
   /** [[ship]] with the shared-repository declaration given (tests ship both ways in one application). */
   private[tfspark] def ship(sc: SparkContext, location: ModelLocation, repositoryShared: Boolean): ShippedModel = {
     val libraries = OpLibraries.ship(sc, repositoryShared)
-    val manifest = ModelArchive.manifest(location.directory)
+    val manifest = ModelManifest.read(location.directory)
     val route = ModelDelivery.route(sc.isLocal, location.source, manifest.directory, repositoryShared)
     shipped.computeIfAbsent(
       (sc.applicationId + "/" + sc.startTime, manifest.sha256, route),
@@ -93,7 +93,7 @@ object ShippedModel {
             ModelDelivery.SharedFileSystem(source, manifest.files, sc.broadcast(new SerializableWritable(sc.hadoopConfiguration)))
           case ModelDelivery.FromDriver =>
             // Only the files the driver hashed are served, each under an unguessable name.
-            val uris = DriverFiles.serveFiles(sc, manifest.files.map(ModelArchive.fileOf(manifest, _)))
+            val uris = DriverFiles.serveFiles(sc, manifest.files.map(ModelManifest.fileOf(manifest, _)))
             ModelDelivery.DriverFileServer(uris, manifest.files)
         }
         // The real path, links resolved: a link re-pointed later does not change what this serves.

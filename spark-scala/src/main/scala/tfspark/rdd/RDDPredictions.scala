@@ -8,7 +8,7 @@ import org.apache.spark.sql.types.{ArrayType, DataType, FloatType, StructField, 
 
 import tfspark.conf.NullPolicy
 import tfspark.errors.TFSparkErrors
-import tfspark.model.{ModelArchive, ModelCache, ModelLocation, ShippedModel, SignatureSpec, TFDType}
+import tfspark.model.{ModelCache, ModelLocation, ModelManifest, ShippedModel, SignatureSpec, TFDType}
 import tfspark.tensor.{BatchLimits, BatchRunner, BatchingIterator, ExternalValues, OutputDecoder, SignatureBinding, SparkTypes, ValueText}
 
 /**
@@ -101,7 +101,7 @@ private[tfspark] object RDDPredictions {
    * JVM's [[ModelCache]] (held while it runs): the same contract as [[predictArrays]].
    */
   def predictLocal(location: ModelLocation, rows: Seq[Array[Float]], batchSize: Int, signature: String): Seq[Array[Float]] = {
-    ModelCache.withHandle(ModelArchive.sha256(location.directory), location) { handle =>
+    ModelCache.withHandle(ModelManifest.sha256(location.directory), location) { handle =>
       val binding = floatArrayBinding(location.name, handle.signature(signature))
       BatchLimits.check(batchSize, Some(binding), "batchSize", isConfig = false)
       arrays(rows.iterator, new BatchRunner(handle, binding, batchSize, fillNulls = false), "the driver's input").toList

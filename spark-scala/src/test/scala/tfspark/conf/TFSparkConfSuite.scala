@@ -7,7 +7,7 @@ import org.apache.spark.sql.functions.{array, col, lit}
 import org.scalatest.funsuite.AnyFunSuite
 
 import tfspark.{ErrorChecks, SparkSessionFixture, TFInference, TestModels}
-import tfspark.jobs.BatchScore
+import tfspark.jobs.{BatchScore, BatchScoreOptions}
 import tfspark.model.ModelRepository
 
 /**
@@ -141,7 +141,7 @@ class TFSparkConfSuite extends AnyFunSuite with SparkSessionFixture with ErrorCh
 
   test("BatchScore: options the command line leaves unset take the session's settings; given ones win") {
     val conf = spark.sessionState.conf
-    def parsed(extra: String*) = BatchScore.Options.parse(Seq("--input", "x.csv", "--output", "out") ++ extra)
+    def parsed(extra: String*) = BatchScoreOptions.parse(Seq("--input", "x.csv", "--output", "out") ++ extra)
     withSetting(TFSparkConf.BatchSize, "64") {
       withSetting(TFSparkConf.OnError, "null") {
         withSetting(TFSparkConf.NullPolicy, "fill") {

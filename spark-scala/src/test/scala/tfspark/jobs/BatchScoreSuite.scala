@@ -22,7 +22,7 @@ class BatchScoreSuite extends AnyFunSuite with SparkSessionFixture with ErrorChe
   }
 
   /** The options of `args`; `--model` is required, and most tests score the `linear` test model. */
-  private def options(args: String*) = BatchScore.Options.parse(withModel(args))
+  private def options(args: String*) = BatchScoreOptions.parse(withModel(args))
 
   /** `spark-submit`'s exit status for `args` (with `--model linear` unless they name a model). */
   private def exitCode(args: Seq[String]): Int = BatchScore.exitCode(withModel(args).toArray)
@@ -158,7 +158,7 @@ class BatchScoreSuite extends AnyFunSuite with SparkSessionFixture with ErrorChe
     assert(BatchScore.exitCode(Array("--input", "x.csv")) === 2)
     // --model is required: no demo model is picked for the user.
     checkError("INVALID_ARGUMENT", Map("what" -> "--model", "got" -> "missing")) {
-      BatchScore.Options.parse(Seq("--input", "x.csv", "--output", "o"))
+      BatchScoreOptions.parse(Seq("--input", "x.csv", "--output", "o"))
     }
     assert(BatchScore.exitCode(Array("--input", "x.csv", "--output", "o")) === 2)
     val dir = TestModels.tempDir("batchscore-exit")

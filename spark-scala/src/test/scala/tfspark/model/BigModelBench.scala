@@ -94,7 +94,7 @@ object BigModelBench {
 
       // Driver: identify (stream + SHA-256), load and warm up once, and make the files reachable.
       val location = ModelRepository(repository).resolve("big")
-      val (manifest, hashSeconds) = timed(ModelArchive.manifest(location.directory))
+      val (manifest, hashSeconds) = timed(ModelManifest.read(location.directory))
       val (shipped, shipSeconds) = timed(TFInference.ship(sc, location))
 
       val expected = s"CAST(pmod(id, $n) % 1000 + 1000 * ((pmod(id, $n) DIV 1000) % 1000) AS FLOAT)"
@@ -122,7 +122,7 @@ object BigModelBench {
               dir.getAbsolutePath,
               mb(sizeOf(dir)),
               files.count(Files.isSymbolicLink(_)),
-              ModelArchive.copyCounts.getOrElse(dir.getAbsolutePath, 0),
+              VerifiedCopy.copyCounts.getOrElse(dir.getAbsolutePath, 0),
               statusKb("VmHWM") / 1024
             )
           )

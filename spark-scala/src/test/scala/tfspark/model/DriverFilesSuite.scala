@@ -29,8 +29,8 @@ class DriverFilesSuite extends AnyFunSuite with SparkSessionFixture with ErrorCh
 
   test("only the manifest's files are served, under unguessable names; '..', absolute paths and other files of the folder are not") {
     val dir = new File(TestModels.modelsDir, "linear/1")
-    val m = ModelArchive.manifest(dir)
-    val uris = DriverFiles.serveFiles(spark.sparkContext, m.files.map(ModelArchive.fileOf(m, _)))
+    val m = ModelManifest.read(dir)
+    val uris = DriverFiles.serveFiles(spark.sparkContext, m.files.map(ModelManifest.fileOf(m, _)))
     assert(uris.size === m.files.size)
     m.files.zip(uris).foreach { case (f, uri) => assert(read(uri) === Files.readAllBytes(new File(dir, f.path).toPath), f.path) }
     val first = uris.head
@@ -58,15 +58,15 @@ class DriverFilesSuite extends AnyFunSuite with SparkSessionFixture with ErrorCh
       s"$files/${prefix}0$up$secret"
     ).foreach(refused)
 
-    val again = DriverFiles.serveFiles(spark.sparkContext, m.files.map(ModelArchive.fileOf(m, _)))
+    val again = DriverFiles.serveFiles(spark.sparkContext, m.files.map(ModelManifest.fileOf(m, _)))
     assert(again.toSet.intersect(uris.toSet).isEmpty, "each shipment gets a fresh token")
     assert(read(again.last) === read(uris.last))
   }
 
   test("a manifest path that is absolute or holds '..' is refused before anything is served") {
-    val m = ModelArchive.manifest(new File(TestModels.modelsDir, "linear/1"))
+    val m = ModelManifest.read(new File(TestModels.modelsDir, "linear/1"))
     for (path <- Seq("../2/saved_model.pb", "/etc/hostname", "variables/../../2/x", "a//b", "./x")) {
-      val e = checkError("MODEL_LOAD_FAILED")(ModelArchive.fileOf(m, ModelFile(path, 1L)))
+      val e = checkError("MODEL_LOAD_FAILED")(ModelManifest.fileOf(m, ModelFile(path, 1L)))
       assert(e.getMessage.contains("escapes the model"), e.getMessage)
     }
   }

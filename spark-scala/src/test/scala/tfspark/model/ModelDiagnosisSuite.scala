@@ -28,7 +28,7 @@ class ModelDiagnosisSuite extends AnyFunSuite with SparkSessionFixture with Erro
       }
     }
     def v(name: String, file: String) = new File(root, s"$name/1/variables/$file")
-    ModelArchive.deleteRecursively(new File(root, "novars/1/variables"))
+    VerifiedCopy.deleteRecursively(new File(root, "novars/1/variables"))
     v("noindex", "variables.index").delete()
     v("noshard", "variables.data-00000-of-00001").delete()
     val data = v("short", "variables.data-00000-of-00001")
@@ -64,7 +64,7 @@ class ModelDiagnosisSuite extends AnyFunSuite with SparkSessionFixture with Erro
         assert(!e.getMessage.contains("Keras"), e.getMessage)
       }
       check(checkError("MODEL_LOAD_FAILED", Map("model" -> name, "path" -> dir.getPath)) {
-        ModelCache.acquire(ModelArchive.sha256(dir), location)
+        ModelCache.acquire(ModelManifest.sha256(dir), location)
       })
       check(checkError("MODEL_LOAD_FAILED", Map("model" -> name)) {
         spark.sql(s"SELECT tfpredict('$name', array(1.0f, 2.0f))").collect()
@@ -79,7 +79,7 @@ class ModelDiagnosisSuite extends AnyFunSuite with SparkSessionFixture with Erro
   test("a version whose files change while it loads, or after it was identified, says so and names the files") {
     val location = ModelRepository(repo.getPath).resolve("good")
     val dir = location.directory
-    val sha = ModelArchive.sha256(dir)
+    val sha = ModelManifest.sha256(dir)
     val data = new File(dir, "variables/variables.data-00000-of-00001")
     val bytes = Files.readAllBytes(data.toPath)
     val e = checkError("MODEL_LOAD_FAILED", Map("model" -> "good")) {
@@ -113,7 +113,7 @@ class ModelDiagnosisSuite extends AnyFunSuite with SparkSessionFixture with Erro
       val location = ModelRepository(corpus.getPath).resolve(name)
       assert(ModelDiagnosis.variablesProblem(location.directory) === None)
       val e = checkError("MODEL_LOAD_FAILED", Map("model" -> name)) {
-        ModelCache.acquire(ModelArchive.sha256(location.directory), location)
+        ModelCache.acquire(ModelManifest.sha256(location.directory), location)
       }
       assert(e.getMessage.contains(TFSparkErrors.VariablesNotRestoredCause), e.getMessage)
     }

@@ -26,9 +26,9 @@ trait ModelIdentityBehaviour extends AnyFunSuite with SparkSessionFixture with E
     "named_struct('pclass', 1, 'name', 'Doe, Mrs. Jane', 'sex', 'female', 'age', 30.0, 'sibsp', 0, 'parch', 0, 'fare', 50.0, 'cabin', 'C85', 'embarked', 'S')"
 
   test("links: version links to two different models keep two identities, and one query gets both right") {
-    val (sha1, sha2) = (ModelArchive.sha256(linked("rolled/1")), ModelArchive.sha256(linked("rolled/2")))
-    assert(sha1 === ModelArchive.sha256(committed("linear/1")), "a link must hash the files it leads to")
-    assert(sha2 === ModelArchive.sha256(committed("covid/1")))
+    val (sha1, sha2) = (ModelManifest.sha256(linked("rolled/1")), ModelManifest.sha256(linked("rolled/2")))
+    assert(sha1 === ModelManifest.sha256(committed("linear/1")), "a link must hash the files it leads to")
+    assert(sha2 === ModelManifest.sha256(committed("covid/1")))
     assert(sha1 !== sha2, "two different linked models must not share an identity")
 
     val row = spark
@@ -46,11 +46,11 @@ trait ModelIdentityBehaviour extends AnyFunSuite with SparkSessionFixture with E
   }
 
   test("links: a version whose files are each a link serves the real files") {
-    val manifest = ModelArchive.manifest(linked("filelinks/1"))
+    val manifest = ModelManifest.read(linked("filelinks/1"))
     val entries = manifest.files.map(f => f.path -> f.size).toMap
     assert(entries("saved_model.pb") === Files.size(committed("titanic/1/saved_model.pb").toPath))
     assert(entries.keys.exists(_.startsWith("variables/")))
-    assert(manifest.sha256 === ModelArchive.sha256(committed("titanic/1")), "links to a version's files are that version")
+    assert(manifest.sha256 === ModelManifest.sha256(committed("titanic/1")), "links to a version's files are that version")
     // Where tasks load it from: the driver's folder in local mode; on executors, a copy of the real files.
     val model = TFInference.ship(spark.sparkContext, ModelRepository(TestModels.linkedRepository.getPath).resolve("filelinks"))
     val loaded = spark.sparkContext
@@ -78,7 +78,7 @@ trait ModelIdentityBehaviour extends AnyFunSuite with SparkSessionFixture with E
       .collect()
     assert(scored.length === 64 && scored.forall(r => r.getFloat(0) == r.getFloat(1)))
     val model = TFInference.ship(spark.sparkContext, ModelRepository(TestModels.linkedRepository.getPath).resolve("rolled", Some(2L)))
-    assert(model.sha256 === ModelArchive.sha256(committed("covid/1")))
+    assert(model.sha256 === ModelManifest.sha256(committed("covid/1")))
   }
 }
 
@@ -102,7 +102,7 @@ class ModelIdentitySuite extends ModelIdentityBehaviour {
     notAModel(empty)("holds no files")
     notAModel(noPb.getParentFile)("holds no saved_model.pb")
     notAModel(broken)("does not exist")
-    val message = intercept[tfspark.errors.TFSparkException](ModelArchive.manifest(noPb.getParentFile)).getMessage
+    val message = intercept[tfspark.errors.TFSparkException](ModelManifest.read(noPb.getParentFile)).getMessage
     assert(message.contains("no saved_model.pb"), message)
   }
 

@@ -25,7 +25,7 @@ class ModelMaterializeSuite extends AnyFunSuite with ErrorChecks {
 
   private def copy(from: File): File = {
     val to = new File(TestModels.tempDir("tfspark-copy"), from.getName)
-    ModelArchive.manifest(from).files.foreach { f =>
+    ModelManifest.read(from).files.foreach { f =>
       val target = new File(to, f.path)
       target.getParentFile.mkdirs()
       Files.copy(new File(from, f.path).toPath, target.toPath)
@@ -34,20 +34,20 @@ class ModelMaterializeSuite extends AnyFunSuite with ErrorChecks {
   }
 
   test("the streamed identity covers every serving file, leaves assets.extra out and is stable") {
-    val m = ModelArchive.manifest(titanic)
+    val m = ModelManifest.read(titanic)
     assert(m.files.map(_.path) === m.files.map(_.path).sorted)
     assert(m.files.exists(_.path == "saved_model.pb") && m.files.exists(_.path.startsWith("variables/")))
     assert(!m.files.exists(_.path.startsWith("assets.extra/")), "golden vectors and reports do not travel")
     assert(m.totalBytes === m.files.map(f => Files.size(new File(titanic, f.path).toPath)).sum)
     assert(m.sha256.matches("[0-9a-f]{64}"))
     val copied = copy(titanic)
-    assert(ModelArchive.sha256(copied) === m.sha256, "the identity is the content, not the folder")
+    assert(ModelManifest.sha256(copied) === m.sha256, "the identity is the content, not the folder")
     Files.write(new File(copied, "extra.txt").toPath, "one more file".getBytes("UTF-8"))
-    assert(ModelArchive.sha256(copied) !== m.sha256, "a file added to a version changes its identity")
+    assert(ModelManifest.sha256(copied) !== m.sha256, "a file added to a version changes its identity")
   }
 
   test("materialize copies once, verifies the identity and leaves no staging folder") {
-    val m = ModelArchive.manifest(titanic)
+    val m = ModelManifest.read(titanic)
     val cache = TestModels.tempDir("tfspark-materialize")
     val target = new File(cache, "titanic-1")
     val pool = Executors.newFixedThreadPool(4)
@@ -55,24 +55,23 @@ class ModelMaterializeSuite extends AnyFunSuite with ErrorChecks {
     try {
       val results = (1 to 4).map { _ =>
         pool.submit(() => {
-          start.await(); ModelArchive.materialize("titanic", titanic.getPath, target, m.files, m.sha256)(copyFrom(titanic))
+          start.await(); VerifiedCopy.materialize("titanic", titanic.getPath, target, m.files, m.sha256)(copyFrom(titanic))
         })
       }
       start.countDown()
       assert(results.map(_.get(60, TimeUnit.SECONDS)).distinct === Seq(target))
     } finally pool.shutdown()
-    assert(ModelArchive.copyCounts(target.getAbsolutePath) === 1, "four threads asked, one copied")
-    assert(ModelArchive.sha256(target) === m.sha256)
+    assert(VerifiedCopy.copyCounts(target.getAbsolutePath) === 1, "four threads asked, one copied")
+    assert(ModelManifest.sha256(target) === m.sha256)
     assert(
-      cache.list().filterNot(n => n.endsWith(".lock") || n.endsWith(".sha256")).toSeq === Seq("titanic-1"),
+      cache.list().filterNot(_.endsWith(".lock")).toSeq === Seq("titanic-1"),
       "no staging folder is left"
     )
-    assert(Files.readString(new File(cache, ".titanic-1.sha256").toPath) === m.sha256, "the copy's digest is recorded beside it")
   }
 
   test("a file that changed after the driver read it fails the copy with MODEL_LOAD_FAILED, leaving nothing behind") {
     val source = copy(new File(TestModels.modelsDir, "linear/1"))
-    val m = ModelArchive.manifest(source)
+    val m = ModelManifest.read(source)
     val data = m.files.find(_.path.startsWith("variables/variables.data")).get
     val bytes = Files.readAllBytes(new File(source, data.path).toPath)
     bytes(bytes.length - 1) = (bytes(bytes.length - 1) ^ 1).toByte // same size, other content
@@ -80,14 +79,14 @@ class ModelMaterializeSuite extends AnyFunSuite with ErrorChecks {
     val cache = TestModels.tempDir("tfspark-tampered")
     val target = new File(cache, "linear-1")
     val e = checkError("MODEL_LOAD_FAILED", Map("model" -> "linear", "path" -> "the repository")) {
-      ModelArchive.materialize("linear", "the repository", target, m.files, m.sha256)(copyFrom(source))
+      VerifiedCopy.materialize("linear", "the repository", target, m.files, m.sha256)(copyFrom(source))
     }
     assert(e.getMessage.contains(s"where the driver read ${m.sha256}"), e.getMessage)
     assert(!target.exists() && cache.list().forall(_.endsWith(".lock")), "a failed copy leaves no model and no staging folder")
 
     Files.write(new File(source, data.path).toPath, bytes.dropRight(1))
     val shorter = checkError("MODEL_LOAD_FAILED") {
-      ModelArchive.materialize("linear", "the repository", target, m.files, m.sha256)(copyFrom(source))
+      VerifiedCopy.materialize("linear", "the repository", target, m.files, m.sha256)(copyFrom(source))
     }
     assert(shorter.getMessage.contains(s"${data.path} has ${data.size - 1} bytes where the driver read ${data.size}"), shorter.getMessage)
   }
@@ -95,7 +94,7 @@ class ModelMaterializeSuite extends AnyFunSuite with ErrorChecks {
   test("a manifest path that would leave the model folder is refused") {
     val target = new File(TestModels.tempDir("tfspark-escape"), "m-1")
     val e = checkError("MODEL_LOAD_FAILED") {
-      ModelArchive.materialize("m", "x", target, Seq(ModelFile("../outside", 1L)), "0" * 64)((_, _, _) => fail("nothing may be written"))
+      VerifiedCopy.materialize("m", "x", target, Seq(ModelFile("../outside", 1L)), "0" * 64)((_, _, _) => fail("nothing may be written"))
     }
     assert(e.getMessage.contains("escapes the model"))
   }
@@ -123,8 +122,8 @@ class ModelMaterializeSuite extends AnyFunSuite with ErrorChecks {
 
   /** Replaces `entry`'s files by `from`'s (a completed cache entry planted with another model). */
   private def plant(entry: File, from: File): Unit = {
-    ModelArchive.deleteRecursively(entry)
-    ModelArchive.manifest(from).files.foreach { f =>
+    VerifiedCopy.deleteRecursively(entry)
+    ModelManifest.read(from).files.foreach { f =>
       val to = new File(entry, f.path)
       to.getParentFile.mkdirs()
       Files.copy(new File(from, f.path).toPath, to.toPath)
@@ -133,7 +132,7 @@ class ModelMaterializeSuite extends AnyFunSuite with ErrorChecks {
 
   test("a completed cache entry holding another model's files is re-hashed, refused, copied again and warned about once") {
     val linear = new File(TestModels.modelsDir, "linear/1")
-    val m = ModelArchive.manifest(linear)
+    val m = ModelManifest.read(linear)
     val cache = TestModels.tempDir("tfspark-planted")
     val target = new File(cache, s"linear-1-${m.sha256.take(16)}")
     plant(target, titanic) // complete (it has a saved_model.pb), and not linear
@@ -142,16 +141,16 @@ class ModelMaterializeSuite extends AnyFunSuite with ErrorChecks {
     try {
       val results = (1 to 4).map { _ =>
         pool.submit(() => {
-          start.await(); ModelArchive.materialize("linear", linear.getPath, target, m.files, m.sha256)(copyFrom(linear))
+          start.await(); VerifiedCopy.materialize("linear", linear.getPath, target, m.files, m.sha256)(copyFrom(linear))
         })
       }
       start.countDown()
       assert(results.map(_.get(60, TimeUnit.SECONDS)).distinct === Seq(target))
     } finally pool.shutdown()
-    assert(ModelArchive.sha256(target) === m.sha256, "the planted files were replaced by the model's")
-    assert(ModelArchive.rejectCounts(target.getAbsolutePath) === 1, "one WARN for one planted entry, however many threads asked")
-    assert(ModelArchive.copyCounts(target.getAbsolutePath) === 1)
-    assert(cache.list().filterNot(n => n.endsWith(".lock") || n.endsWith(".sha256")).toSeq === Seq(target.getName), "nothing left aside")
+    assert(ModelManifest.sha256(target) === m.sha256, "the planted files were replaced by the model's")
+    assert(VerifiedCopy.rejectCounts(target.getAbsolutePath) === 1, "one WARN for one planted entry, however many threads asked")
+    assert(VerifiedCopy.copyCounts(target.getAbsolutePath) === 1)
+    assert(cache.list().filterNot(_.endsWith(".lock")).toSeq === Seq(target.getName), "nothing left aside")
 
     // Same names, sizes and modification times, other bytes: only reading the files again tells.
     val data = new File(target, m.files.find(_.path.startsWith("variables/variables.data")).get.path)
@@ -160,25 +159,25 @@ class ModelMaterializeSuite extends AnyFunSuite with ErrorChecks {
     bytes(0) = (bytes(0) ^ 1).toByte
     Files.write(data.toPath, bytes)
     data.setLastModified(time)
-    ModelArchive.forgetVerified() // a new JVM (a later application) finds the entry
-    ModelArchive.materialize("linear", linear.getPath, target, m.files, m.sha256)(copyFrom(linear))
-    assert(ModelArchive.rejectCounts(target.getAbsolutePath) === 2)
-    assert(ModelArchive.sha256(target) === m.sha256)
+    VerifiedCopy.forgetVerified() // a new JVM (a later application) finds the entry
+    VerifiedCopy.materialize("linear", linear.getPath, target, m.files, m.sha256)(copyFrom(linear))
+    assert(VerifiedCopy.rejectCounts(target.getAbsolutePath) === 2)
+    assert(ModelManifest.sha256(target) === m.sha256)
 
     // A good entry found by a new JVM is re-hashed and used as it is.
-    ModelArchive.forgetVerified()
-    ModelArchive.materialize("linear", linear.getPath, target, m.files, m.sha256)((_, _, _) => fail("a verified entry is not copied again"))
-    assert(ModelArchive.rejectCounts(target.getAbsolutePath) === 2 && ModelArchive.copyCounts(target.getAbsolutePath) === 2)
+    VerifiedCopy.forgetVerified()
+    VerifiedCopy.materialize("linear", linear.getPath, target, m.files, m.sha256)((_, _, _) => fail("a verified entry is not copied again"))
+    assert(VerifiedCopy.rejectCounts(target.getAbsolutePath) === 2 && VerifiedCopy.copyCounts(target.getAbsolutePath) === 2)
 
     // An entry that is a symbolic link (even to the right files) is not a copy of ours.
     val elsewhere = copy(linear)
-    ModelArchive.deleteRecursively(target)
+    VerifiedCopy.deleteRecursively(target)
     Files.createSymbolicLink(target.toPath, elsewhere.toPath)
-    ModelArchive.forgetVerified()
-    ModelArchive.materialize("linear", linear.getPath, target, m.files, m.sha256)(copyFrom(linear))
-    assert(!Files.isSymbolicLink(target.toPath) && ModelArchive.sha256(target) === m.sha256)
-    assert(ModelArchive.rejectCounts(target.getAbsolutePath) === 3)
-    assert(ModelArchive.sha256(elsewhere) === m.sha256, "the link's target is left alone")
+    VerifiedCopy.forgetVerified()
+    VerifiedCopy.materialize("linear", linear.getPath, target, m.files, m.sha256)(copyFrom(linear))
+    assert(!Files.isSymbolicLink(target.toPath) && ModelManifest.sha256(target) === m.sha256)
+    assert(VerifiedCopy.rejectCounts(target.getAbsolutePath) === 3)
+    assert(ModelManifest.sha256(elsewhere) === m.sha256, "the link's target is left alone")
   }
 
   test("the model cache folder is private: created 0700, and not trusted when another user owns it or others can write to it") {

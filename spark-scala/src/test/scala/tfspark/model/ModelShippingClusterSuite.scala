@@ -75,7 +75,7 @@ class ModelShippingClusterSuite extends AnyFunSuite with SparkSessionFixture wit
             SparkEnv.get.executorId,
             ProcessHandle.current().pid(),
             dir,
-            ModelArchive.copyCounts.getOrElse(dir, 0),
+            VerifiedCopy.copyCounts.getOrElse(dir, 0),
             ModelCache.loadCount(model.sha256)
           )
         )
@@ -127,7 +127,7 @@ class ModelShippingClusterSuite extends AnyFunSuite with SparkSessionFixture wit
       assert(reports.map(_._3).distinct.size === 1, "one content, one folder on this host")
       assert(reports.groupBy(_._2).values.map(_.head._4).sum === 1, "the host's two executors copied it once between them")
       assert(reports.forall(_._5 == 1), "each executor JVM loaded it once")
-      assert(ModelArchive.sha256(new File(reports.head._3)) === model.sha256, "the executors' copy is what the driver identified")
+      assert(ModelManifest.sha256(new File(reports.head._3)) === model.sha256, "the executors' copy is what the driver identified")
     }
   }
 
@@ -149,7 +149,7 @@ class ModelShippingClusterSuite extends AnyFunSuite with SparkSessionFixture wit
       GoldenRows.dataFrame(spark, c, partitions = 2).write.parquet(input)
       val summary = tfspark.jobs.BatchScore.run(
         spark,
-        tfspark.jobs.BatchScore.Options.parse(Seq("--repository", hdfsRoot, "--model", "linear", "--input", input, "--output", output))
+        tfspark.jobs.BatchScoreOptions.parse(Seq("--repository", hdfsRoot, "--model", "linear", "--input", input, "--output", output))
       )
       assert(summary.rows === GoldenRows.rowCount(c))
       GoldenRows.compare(linear, c, spark.read.parquet(output).orderBy("id").collect().toSeq.map(_.getAs[Any]("prediction")))
@@ -204,7 +204,7 @@ class ModelShippingClusterSuite extends AnyFunSuite with SparkSessionFixture wit
   test("a local repository declared shared: executors copy from its real path, links resolved") {
     val (repo, _) = freshLinear("read from a shared folder")
     // A completed entry of the executors' host cache, planted before they look: another model's files.
-    val manifest = ModelArchive.manifest(new File(repo, "fresh/1"))
+    val manifest = ModelManifest.read(new File(repo, "fresh/1"))
     val entry = new File(executorCache, s"fresh-1-${manifest.sha256.take(16)}")
     manifest.files.foreach { f =>
       val to = new File(entry, f.path)
@@ -220,7 +220,7 @@ class ModelShippingClusterSuite extends AnyFunSuite with SparkSessionFixture wit
     val model = ShippedModel.ship(spark.sparkContext, ModelRepository(linked.getPath).resolve("fresh"), repositoryShared = true)
     val source = new File(repo, "fresh/1").toPath.toRealPath().toFile.toURI.toString
     assert(
-      model.delivery === ModelDelivery.SharedFileSystem(source, ModelArchive.manifest(new File(repo, "fresh/1")).files, hadoopConfOf(model))
+      model.delivery === ModelDelivery.SharedFileSystem(source, ModelManifest.read(new File(repo, "fresh/1")).files, hadoopConfOf(model))
     )
     val input = (1 to 40).map(i => Array(i * 0.5f, -i * 0.25f))
     val rows = spark.sparkContext.parallelize(input, 4)
@@ -231,11 +231,11 @@ class ModelShippingClusterSuite extends AnyFunSuite with SparkSessionFixture wit
     assert(reports.groupBy(_._2).values.map(_.head._4).sum === 1)
     val rejected = spark.sparkContext
       .parallelize(0 until 8, 8)
-      .map(_ => ProcessHandle.current().pid() -> ModelArchive.rejectCounts.getOrElse(entry.getAbsolutePath, 0))
+      .map(_ => ProcessHandle.current().pid() -> VerifiedCopy.rejectCounts.getOrElse(entry.getAbsolutePath, 0))
       .collect()
       .toMap
     assert(rejected.values.sum === 1, s"the planted entry was refused once on this host, with one WARN: $rejected")
-    assert(ModelArchive.sha256(entry) === model.sha256, "the planted files were replaced")
+    assert(ModelManifest.sha256(entry) === model.sha256, "the planted files were replaced")
   }
 
   private def hadoopConfOf(model: ShippedModel) = model.delivery match {

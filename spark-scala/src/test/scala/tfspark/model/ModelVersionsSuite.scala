@@ -75,9 +75,9 @@ class ModelVersionsSuite extends AnyFunSuite with SparkSessionFixture with Error
       assert(math.abs(spark.sql(s"SELECT tfpredict('n@$v', array(1.0f, 2.0f))").head().getFloat(0) - 2.838135f) < 1e-5f)
       assert(ModelCache.loaded.size <= 2, s"after version $v: ${ModelCache.loaded}")
     }
-    val newest = ModelArchive.sha256(new File(repo, "n/6"))
+    val newest = ModelManifest.sha256(new File(repo, "n/6"))
     assert(ModelCache.loaded.contains(newest), "the version used last stays loaded")
-    assert(!ModelCache.loaded.contains(ModelArchive.sha256(new File(repo, "n/3"))), "the least recently used was closed")
+    assert(!ModelCache.loaded.contains(ModelManifest.sha256(new File(repo, "n/3"))), "the least recently used was closed")
     // A closed version loads again on its next use.
     assert(math.abs(spark.sql("SELECT tfpredict('n@3', array(1.0f, 2.0f))").head().getFloat(0) - 2.838135f) < 1e-5f)
   }

@@ -6,6 +6,7 @@ import java.nio.file.{Files, StandardCopyOption}
 import org.scalatest.funsuite.AnyFunSuite
 
 import tfspark.{ErrorChecks, SparkSessionFixture, TestModels}
+import tfspark.model.warmup.ModelWarmup
 
 /** The load-time warm-up: which source each signature uses, and which failures stop a load. */
 class ModelWarmupSuite extends AnyFunSuite with SparkSessionFixture with ErrorChecks {
@@ -46,14 +47,15 @@ class ModelWarmupSuite extends AnyFunSuite with SparkSessionFixture with ErrorCh
   test("an unreadable warm-up file or golden vectors the model rejects fail the load with MODEL_LOAD_FAILED") {
     val garbled =
       copy(new File(TestModels.foreignModelsDir, "plain/with_warmup/1"), new File(TestModels.tempDir("warmup-bad"), "1"), withExtra = true)
-    Files.write(new File(garbled, ModelArchive.WarmupFile).toPath, Array[Byte](1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14))
-    val e1 = checkError("MODEL_LOAD_FAILED")(ModelCache.acquire(ModelArchive.sha256(garbled), ModelLocation("garbled", 1, garbled)))
+    Files.write(new File(garbled, ModelManifest.WarmupFile).toPath, Array[Byte](1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14))
+    val e1 = checkError("MODEL_LOAD_FAILED")(ModelCache.acquire(ModelManifest.sha256(garbled), ModelLocation("garbled", 1, garbled)))
     assert(e1.getMessage.contains("warm-up inputs are unusable"), e1.getMessage)
 
     val linear = copy(new File(TestModels.modelsDir, "linear/1"), new File(TestModels.tempDir("warmup-wrong"), "1"), withExtra = true)
     val golden = new File(linear, "assets.extra/golden.json")
     Files.writeString(golden.toPath, Files.readString(golden.toPath).replaceFirst("\"shape\": \\[\\s*4,\\s*2\\s*\\]", "\"shape\": [8, 1]"))
-    val e2 = checkError("MODEL_LOAD_FAILED")(ModelCache.acquire(ModelArchive.sha256(linear) + "-wrong", ModelLocation("linear", 1, linear)))
+    val e2 =
+      checkError("MODEL_LOAD_FAILED")(ModelCache.acquire(ModelManifest.sha256(linear) + "-wrong", ModelLocation("linear", 1, linear)))
     assert(e2.getMessage.contains("warm-up from golden vectors failed"), e2.getMessage)
   }
 }

@@ -68,7 +68,7 @@ trait OpLibraryServingBehaviour extends AnyFunSuite with SparkSessionFixture {
       "BatchScore" -> {
         tfspark.jobs.BatchScore.run(
           spark,
-          tfspark.jobs.BatchScore.Options.parse(
+          tfspark.jobs.BatchScoreOptions.parse(
             Seq("--model", "decision_forest", "--input", s"$dir/in.parquet", "--output", s"$dir/out", "--repository", repositoryRoot)
           )
         )

@@ -42,10 +42,10 @@ class RemoteRepositorySuite extends AnyFunSuite with SparkSessionFixture with Er
     }
   }
 
-  test("a planted entry of the driver's remote-copy cache is re-hashed against the digest recorded at copy time, and copied again") {
+  test("a planted entry of the driver's remote-copy cache is re-hashed against its content digest, and copied again") {
     val source = TestModels.tempDir("tfspark-remote-source")
     val linear = new java.io.File(TestModels.modelsDir, "linear/1")
-    def copyServing(from: java.io.File, to: java.io.File): Unit = ModelArchive.manifest(from).files.foreach { f =>
+    def copyServing(from: java.io.File, to: java.io.File): Unit = ModelManifest.read(from).files.foreach { f =>
       val target = new java.io.File(to, f.path)
       target.getParentFile.mkdirs()
       java.nio.file.Files.copy(new java.io.File(from, f.path).toPath, target.toPath)
@@ -53,16 +53,16 @@ class RemoteRepositorySuite extends AnyFunSuite with SparkSessionFixture with Er
     copyServing(linear, new java.io.File(source, "lin/1"))
     val repo = ModelRepository(s"tfstest://${source.getAbsolutePath}")
     val first = repo.resolve("lin")
-    val sha = ModelArchive.sha256(linear)
-    assert(ModelArchive.sha256(first.directory) === sha)
+    val sha = ModelManifest.sha256(linear)
+    assert(ModelManifest.sha256(first.directory) === sha)
 
-    ModelArchive.deleteRecursively(first.directory) // another model's files in the completed entry
+    VerifiedCopy.deleteRecursively(first.directory) // another model's files in the completed entry
     copyServing(new java.io.File(TestModels.modelsDir, "titanic/1"), first.directory)
-    ModelArchive.forgetVerified() // a later application's driver
+    VerifiedCopy.forgetVerified() // a later application's driver
     val again = repo.resolve("lin")
     assert(again.directory === first.directory)
-    assert(ModelArchive.rejectCounts(first.directory.getAbsolutePath) === 1)
-    assert(ModelArchive.sha256(again.directory) === sha)
+    assert(VerifiedCopy.rejectCounts(first.directory.getAbsolutePath) === 1)
+    assert(ModelManifest.sha256(again.directory) === sha)
     assert(TFInference.predictLocal(again, Seq(Array(1f, 2f))).head.head === 2.838134765625f)
   }
 }

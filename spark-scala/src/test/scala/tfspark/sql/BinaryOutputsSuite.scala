@@ -12,7 +12,7 @@ import org.scalatest.funsuite.AnyFunSuite
 
 import tfspark.{ErrorChecks, SparkSessionFixture, TFInference, TestModels}
 import tfspark.conf.{NullPolicy, OnError, TFSparkConf}
-import tfspark.jobs.BatchScore
+import tfspark.jobs.{BatchScore, BatchScoreOptions}
 import tfspark.ml.TFModelTransformer
 import tfspark.model.ModelRepository
 
@@ -222,13 +222,13 @@ class BinaryOutputsSuite extends AnyFunSuite with SparkSessionFixture with Error
     def args(out: String, extra: String*) =
       Seq("--repository", TestModels.testModelsDir.getPath, "--model", "thumbnail", "--input", in, "--output", out) ++ extra
     val out = new File(dir, "out").getPath
-    val summary = BatchScore.run(spark, BatchScore.Options.parse(args(out, "--binary-outputs", "png,head")))
+    val summary = BatchScore.run(spark, BatchScoreOptions.parse(args(out, "--binary-outputs", "png,head")))
     assert(summary.rows === ns.size)
     val written = spark.read.parquet(out)
     assert(written.schema("prediction").dataType.asInstanceOf[StructType]("png").dataType === BinaryType)
     assert(bytesOf(written, "prediction") === expectedBytes("head", "label", "png"))
     val failing = new File(dir, "failing").getPath
-    checkError("OUTPUT_NOT_UTF8", Map("model" -> "thumbnail")) { BatchScore.run(spark, BatchScore.Options.parse(args(failing))) }
+    checkError("OUTPUT_NOT_UTF8", Map("model" -> "thumbnail")) { BatchScore.run(spark, BatchScoreOptions.parse(args(failing))) }
     assert(BatchScore.exitCode(args(new File(dir, "failing2").getPath, "--binary-outputs", "nope").toArray) === 2)
   }
 
@@ -273,9 +273,9 @@ class BinaryOutputsSuite extends AnyFunSuite with SparkSessionFixture with Error
     val out = new File(dir, "out").getPath
     val base = Seq("--repository", TestModels.modelsDir.getPath, "--model", "linear", "--input", in, "--features", "x1,x2")
     checkError("INVALID_ARGUMENT", Map("what" -> "--prediction-col")) {
-      BatchScore.run(spark, BatchScore.Options.parse(base ++ Seq("--prediction-col", "x1", "--output", out)))
+      BatchScore.run(spark, BatchScoreOptions.parse(base ++ Seq("--prediction-col", "x1", "--output", out)))
     }
-    BatchScore.run(spark, BatchScore.Options.parse(base ++ Seq("--prediction-col", "x1", "--drop", "x1", "--output", out)))
+    BatchScore.run(spark, BatchScoreOptions.parse(base ++ Seq("--prediction-col", "x1", "--drop", "x1", "--output", out)))
     val written = spark.read.parquet(out)
     assert(written.columns.toSeq === Seq("x1", "x2"))
     assert(written.schema("x1").dataType.simpleString === "float", "x1 is the prediction, not the dropped input")

@@ -8,7 +8,7 @@ import org.scalatest.funsuite.AnyFunSuite
 
 import tfspark.{SparkSessionFixture, TFInference, TestModels}
 import tfspark.conf.NullPolicy
-import tfspark.jobs.BatchScore
+import tfspark.jobs.{BatchScore, BatchScoreOptions}
 import tfspark.ml.TFModelTransformer
 import tfspark.model.ModelRepository
 
@@ -63,7 +63,7 @@ class OneEngineSuite extends AnyFunSuite with SparkSessionFixture with AdaptiveS
   }
 
   test("BatchScore's plan is batched under the Parquet scan; dropped columns are read only if they feed the model") {
-    val options = BatchScore.Options.parse(
+    val options = BatchScoreOptions.parse(
       Seq("--model", "titanic", "--input", passengers, "--output", "unused", "--null-policy", "fill", "--drop", "Name,Ticket")
     )
     val (scored, model) = BatchScore.plan(spark, options)

@@ -8,7 +8,8 @@ import org.scalatest.funsuite.AnyFunSuite
 
 import tfspark.{ErrorChecks, GoldenRows, GoldenVectors, SparkSessionFixture, TFInference, TestModels}
 import tfspark.conf.TFSparkConf
-import tfspark.model.{ModelArchive, ModelCache, ModelRepository, ModelWarmup, NumericValues, TFDType}
+import tfspark.model.{ModelCache, ModelManifest, ModelRepository, NumericValues, TFDType}
+import tfspark.model.warmup.ModelWarmup
 
 /**
  * Every numeric dtype in and out (issue 17, docs/dtypes.md), over `dtypes/1`
@@ -369,7 +370,7 @@ class DTypesSuite extends AnyFunSuite with SparkSessionFixture with ErrorChecks 
     val root = TestModels.tempDir("dtypes-warmup")
     val version = new File(root, "dtypes/1")
     org.apache.commons.io.FileUtils.copyDirectory(new File(TestModels.testModelsDir, "dtypes/1"), version)
-    java.nio.file.Files.write(new File(version, ModelArchive.WarmupFile).toPath, record.array())
+    java.nio.file.Files.write(new File(version, ModelManifest.WarmupFile).toPath, record.array())
     val location = ModelRepository(root.getPath).resolve("dtypes")
     val plan = ModelWarmup.sources(location.directory, shipped.signatures)
     assert(plan.find(_._1 == "serving_default").map(_._2) === Some(ModelWarmup.WarmupRequestsSource))

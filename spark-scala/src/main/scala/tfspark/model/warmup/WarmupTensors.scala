@@ -1,9 +1,11 @@
-package tfspark.model
+package tfspark.model.warmup
 
 import org.tensorflow.Tensor
 import org.tensorflow.ndarray.Shape
 import org.tensorflow.ndarray.buffer.DataBuffers
 import org.tensorflow.types.{TBool, TFloat32, TFloat64, TString}
+
+import tfspark.model.{NumericValues, TFDType, TensorTypes}
 
 /**
  * Builds the warm-up's input tensors from plain arrays (row-major, `shape` without wildcards).
@@ -11,7 +13,7 @@ import org.tensorflow.types.{TBool, TFloat32, TFloat64, TString}
  * [[NumericValues]] defines (integers range-checked, half types rounded as TF does). The caller
  * owns and closes the returned tensor.
  */
-private[model] object WarmupTensors {
+private[warmup] object WarmupTensors {
 
   /**
    * @throws IllegalArgumentException for a dtype tfspark cannot feed, a value the dtype cannot hold,

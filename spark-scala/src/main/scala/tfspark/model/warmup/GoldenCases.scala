@@ -1,4 +1,4 @@
-package tfspark.model
+package tfspark.model.warmup
 
 import java.util.Base64
 
@@ -9,13 +9,15 @@ import com.fasterxml.jackson.databind.{JsonNode, ObjectMapper}
 import com.fasterxml.jackson.databind.json.JsonMapper
 import org.tensorflow.Tensor
 
+import tfspark.model.TFDType
+
 /**
  * Reads tfspark's golden vectors (`assets.extra/golden.json`, written by the Python exporter) as
  * warm-up inputs: each case's inputs, by signature. Format: `cases[{signature, inputs{key:
  * {dtype, shape, data, encoding?}}}]`; strings are UTF-8 text or base64 (`encoding`), floats may be
  * `NaN`/`Infinity`.
  */
-private[model] object GoldenCases {
+private[warmup] object GoldenCases {
 
   private val mapper: ObjectMapper = JsonMapper.builder().enable(JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS).build()
 

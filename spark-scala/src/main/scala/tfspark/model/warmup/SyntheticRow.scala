@@ -1,6 +1,8 @@
-package tfspark.model
+package tfspark.model.warmup
 
 import org.tensorflow.Tensor
+
+import tfspark.model.{Composite, SignatureSpec, TFDType, TensorSpec, TensorTypes}
 
 /**
  * One synthetic row for a signature's warm-up: zeros, `false` and empty strings, one row in the
@@ -9,7 +11,7 @@ import org.tensorflow.Tensor
  * rank, a dtype tfspark cannot feed, a sparse input). A ragged input gets one row whose ragged
  * dimensions have length 1.
  */
-private[model] object SyntheticRow {
+private[warmup] object SyntheticRow {
 
   def of(signature: SignatureSpec): Option[ModelWarmup.WarmupInput] = {
     val feedable = (d: TFDType) => TFDType.Served.contains(d) && TensorTypes.unavailable(d).isEmpty

@@ -1,4 +1,4 @@
-package tfspark.model
+package tfspark.model.warmup
 
 import java.nio.{ByteBuffer, ByteOrder}
 import java.nio.file.{Files, Path}
@@ -11,6 +11,8 @@ import org.tensorflow.Tensor
 import org.tensorflow.ndarray.Shape
 import org.tensorflow.proto.{DataType, TensorProto}
 
+import tfspark.model.{NumericValues, TFDType, TensorTypes}
+
 /**
  * Reads TF Serving's warm-up file, `assets.extra/tf_serving_warmup_requests`: a TFRecord file of
  * `tensorflow.serving.PredictionLog` protos. Only `predict_log` records are used (field 6:
@@ -18,7 +20,7 @@ import org.tensorflow.proto.{DataType, TensorProto}
  * regress and multi-inference records are skipped, as tfspark only runs signatures. TF Serving's
  * protos are not on the classpath, so the few fields needed are read with protobuf's wire format.
  */
-private[model] object WarmupRequests {
+private[warmup] object WarmupRequests {
 
   /** @throws IllegalArgumentException for a file that is not TFRecords of PredictionLogs */
   def read(file: Path): Seq[ModelWarmup.WarmupInput] =

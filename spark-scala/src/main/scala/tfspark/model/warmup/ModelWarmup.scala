@@ -1,15 +1,15 @@
-package tfspark.model
+package tfspark.model.warmup
 
 import java.io.File
 import java.nio.file.Files
 
-import scala.jdk.CollectionConverters._
 import scala.util.Using
 
 import org.slf4j.LoggerFactory
 import org.tensorflow.Tensor
 
 import tfspark.errors.TFSparkErrors
+import tfspark.model.{ModelManifest, SavedModelHandle, SignatureSpec}
 
 /**
  * Validates a freshly loaded model with one warm-up run per signature before any query uses it,
@@ -19,8 +19,8 @@ import tfspark.errors.TFSparkErrors
  *  3. one synthetic row per signature (zeros, `false`, empty strings), where the shapes allow.
  *
  * A model whose variables TF's C++ loader did not restore fails whatever the source; the Keras 3
- * export trap is named only when the variables are there and complete ([[ModelCache]] asks
- * [[ModelDiagnosis]] first: a version missing its variables was published non-atomically). Any other failure on a warm-up file or golden vectors fails the load too;
+ * export trap is named only when the variables are there and complete ([[tfspark.model.ModelCache]] asks
+ * [[tfspark.model.ModelDiagnosis]] first: a version missing its variables was published non-atomically). Any other failure on a warm-up file or golden vectors fails the load too;
  * on a synthetic row it is only logged, because zeros and empty strings are not always valid
  * data (an image decoder rejects empty bytes).
  */
@@ -97,7 +97,7 @@ object ModelWarmup {
    * @throws IllegalArgumentException when a warm-up file or golden vectors cannot be read
    */
   def sources(dir: File, signatures: Map[String, SignatureSpec]): Seq[(String, String, Seq[WarmupInput])] = {
-    val requests = new File(dir, ModelArchive.WarmupFile)
+    val requests = new File(dir, ModelManifest.WarmupFile)
     val golden = new File(dir, "assets.extra/golden.json")
     val fromRequests = if (requests.isFile) WarmupRequests.read(requests.toPath) else Nil
     val fromGolden = if (golden.isFile) GoldenCases.read(Files.readString(golden.toPath)) else Nil
@@ -115,6 +115,4 @@ object ModelWarmup {
   private final class TensorMap(val tensors: Map[String, Tensor]) extends AutoCloseable {
     override def close(): Unit = tensors.values.foreach(_.close())
   }
-
-  private[model] def javaMap(m: Map[String, Tensor]): java.util.Map[String, Tensor] = m.asJava
 }
