@@ -14,7 +14,7 @@ import tfspark.errors.TFSparkErrors
 /**
  * The one way model files are copied to a local cache folder, on the driver (a version of a
  * remote repository, [[ModelRepository]]) and on executors ([[ModelDelivery]]). Copies are keyed
- * by content and verified, never trusted (DESIGN.md §5):
+ * by content and verified, never trusted:
  *  - an entry's name ends with the first 16 hex digits of the SHA-256 of the files it holds
  *    (fed as the identity is, [[ModelDigest]]; for serving files only, that is the version's
  *    identity, [[ModelManifest]]), so copies of the same content share an entry across
