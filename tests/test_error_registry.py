@@ -15,6 +15,7 @@ from conftest import REPO_ROOT
 
 import python_trainer
 import tfspark
+import tfspark.jars
 from python_trainer import errors as trainer_errors
 from tfspark.errors import TFSparkClientError, error_classes, render
 
@@ -45,8 +46,13 @@ def test_both_packages_read_the_one_file_and_it_is_sorted():
 
 def test_the_python_classes_are_the_registrys():
     assert _raised_in("tfspark") == _classes("tfspark")
-    trainer = {cls.error_class for cls in [trainer_errors.TrainerError, *_subclasses(trainer_errors.TrainerError)]}
+    trainer = {  # every `error_class = "..."` of python_trainer's error classes, wherever they are defined
+        match
+        for path in (REPO_ROOT / "python_trainer").rglob("*.py")
+        for match in re.findall(r'^    error_class = "([A-Z_]+)"$', path.read_text(encoding="utf-8"), re.M)
+    }
     assert trainer == _classes("python_trainer")
+    assert {cls.error_class for cls in _subclasses(trainer_errors.TrainerError)} <= trainer
     # one meaning per class: the trainer refusing to publish an export is not the JVM's load failure
     assert trainer_errors.ExportNotLoadableError.error_class == "EXPORT_NOT_LOADABLE"
     assert "MODEL_LOAD_FAILED" not in trainer and "INVALID_ARGUMENT" not in trainer
@@ -108,3 +114,5 @@ def test_one_version():
     assert not re.search(r'^version = "', pyproject, re.M)
     build = (REPO_ROOT / "build.sbt").read_text(encoding="utf-8")
     assert 'IO.read(file("tfspark/VERSION"))' in build and "0.1.0" not in build
+    tf_java = (REPO_ROOT / "tfspark" / "TF_JAVA_VERSION").read_text(encoding="ascii").strip()
+    assert tfspark.jars.TF_JAVA_VERSION == tf_java and f'"{tf_java}"' not in build
