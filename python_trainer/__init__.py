@@ -4,4 +4,8 @@ Training never imports Spark. The JVM half (``spark-scala/``) serves the exporte
 pyspark side is the :mod:`tfspark` package (jars, session set-up, the tfpredict Column, the Transformer).
 """
 
-__version__ = "0.1.0"
+from pathlib import Path
+
+# tfspark's one version (tfspark/VERSION, beside this package in the checkout and in the wheel), read
+# as a file: training never imports tfspark's pyspark side.
+__version__ = (Path(__file__).resolve().parent.parent / "tfspark" / "VERSION").read_text(encoding="ascii").strip()

@@ -33,24 +33,17 @@ from pathlib import Path
 
 import numpy as np
 
-from python_trainer.errors import NotASavedModelError, TrainerError
+from python_trainer.errors import NotASavedModelError, TrainerError, diagnosis
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+# check reports what the JVM would: its class, and the causes and fixes of the error registry
+# (tfspark/error-classes.json, MODEL_LOAD_FAILED's diagnoses), which the JVM's messages name too.
 ERROR_CLASS = "MODEL_LOAD_FAILED"
-UNRESTORED_CAUSE = (
-    "the SavedModel's variables are not restored by TensorFlow's C++ loader (TF Java, TF Serving): "
-    "a Keras 3 model saved with tf.saved_model.save, or a tf.Module that wraps a Keras 3 model without "
-    "tracking its variables"
-)
-UNRESTORED_FIX = (
-    "export with model.export(DIR) or keras.export.ExportArchive, or keep the variables on the module "
-    "(module.kept = [v.value for v in keras_model.variables]) before tf.saved_model.save"
-)
+UNRESTORED_CAUSE, UNRESTORED_FIX = diagnosis(ERROR_CLASS, "variablesNotRestored")
 # A version published non-atomically (saved_model.pb first, variables/ later) fails like the Keras trap;
 # the JVM words the same diagnosis (tfspark.model.ModelDiagnosis), and both check the files first.
-INCOMPLETE_CAUSE_SUFFIX = "the version is incomplete"
-INCOMPLETE_FIX = "publish a version atomically (write it under another name, then rename the folder into place)"
+INCOMPLETE_CAUSE_SUFFIX, INCOMPLETE_FIX = diagnosis(ERROR_CLASS, "incompleteVersion")
 # What TF 2.18 says when a resource variable was never restored (FailedPreconditionError), and what
 # TF1-style reference variables say; the first is the one seen with Keras 3 exports.
 UNRESTORED_MARKERS = (
@@ -269,7 +262,8 @@ def check_saved_model(path: Path | str) -> CheckReport:
             op, where = python_only
             report.load_error = f"it contains op {op} ({where}), which calls back into the Python interpreter"
             report.ok, report.error_class = False, ERROR_CLASS
-            report.diagnosis = Diagnosis(cause=PYTHON_ONLY_CAUSE.format(op=op), fix=PYTHON_ONLY_FIX)
+            cause = PYTHON_ONLY_CAUSE.replace("<op>", op).replace("<where>", where)
+            report.diagnosis = Diagnosis(cause=cause, fix=PYTHON_ONLY_FIX)
             return report
         signatures = {
             key: _signature_specs(sd)
@@ -307,11 +301,7 @@ def check_saved_model(path: Path | str) -> CheckReport:
 # Ops that call back into the Python interpreter that exported the model (tf.py_function,
 # tf.numpy_function): a JVM has none. The JVM's list and words: tfspark.model.PythonOnlyOps.
 PYTHON_ONLY_OPS = ("PyFunc", "EagerPyFunc", "PyFuncStateless")
-PYTHON_ONLY_CAUSE = (
-    "op {op} calls back into the Python interpreter that exported the model (tf.py_function or "
-    "tf.numpy_function); a JVM has no Python interpreter, so every row would fail"
-)
-PYTHON_ONLY_FIX = "re-export the model without tf.py_function / tf.numpy_function, written with TensorFlow ops only"
+PYTHON_ONLY_CAUSE, PYTHON_ONLY_FIX = diagnosis(ERROR_CLASS, "pythonOnlyOp")  # the cause names <op> and <where>
 
 
 def python_only_op(meta_graph) -> tuple[str, str] | None:

@@ -1,17 +1,59 @@
-"""The Python error catalog. Each error has a stable ``error_class`` shared in spirit with the JVM
-catalog (``tfspark.errors.TFSparkErrors``), and keeps its parameters for tests and tooling."""
+"""The trainer's errors. Each has a stable ``error_class`` of the one error registry,
+``tfspark/error-classes.json`` (read in place: the trainer never imports pyspark, so not through
+:mod:`tfspark.errors`), which gives its SQLSTATE and meaning; its parameters stay for tests and tooling."""
 
 from __future__ import annotations
 
+import functools
+import json
+from pathlib import Path
+
+# The registry of both packages: python_trainer and tfspark always travel together (the checkout, the wheel).
+REGISTRY = Path(__file__).resolve().parent.parent / "tfspark" / "error-classes.json"
+
+
+@functools.cache
+def error_classes() -> dict[str, dict]:
+    """The error registry, read once (``FileNotFoundError`` for a broken installation)."""
+    return json.loads(REGISTRY.read_text(encoding="utf-8"))
+
+
+def diagnosis(error_class: str, name: str) -> tuple[str, str]:
+    """The registry's cause and fix ``name`` of ``error_class``, worded as the JVM words them."""
+    entry = error_classes()[error_class]["diagnoses"][name]
+    return entry["cause"], entry["fix"]
+
 
 class TrainerError(Exception):
-    """Base class: ``error_class`` is stable; ``params`` names what was expected and what came."""
+    """Base class: ``error_class`` is stable; ``params`` names what was expected and what came.
+
+    Every subclass's ``error_class`` is a class of the registry that ``python_trainer`` raises
+    (``ValueError`` at import otherwise); ``sql_state`` is the registry's.
+    """
 
     error_class = "TRAINER_ERROR"
 
     def __init__(self, message: str, **params: object) -> None:
         super().__init__(f"[{self.error_class}] {message}")
         self.params = params
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        _check_registered(cls.error_class)
+
+    @property
+    def sql_state(self) -> str:
+        """The registry's SQLSTATE of ``error_class``."""
+        return error_classes()[self.error_class]["sqlState"]
+
+
+def _check_registered(error_class: str) -> None:
+    entry = error_classes().get(error_class)
+    if entry is None or "python_trainer" not in entry["raisedBy"]:
+        raise ValueError(f"{error_class} is not an error class that python_trainer raises ({REGISTRY.name})")
+
+
+_check_registered(TrainerError.error_class)
 
 
 class DataNotFoundError(TrainerError, FileNotFoundError):
@@ -33,7 +75,7 @@ class GoldenMismatchError(TrainerError, AssertionError):
 
 
 class ExportError(TrainerError, ValueError):
-    """An export whose signatures do not follow the model contract (DESIGN.md §4)."""
+    """An export whose signatures do not follow the model contract (named inputs and outputs, a batch dimension)."""
 
     error_class = "EXPORT_CONTRACT_VIOLATION"
 
@@ -68,10 +110,13 @@ class ModelNotExportableError(TrainerError, TypeError):
     error_class = "MODEL_NOT_EXPORTABLE"
 
 
-class ModelLoadFailedError(TrainerError, RuntimeError):
-    """A fresh export that TF's C++ loader (TF Java, TF Serving) cannot restore or run; nothing was published."""
+class ExportNotLoadableError(TrainerError, RuntimeError):
+    """A fresh export that TF's C++ loader (TF Java, TF Serving) cannot restore or run; nothing was published.
 
-    error_class = "MODEL_LOAD_FAILED"
+    Not ``MODEL_LOAD_FAILED``, which is the JVM's (and ``check``'s) class for a published model that
+    does not load: this one is the trainer refusing to publish."""
+
+    error_class = "EXPORT_NOT_LOADABLE"
 
 
 class OutputExistsError(TrainerError, FileExistsError):

@@ -19,7 +19,7 @@ import tensorflow as tf
 
 from python_trainer.errors import (
     ExportError,
-    ModelLoadFailedError,
+    ExportNotLoadableError,
     SampleInputError,
     VersionExistsError,
 )
@@ -194,7 +194,7 @@ def export_keras(
         ``model`` is not a supported kind, or lacks named inputs or an input signature.
     SampleInputError
         ``sample_inputs`` do not fit the signature (or the model fails on them).
-    ModelLoadFailedError
+    ExportNotLoadableError
         TF's C++ loader cannot restore or run the export; nothing is published.
 
     Examples
@@ -313,7 +313,7 @@ def _write_sample_golden(
 
 def _check_with_cpp_loader(staging: Path, out_dir: Path) -> None:
     """Runs :func:`python_trainer.check.check_saved_model` on the staged export; raises
-    :class:`ModelLoadFailedError` with its findings when TF's C++ loader cannot run it."""
+    :class:`ExportNotLoadableError` with its findings when TF's C++ loader cannot run it."""
     from python_trainer.check import check_saved_model
 
     report = check_saved_model(staging)
@@ -322,7 +322,7 @@ def _check_with_cpp_loader(staging: Path, out_dir: Path) -> None:
     failed = [r.line() for r in report.signatures if r.status == "failed"]
     detail = report.load_error or "; ".join(failed)
     fix = f" Fix: {report.diagnosis.fix}." if report.diagnosis else ""
-    raise ModelLoadFailedError(
+    raise ExportNotLoadableError(
         f"the export for {out_dir} does not run under TF's C++ loader (TF Java, TF Serving): {detail}.{fix} "
         "Nothing was written.",
         path=str(out_dir),

@@ -12,10 +12,13 @@
 - :class:`TFSparkError` (``tfspark.errors``): every tfspark error, with ``getCondition()``.
 """
 
+from pathlib import Path
+
 from tfspark.errors import TFSparkError
 from tfspark.functions import tfpredict
 from tfspark.ml import TFModelTransformer
 from tfspark.session import configure_spark_with_tfspark, register
 
-__version__ = "0.1.0"
+# The one version (tfspark/VERSION): sbt and the wheel read it too.
+__version__ = Path(__file__).with_name("VERSION").read_text(encoding="ascii").strip()
 __all__ = ["TFModelTransformer", "TFSparkError", "configure_spark_with_tfspark", "register", "tfpredict"]

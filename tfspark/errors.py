@@ -15,17 +15,49 @@ catalog's, ``tfspark.errors.TFSparkErrors``, or one of the set-up classes below)
   extended by one class, as Delta Lake's Python package extends it for Delta's exceptions. On a
   classic session the error is a ``CapturedException``; on a Spark Connect client a
   ``SparkConnectGrpcException``; both are :class:`TFSparkError`.
+
+Every class, its SQLSTATE and its meaning are in the error registry, ``error-classes.json`` beside
+this file: the one registry that the JVM (``tfspark.errors.ErrorRegistry``, a copy in the jar),
+this package and ``python_trainer`` read, and that docs/errors.md lists.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
+import re
 import threading
+from pathlib import Path
 
 from pyspark.errors import PySparkException
 from pyspark.errors.exceptions.captured import CapturedException
 
 JVM_EXCEPTION = "tfspark.errors.TFSparkException"
+REGISTRY = Path(__file__).with_name("error-classes.json")
+
+
+@functools.cache
+def error_classes() -> dict[str, dict]:
+    """The error registry: each class's ``sqlState``, ``meaning``, ``raisedBy`` and, for classes rendered
+    from a template, its ``message`` (parameters as ``<name>``). Read once; a missing file is a broken
+    installation and raises ``FileNotFoundError``."""
+    return json.loads(REGISTRY.read_text(encoding="utf-8"))
+
+
+def render(error_class: str, params: dict[str, str]) -> str:
+    """The registry's template of ``error_class`` filled with ``params``, without the ``[CLASS]`` prefix,
+    as the JVM renders it (``TFSparkErrors.message``): a value that ends a sentence of its own gives one
+    full stop. Raises ``ValueError`` for a class without a template or a parameter left out."""
+    template = error_classes()[error_class].get("message")
+    if template is None:
+        raise ValueError(f"{error_class} has no message template in {REGISTRY.name}")
+    missing = [name for name in re.findall(r"<([a-zA-Z]+)>", template) if name not in params]
+    if missing:
+        raise ValueError(f"{error_class}: parameters {', '.join(missing)} are not given")
+    for key, value in params.items():
+        template = template.replace(f"<{key}>.", value.rstrip(".") + ".").replace(f"<{key}>", value)
+    return template
 
 
 class TFSparkError(PySparkException):
@@ -43,15 +75,30 @@ class TFSparkClientError(TFSparkError):
     """An error found in Python: setting up a session, or a bad argument to a tfspark function.
 
     The message reads ``[ERROR_CLASS] what was wrong ... what to do``; ``params`` are also the
-    message parameters.
+    message parameters. ``error_class`` must be a class of the registry that ``tfspark`` raises
+    (``ValueError`` otherwise); ``getSqlState()`` is the registry's. A class with a template in the
+    registry (``INVALID_ARGUMENT``) is raised with :meth:`from_template`, as the JVM raises it.
     """
 
     def __init__(self, error_class: str, message: str, **params: object) -> None:
+        entry = error_classes().get(error_class)
+        if entry is None or "tfspark" not in entry["raisedBy"]:
+            raise ValueError(f"{error_class} is not an error class that tfspark raises in Python ({REGISTRY.name})")
         super().__init__(  # pyspark's getMessage() puts the "[ERROR_CLASS] " prefix in front
             message=message,
             errorClass=error_class,
             messageParameters={k: str(v) for k, v in params.items()},
         )
+
+    @classmethod
+    def from_template(cls, error_class: str, **params: object) -> TFSparkClientError:
+        """The error with the registry's message template of ``error_class`` filled with ``params``."""
+        texts = {k: str(v) for k, v in params.items()}
+        return cls(error_class, render(error_class, texts), **texts)
+
+    def getSqlState(self) -> str:
+        """The registry's SQLSTATE of this error's class (pyspark's own reader knows only Spark's classes)."""
+        return error_classes()[self.getCondition()]["sqlState"]
 
     def __str__(self) -> str:
         return self.getMessage()

@@ -31,12 +31,11 @@ def tfpredict(model: str, *cols: Column | str) -> Column:
     >>> reviews.withColumn("positive", tfpredict("imdb", "review"))  # doctest: +SKIP
     """
     if not isinstance(model, str):
-        raise TFSparkClientError(
+        raise TFSparkClientError.from_template(
             "INVALID_ARGUMENT",
-            f"tfpredict's first argument is the model, a string such as 'titanic' or 'titanic@1:features'; "
-            f"got {model!r}. The columns come after it",
-            argument="model",
+            what="tfpredict's first argument",
             got=repr(model),
+            expected="the model, a string such as 'titanic' or 'titanic@1:features'; the columns come after it",
         )
     _check_active_session()
     if not cols:

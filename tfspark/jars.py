@@ -21,7 +21,9 @@ from pathlib import Path
 from tfspark import maven
 from tfspark.errors import TFSparkClientError
 
-TF_JAVA_VERSION = "1.1.0"  # build.sbt's tensorflowVersion: TF Java 1.1.0 runs TF 2.18
+# The TF Java release the jar is built against (TF Java 1.1.0 runs TF 2.18): tfspark/TF_JAVA_VERSION,
+# the one file that build.sbt pins it in too.
+TF_JAVA_VERSION = Path(__file__).with_name("TF_JAVA_VERSION").read_text(encoding="ascii").strip()
 ASSEMBLY_JAR = "tfspark-assembly.jar"
 PACKAGE_LIB = Path(__file__).resolve().parent / "lib"
 CHECKOUT_DIST = Path(__file__).resolve().parent.parent / "spark-scala" / "target" / "dist"

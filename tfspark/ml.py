@@ -144,10 +144,11 @@ class TFModelTransformer(JavaTransformer, JavaMLReadable["TFModelTransformer"], 
         if input_col is not None and mapping is not None:
             from tfspark.errors import TFSparkClientError
 
-            raise TFSparkClientError(
+            raise TFSparkClientError.from_template(
                 "INVALID_ARGUMENT",
-                "TFModelTransformer takes inputCol (a single-input signature) or inputMapping, not both",
-                argument="inputCol, inputMapping",
+                what="TFModelTransformer's input",
+                got="both inputCol and inputMapping",
+                expected="inputCol (a single-input signature) or inputMapping, not both",
             )
         self._set(**{k: v for k, v in kwargs.items() if v is not None})
         if input_col is not None:

@@ -182,6 +182,13 @@ object TFSparkConf {
   def taskErrorLogsOnce(conf: SparkConf): Boolean = taskErrorLogsEntry.read(application(conf))
 
   /**
+   * `taskErrorLogsOnce(conf)` of this JVM's application (`once` without a SparkEnv).
+   *
+   * @throws tfspark.errors.TFSparkException INVALID_CONFIG
+   */
+  def taskErrorLogsOnce(): Boolean = taskErrorLogsEntry.read(applicationNow)
+
+  /**
    * Whether local (`file:` or scheme-less) model repositories are on a filesystem that every
    * executor reads at the same path (NFS, a cluster-wide mount). Then executors copy a model
    * version from its real path there; otherwise each executor fetches it from the driver's file

@@ -1,100 +1,20 @@
 package tfspark.errors
 
 /**
- * The error catalog: every user-facing error class, its message template and SQLSTATE, and one
- * factory method per class. Templates name their parameters as `<param>`; each factory fills all
- * of them. See Spark's `error-conditions.json` and Delta's `DeltaErrors.scala`.
+ * The JVM's error factory: one method per error class that the JVM raises, each filling every
+ * parameter of the class's template. The classes, templates and SQLSTATEs are the error registry's
+ * ([[ErrorRegistry]], the one file `tfspark/error-classes.json` that the Python packages read too);
+ * nothing here repeats them. Templates name their parameters as `<param>`. See Spark's
+ * `error-conditions.json` with `ErrorClassesJsonReader`, and Delta's `DeltaErrors.scala`.
  */
 object TFSparkErrors {
 
-  /**
-   * `whenFailing`: advice that only a failing query needs (how to isolate such rows instead); a
-   * row's error under `onError=null` ([[rowErrorMessage]]) leaves it out, since it already is.
-   */
-  private final case class Condition(template: String, sqlState: String, whenFailing: String = "")
+  /** Every error class that the JVM raises (the registry's classes raised by `jvm`). */
+  def errorClasses: Set[String] = ErrorRegistry.classes.collect { case (name, c) if c.raisedBy.contains("jvm") => name }.toSet
 
-  private val conditions: Map[String, Condition] = Map(
-    "MODEL_NOT_FOUND" -> Condition(
-      "Model <model> was not found in repository <repository>: <path> does not exist. Available models: <available>.",
-      "42704"
-    ),
-    "MODEL_VERSION_NOT_FOUND" -> Condition("Model <model> has no version <version> in <path>. Available versions: <available>.", "42704"),
-    "MODEL_LOAD_FAILED" -> Condition("Model <model> at <path> could not be loaded as a SavedModel with tag 'serve': <reason>.", "58030"),
-    "NATIVE_LIBRARY_MISSING" -> Condition(
-      "TensorFlow's native library could not be loaded (<reason>). Put <jar> on the driver's and executors' classpath " +
-        "(spark-submit --jars) and make the JavaCPP cache folder writable (spark.tfpredict.nativeCacheDir).",
-      "58030"
-    ),
-    "SIGNATURE_NOT_FOUND" -> Condition("Model <model> has no signature <signature>. Available signatures: <available>.", "42704"),
-    "UNSUPPORTED_SIGNATURE" -> Condition(
-      "Signature <signature> of model <model> is not supported: <reason>. Expected <expected>.",
-      "0A000"
-    ),
-    "INPUT_TYPE_MISMATCH" -> Condition("Input <input> of model <model> expects <expected>, but the argument is <got>.", "42K09"),
-    "INPUT_SHAPE_MISMATCH" -> Condition(
-      "Input <input> of model <model> expects <expected> values in dimension <dim> of each row, but <row> has <got>.",
-      "22000"
-    ),
-    "NULL_INPUT" -> Condition(
-      "Input <input> of model <model> is null at <row>; expected <expected>. Filter or fill nulls upstream, or set " +
-        "spark.tfpredict.nullPolicy=null (BatchScore: --null-policy null) to return null for such rows, or " +
-        "spark.tfpredict.nullPolicy=fill (--null-policy fill) to feed NaN or \"\" for float and string inputs.",
-      "22004"
-    ),
-    "MISSING_INPUT" -> Condition(
-      "Signature <signature> of model <model> needs input <input>, but no field of the argument matches it. Fields: <available>.",
-      "42703"
-    ),
-    "AMBIGUOUS_INPUT" -> Condition(
-      "Input <input> of model <model> matches several fields of the argument: <matches>. Rename or drop all but one.",
-      "42702"
-    ),
-    "UNEXPECTED_INPUT" -> Condition(
-      "Field <field> feeds no input of signature <signature> of model <model> (inputs: <available>), and " +
-        "spark.tfpredict.strictInputs is on.",
-      "42703"
-    ),
-    "MODEL_EXECUTION_FAILED" -> Condition(
-      "Model <model> failed on <row>: <reason>. Fix or filter such rows.",
-      "22000",
-      whenFailing = " Or set spark.tfpredict.onError=null (BatchScore: --on-error null) to get a null result and the error " +
-        "for them instead of failing."
-    ),
-    "OUTPUT_NOT_UTF8" -> Condition(
-      "Output <output> of model <model> is not UTF-8 text at <row> (<detail>): it holds bytes, which a string column " +
-        "would corrupt. Declare it binary: spark.tfpredict.binaryOutputs=<output> (BatchScore: --binary-outputs <output>; " +
-        "TFModelTransformer and the DataFrame API: binaryOutputs), or filter such rows.",
-      "22021"
-    ),
-    "DEFAULT_MODEL_NOT_SET" -> Condition(
-      "tfpredict(<args>) names no model and <key> is not set. Set <key>, or call tfpredict('<example>', ...).",
-      "42601"
-    ),
-    "INPUT_EMPTY" -> Condition(
-      "Input <path> has <what>. <hint> Pass --allow-empty to write an empty output and succeed instead.",
-      "22023"
-    ),
-    "INVALID_CONFIG" -> Condition("Configuration <key> is <got>; expected <expected>.", "42616"),
-    "INVALID_ARGUMENT" -> Condition("<what> is <got>; expected <expected>.", "22023"),
-    // issue 17: op libraries
-    "OP_LIBRARY_LOAD_FAILED" -> Condition(
-      "Op library <library> (spark.tfpredict.opLibraries) could not be loaded <where>: <reason>. <fix>",
-      "58030"
-    ),
-    // issue 17: dtypes
-    "INPUT_VALUE_OUT_OF_RANGE" -> Condition(
-      "Input <input> of model <model> is <dtype>, which holds <range>, but <row> has <value>. Clip or filter such values upstream.",
-      "22003",
-      whenFailing = " Or set spark.tfpredict.onError=null (BatchScore: --on-error null) to get a null result and the error " +
-        "for such rows instead of failing."
-    )
-  )
-
-  /** Every error class in the catalog. */
-  def errorClasses: Set[String] = conditions.keySet
-
-  private[errors] def sqlState(errorClass: String): String =
-    conditions.get(errorClass).map(_.sqlState).orNull
+  /** The registry's SQLSTATE of `errorClass`; null for a class the registry does not have, as [[SparkThrowable]] allows. */
+  def sqlState(errorClass: String): String =
+    ErrorRegistry.classes.get(errorClass).map(_.sqlState).orNull
 
   /**
    * Renders the template of `errorClass` with `params`; every `<name>` must be given. A value that
@@ -109,8 +29,9 @@ object TFSparkErrors {
   def rowErrorMessage(e: TFSparkException): String = render(e.errorClass, e.messageParameters, failing = false)
 
   private def render(errorClass: String, params: Map[String, String], failing: Boolean): String = {
-    val condition = conditions.getOrElse(errorClass, throw new IllegalArgumentException(s"unknown error class $errorClass"))
-    val template = if (failing) condition.template + condition.whenFailing else condition.template
+    val condition = ErrorRegistry.classes.getOrElse(errorClass, throw new IllegalArgumentException(s"unknown error class $errorClass"))
+    val base = condition.message.getOrElse(throw new IllegalArgumentException(s"$errorClass has no message template"))
+    val template = if (failing) base + condition.whenFailing else base
     val missing = "<([a-zA-Z]+)>".r.findAllMatchIn(template).map(_.group(1)).filterNot(params.contains).toList
     require(missing.isEmpty, s"$errorClass: parameters ${missing.mkString(", ")} are not given")
     s"[$errorClass] " + params.foldLeft(template) { case (t, (k, v)) =>
@@ -148,14 +69,15 @@ object TFSparkErrors {
     error("MODEL_LOAD_FAILED", "model" -> model, "path" -> path, "reason" -> reason)(cause)
   }
 
-  /** The cause and the fix of the known Keras 3 export trap, shared with `python -m python_trainer check`. */
-  val VariablesNotRestoredCause: String =
-    "the SavedModel's variables are not restored by TensorFlow's C++ loader (TF Java, TF Serving): a Keras 3 model " +
-      "saved with tf.saved_model.save, or a tf.Module that wraps a Keras 3 model without tracking its variables"
-  val VariablesNotRestoredFix: String =
-    "export with model.export(DIR) or keras.export.ExportArchive, or keep the variables on the module " +
-      "(module.kept = [v.value for v in keras_model.variables]) before tf.saved_model.save, then run " +
-      "python -m python_trainer check DIR"
+  /** The cause and the fix of the known Keras 3 export trap, shared with `python -m python_trainer check` (the registry's). */
+  def VariablesNotRestoredCause: String = ErrorRegistry.diagnosis("MODEL_LOAD_FAILED", "variablesNotRestored").cause
+  def VariablesNotRestoredFix: String = ErrorRegistry.diagnosis("MODEL_LOAD_FAILED", "variablesNotRestored").fix
+
+  /** The advice for a version published non-atomically, shared with `python -m python_trainer check` (the registry's). */
+  def IncompleteVersion: String = {
+    val d = ErrorRegistry.diagnosis("MODEL_LOAD_FAILED", "incompleteVersion")
+    s"${d.cause}: ${d.fix}"
+  }
 
   /** The load-time warm-up found that TF's C++ loader did not restore the model's variables. */
   def modelVariablesNotRestored(model: String, path: String, cause: Throwable): TFSparkException = {
@@ -172,7 +94,7 @@ object TFSparkErrors {
     error(
       "NATIVE_LIBRARY_MISSING",
       "reason" -> Option(cause.getMessage).map(_.linesIterator.next()).getOrElse(cause.getClass.getName),
-      "jar" -> "tensorflow-core-native-1.1.0-linux-x86_64.jar"
+      "jar" -> s"tensorflow-core-native-${tfspark.Versions.tensorflowJava}-${tfspark.Versions.nativeClassifier}.jar"
     )(cause)
 
   def signatureNotFound(model: String, signature: String, available: Iterable[String]): TFSparkException =
@@ -232,7 +154,7 @@ object TFSparkErrors {
 
   /** What every op-library failure says about which libraries can work at all (docs/op-libraries.md). */
   val OpLibraryAbi: String =
-    "An op library must be built against TensorFlow 2.18's libtensorflow_framework.so.2, the one TF Java 1.1.0 ships: " +
+    s"An op library must be built against TensorFlow 2.18's libtensorflow_framework.so.2, the one TF Java ${tfspark.Versions.tensorflowJava} ships: " +
       "the op libraries in the PyPI wheels tensorflow-text 2.18.x and tensorflow-decision-forests 1.11.0 are; one built for " +
       "another TensorFlow version fails with undefined symbols (see docs/op-libraries.md)"
 
@@ -272,12 +194,10 @@ object TFSparkErrors {
    * it sits in the function library: it calls back into a Python interpreter, which a JVM does not have.
    */
   def modelNeedsPython(model: String, path: String, op: String, function: Option[String]): TFSparkException = {
+    val d = ErrorRegistry.diagnosis("MODEL_LOAD_FAILED", "pythonOnlyOp")
     val where = function.fold("in its graph")(f => s"in function $f")
-    val reason =
-      s"it contains op $op ($where), which calls back into the Python interpreter that exported it (tf.py_function or " +
-        "tf.numpy_function); a JVM has no Python interpreter, so every row would fail. Re-export the model without " +
-        "tf.py_function / tf.numpy_function, written with TensorFlow ops only"
-    error("MODEL_LOAD_FAILED", "model" -> model, "path" -> path, "reason" -> reason)()
+    val cause = d.cause.replace("<op>", op).replace("<where>", where)
+    error("MODEL_LOAD_FAILED", "model" -> model, "path" -> path, "reason" -> s"$cause. ${d.fix.capitalize}")()
   }
 
   /** The repository folder of `model` is not laid out as `<repo>/<name>/<version>/saved_model.pb`: `problem`, and what to do. */

@@ -5,9 +5,6 @@ import java.util.concurrent.atomic.AtomicBoolean
 import org.apache.logging.log4j.LogManager
 import org.apache.logging.log4j.core.{Filter, LogEvent, LoggerContext}
 import org.apache.logging.log4j.core.filter.AbstractFilter
-import org.apache.spark.SparkEnv
-
-import tfspark.conf.TFSparkConf
 
 /**
  * Keeps a tfspark error from being logged once per task on the driver's console.
@@ -76,14 +73,13 @@ object TaskErrorLogFilter {
       Option(event.getMessage).exists(m => Option(m.getFormattedMessage).exists(_.contains(ClassName)))
 
   /**
-   * Adds the filter to the root logger of this JVM's log4j configuration, once, unless the
-   * application sets `spark.tfpredict.taskErrorLogs=all`. Called on the driver when a session gets
-   * tfspark (the extension, `TFSparkSQL.register`/`install`).
-   *
-   * @throws TFSparkException INVALID_CONFIG for another value of the key
+   * Adds the filter to the root logger of this JVM's log4j configuration, once, when `once` (the
+   * caller reads `spark.tfpredict.taskErrorLogs`: `conf.TFSparkConf.taskErrorLogsOnce()`, since
+   * errors/ is the lowest layer and imports no configuration). Called on the driver when a session
+   * gets tfspark (the extension, `TFSparkSQL.register`/`install`).
    */
-  def install(): Unit =
-    if (Option(SparkEnv.get).forall(env => TFSparkConf.taskErrorLogsOnce(env.conf)) && installed.compareAndSet(false, true)) {
+  def install(once: Boolean): Unit =
+    if (once && installed.compareAndSet(false, true)) {
       LogManager.getContext(false) match {
         case context: LoggerContext =>
           context.getConfiguration.getRootLogger.addFilter(new TaskErrorLogFilter)

@@ -23,9 +23,8 @@ import tfspark.errors.{TFSparkErrors, TFSparkException}
  */
 object ModelDiagnosis {
 
-  /** The advice for an incomplete version. */
-  val PublishAtomically: String =
-    "the version is incomplete: publish a version atomically (write it under another name, then rename the folder into place)"
+  /** The advice for an incomplete version (the error registry's, which `python_trainer check` words the same). */
+  def PublishAtomically: String = TFSparkErrors.IncompleteVersion
 
   /**
    * Loads `location` with `load`, and fails with the precise reason when the load fails or the

@@ -38,7 +38,7 @@ object TFPredictFunction {
     "", // examples
     "", // note
     "misc_funcs",
-    "0.1.0",
+    tfspark.Versions.tfspark, // since
     "", // deprecated
     "scala_udf"
   )

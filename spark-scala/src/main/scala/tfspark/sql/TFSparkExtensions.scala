@@ -14,7 +14,7 @@ import tfspark.errors.TaskErrorLogFilter
 class TFSparkExtensions extends (SparkSessionExtensions => Unit) {
   override def apply(extensions: SparkSessionExtensions): Unit = {
     TFSparkConf.register() // the repository becomes static before the session takes any statement
-    TaskErrorLogFilter.install()
+    TaskErrorLogFilter.install(once = TFSparkConf.taskErrorLogsOnce())
     extensions.injectFunction((TFPredictFunction.identifier, TFPredictFunction.info, TFPredictFunction.build _))
     extensions.injectOptimizerRule(_ => ExtractTFPredict)
     extensions.injectPlannerStrategy(_ => BatchEvalTFStrategy)

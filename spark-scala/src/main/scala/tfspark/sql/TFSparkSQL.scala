@@ -39,7 +39,7 @@ object TFSparkSQL {
    */
   def install(spark: SparkSession): Unit = {
     TFSparkConf.register()
-    TaskErrorLogFilter.install()
+    TaskErrorLogFilter.install(once = TFSparkConf.taskErrorLogsOnce())
     val session = classic(spark)
     if (!hasExtension(session)) session.synchronized {
       val experimental = session.experimental
