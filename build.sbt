@@ -1,4 +1,4 @@
-// tfspark build. Versions are pinned here, in one place (see ../shared/DESIGN.md §3).
+// tfspark build. Versions are pinned here, in one place: nothing else names a dependency's version.
 val scala213Version = "2.13.18"
 val sparkVersion = "4.2.0"
 val tensorflowVersion = "1.1.0"

@@ -33,7 +33,7 @@ class GoldenMismatchError(TrainerError, AssertionError):
 
 
 class ExportError(TrainerError, ValueError):
-    """An export whose signatures do not follow the model contract (DESIGN.md §4)."""
+    """An export whose signatures do not follow the model contract: named lower_snake keys, none made up by Keras."""
 
     error_class = "EXPORT_CONTRACT_VIOLATION"
 

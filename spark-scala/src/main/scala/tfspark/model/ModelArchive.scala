@@ -188,7 +188,7 @@ object ModelArchive {
 
   /**
    * Makes `target`, an entry of a cache folder, a complete and verified model folder, and
-   * returns it. Copies are verified, never trusted (DESIGN.md §5):
+   * returns it. Copies are verified, never trusted (a copy is used only once its content hashes as expected):
    *  - an entry this JVM made or verified is used as it is (once per JVM per entry);
    *  - an entry found complete (made by another JVM or application) is used only after its files,
    *    read again in full, hash to `expected` (or, when `expected` is None, to the SHA-256
