@@ -3,7 +3,7 @@ the same generated data, with warm medians and ratios against the limit and the 
 
 Run it with ``bench/run`` (see ``bench/run --help``); it writes ``bench/RESULTS.md``.
 
-Paths (DESIGN.md §8): (a) raw TF Java batched Session.run outside Spark, the limit; (b) the RDD
+Paths (docs/benchmarks.md): (a) raw TF Java batched Session.run outside Spark, the limit; (b) the RDD
 path; (c) the ML Transformer; (d) SQL with the extension; (e) SQL without it, row by row; (f) the
 book's chapter 6-7 pattern, a session runner per row; (g) PySpark ``predict_batch_udf``; (h) a
 PySpark iterator ``pandas_udf``. (e) and (f) run on a subset and are extrapolated (labelled).

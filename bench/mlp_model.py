@@ -1,4 +1,4 @@
-"""The benchmark's MLP 64→256→256→1 (DESIGN.md §8), exported with generated weights.
+"""The benchmark's MLP 64→256→256→1, the compute-bound model of bench/RESULTS.md, with generated weights.
 
 Weights come from a seeded generator; only the shape of the computation matters for throughput.
 ``serving_default``: ``features`` float32 [-1,64] → ``prediction`` float32 [-1,1].

@@ -75,7 +75,7 @@ class GoldenMismatchError(TrainerError, AssertionError):
 
 
 class ExportError(TrainerError, ValueError):
-    """An export whose signatures do not follow the model contract (named inputs and outputs, a batch dimension)."""
+    """An export whose signatures do not follow the model contract: named lower_snake keys, none made up by Keras."""
 
     error_class = "EXPORT_CONTRACT_VIOLATION"
 

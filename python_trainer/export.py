@@ -25,7 +25,7 @@ from python_trainer.errors import (
 )
 
 AUTO_GENERATED_NAME = re.compile(r"^(keras_tensor(_\d+)?|input_layer(_\d+)?|output_\d+|input_\d+|args_\d+)$")
-"""Tensor keys that Keras and TF make up; the model contract (DESIGN.md §4) refuses them."""
+"""Tensor keys that Keras and TF make up; the model contract (stable keys chosen on purpose) refuses them."""
 LOWER_SNAKE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 SAMPLE_CASE = "sample_inputs"
 

@@ -1,4 +1,8 @@
-"""The code blocks of README.md, and how each one runs as a user would run it.
+"""The code blocks of README.md and of docs/*.md, and how each one runs as a user would run it.
+
+The files are read in order: README.md first, then the pages of ``docs/`` by name; within a file,
+blocks run in the order they appear, so a page may rely on what README's blocks built (the jars of
+``./sbt sparkScala/dist``, ``out/linear_features.csv``) and on its own earlier blocks.
 
 A fenced block's info string names its language: ``bash``/``sh``/``shell`` run with bash, ``python``
 with the virtualenv's python, ``sql`` and ``scala`` in a Spark session; a block without a language,
@@ -8,8 +12,8 @@ before a fence, mark blocks that do not run on their own:
 - ``<!-- not-run: REASON -->``: the block is not run (it takes too long, rewrites committed files,
   opens an interactive program); the reason says why and must not be empty.
 - ``<!-- launches: sql -->`` / ``<!-- launches: scala -->``: a shell block that starts ``spark-sql`` /
-  ``spark-shell``. It is not run by itself: every later SQL (Scala) block runs as one session of
-  it, the block saved to a file and ``-f FILE`` (``-i FILE``) added to its last line.
+  ``spark-shell``. It is not run by itself: every later SQL (Scala) block of the same file runs as
+  one session of it, the block saved to a file and ``-f FILE`` (``-i FILE``) added to its last line.
 
 Every block runs from the repository root in the environment that ``bin/env.sh`` exports, with
 ``TF_CPP_MIN_LOG_LEVEL`` left to its default there, so that the console is what a user sees.
@@ -27,7 +31,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-README = REPO_ROOT / "README.md"
 BLOCK_FILES = REPO_ROOT / "out" / "readme-blocks"
 
 SHELL = "shell"
@@ -58,6 +61,7 @@ _SPARK_INFO = re.compile(r"^\d\d/\d\d/\d\d \d\d:\d\d:\d\d INFO ")
 class Block:
     """One fenced code block: where it is, what it holds and how it is marked."""
 
+    source: str  # the file, relative to the repository root: "README.md", "docs/sql.md"
     section: str  # the nearest heading above it
     index: int  # 1-based, among the fenced blocks of that section (text blocks count)
     line: int  # 1-based line of the opening fence
@@ -72,8 +76,12 @@ class Block:
 
     @property
     def id(self) -> str:
+        """``<section>-<index>`` for README's blocks, ``docs-<page>-<section>-<index>`` for a page's."""
         slug = re.sub(r"[^a-z0-9]+", "-", self.section.lower()).strip("-")
-        return f"{slug}-{self.index}"
+        if self.source == "README.md":
+            return f"{slug}-{self.index}"
+        page = re.sub(r"[^a-z0-9]+", "-", Path(self.source).with_suffix("").as_posix().lower()).strip("-")
+        return f"{page}-{slug}-{self.index}"
 
     @property
     def runs(self) -> bool:
@@ -81,8 +89,8 @@ class Block:
         return self.kind in RUNNABLE and self.not_run is None and self.launches is None
 
 
-def parse(text: str) -> list[Block]:
-    """Every fenced block of a Markdown text, in order.
+def parse(text: str, source: str = "README.md") -> list[Block]:
+    """Every fenced block of a Markdown text, in order; ``source`` names the file in ids and errors.
 
     :raises ValueError: for a fence that is never closed, or a launcher marker of an unknown kind
     """
@@ -103,7 +111,7 @@ def parse(text: str) -> list[Block]:
         close = re.compile(rf"^ {{0,{len(indent) + 3}}}{re.escape(marks[0])}{{{len(marks)},}}\s*$")
         end = next((j for j in range(i + 1, len(lines)) if close.match(lines[j])), None)
         if end is None:
-            raise ValueError(f"README line {i + 1}: the code block is never closed")
+            raise ValueError(f"{source} line {i + 1}: the code block is never closed")
         body = "\n".join(
             line[len(indent) :] if line.startswith(indent) else line.lstrip() for line in lines[i + 1 : end]
         )
@@ -111,10 +119,11 @@ def parse(text: str) -> list[Block]:
         not_run = _NOT_RUN.match(previous)
         launches = _LAUNCHES.match(previous)
         if launches and launches.group(1) not in (SQL, SCALA):
-            raise ValueError(f"README line {i}: launches: must be sql or scala, not {launches.group(1)!r}")
+            raise ValueError(f"{source} line {i}: launches: must be sql or scala, not {launches.group(1)!r}")
         per_section += 1
         blocks.append(
             Block(
+                source=source,
                 section=section,
                 index=per_section,
                 line=i + 1,
@@ -128,18 +137,30 @@ def parse(text: str) -> list[Block]:
     return blocks
 
 
-def readme_blocks() -> list[Block]:
-    return parse(README.read_text(encoding="utf-8"))
+def documents(root: Path = REPO_ROOT) -> list[Path]:
+    """The files whose blocks run, in the order they run: README.md, then docs/*.md by name."""
+    return [root / "README.md", *sorted((root / "docs").glob("*.md"))]
+
+
+def readme_blocks(root: Path = REPO_ROOT) -> list[Block]:
+    """The blocks of every file of :func:`documents`, file after file."""
+    return [
+        block
+        for path in documents(root)
+        for block in parse(path.read_text(encoding="utf-8"), path.relative_to(root).as_posix())
+    ]
 
 
 def launcher_for(blocks: list[Block], block: Block) -> Block:
-    """The launcher that a SQL or Scala block runs in: the last one of its kind above it.
+    """The launcher that a SQL or Scala block runs in: the last one of its kind above it, in its file.
 
-    :raises LookupError: when no launcher of that kind comes before the block
+    :raises LookupError: when no launcher of that kind comes before the block in its file
     """
-    found = [b for b in blocks if b.launches == block.kind and b.line < block.line]
+    found = [b for b in blocks if b.launches == block.kind and b.source == block.source and b.line < block.line]
     if not found:
-        raise LookupError(f"no <!-- launches: {block.kind} --> block above the {block.kind} block {block.id}")
+        raise LookupError(
+            f"no <!-- launches: {block.kind} --> block above the {block.kind} block {block.id} in {block.source}"
+        )
     return found[-1]
 
 

@@ -1,4 +1,4 @@
-"""The cluster tier (DESIGN.md §7): ``BatchScore`` on a real Spark standalone cluster, with faults.
+"""The cluster tier: ``BatchScore`` on a real Spark standalone cluster, with faults.
 
 A master and two workers (1 core, 1280 MB each) start from the pip-installed Spark (see
 :mod:`standalone_cluster`), and ``spark-submit --master spark://...`` runs ``tfspark.jobs.BatchScore``

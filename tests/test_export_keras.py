@@ -122,7 +122,7 @@ def test_a_tf_function_with_a_captured_variable_exports_and_runs_in_the_cpp_load
 
 
 def test_a_module_that_does_not_track_its_keras_model_still_restores(tmp_path):
-    """The Keras trap of DESIGN.md §4: a tf.Module holding a Keras 3 model saves variables TF's C++ loader
+    """The Keras trap: a tf.Module holding a Keras 3 model saves variables TF's C++ loader
     cannot find. export_keras tracks every variable the signatures use, so this export runs there."""
     model = two_input_model()
 

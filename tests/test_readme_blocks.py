@@ -1,7 +1,9 @@
-"""Every code block of README.md runs as written (tests/readme_blocks.py says how each one runs).
+"""Every code block of README.md and docs/*.md runs as written (tests/readme_blocks.py says how
+each one runs).
 
-One case per block, in README order, named by its section and its index there: a failure shows the
-block, its exit status, stdout and stderr. Each case asserts exit 0, no TF C++ INFO and no Spark INFO
+One case per block, README's first and then each page of docs/ by name, in the order of the text,
+named by its page, its section and its index there: a failure shows the block, its file and line,
+its exit status, stdout and stderr. Each case asserts exit 0, no TF C++ INFO and no Spark INFO
 lines on the console (quiet by default), no change to committed files, and, for the blocks in
 ``EXPECTED``, the essential part of the result the README shows. Blocks marked not-run are skipped
 with their reason, which must not be empty. The examples write to ``out/`` (git-ignored).
@@ -41,9 +43,9 @@ DIST = REPO_ROOT / "spark-scala" / "target" / "dist"
 TIMEOUT_S = 600
 
 # What a block's console must show (regular expressions searched in stdout and stderr together):
-# the result the README states beside the code.
+# the result the text states beside the code.
 EXPECTED: dict[str, list[str]] = {
-    "scala-2": [
+    "scala-dataframe-and-rdd-api-2": [
         r"\|PassengerId\|probability\|survived\|",
         r"Map\(probability -> (0\.[5-9]\d*|1\.0)\)",  # "A wonderful film": positive
         r"(?m)^2\.83813\d*$",  # predictRDD, the book's first row
@@ -57,29 +59,39 @@ EXPECTED: dict[str, list[str]] = {
         r"(?m)^Dull and far too long\.\t(0\.[0-4]\d*|\d(\.\d+)?E-\d+)$",  # negative (a confident model prints 1.2E-5)
         r"(?m)^automobile\t9\d\d$",  # most of CIFAR2's 1000 test automobiles
     ],
-    "spark-sql-3": [r"Fetched 179 row"],
-    "bad-rows-1": [r"(?m)^file:/tmp/truncated\.jpg\tNULL\tMODEL_EXECUTION_FAILED\t"],
     "spark-submit-batchscore-1": [
         r"BatchScore: scored 100000 rows in [\d.]+ s \(\d+ rows/s\) with linear/\d+ -> out/scored \(csv\)",
         r"BatchScore: start-up [\d.]+ s, recovering an interrupted run [\d.]+ s, model load and warm-up [\d.]+ s, "
         r"reading the input [\d.]+ s, scoring and writing [\d.]+ s, counting the output [\d.]+ s, "
         r"committing the output [\d.]+ s; [\d.]+ s in all",
     ],
-    "spark-submit-batchscore-2": [
+    "pyspark-1": [r"MODEL_VERSION_NOT_FOUND - versions: 1"],
+    "docs-batchscore-images-and-raw-csv-1": [
         r"BatchScore: scored 1000 rows in [\d.]+ s .* with cifar2/\d+ -> out/cifar2 \(parquet\)"
     ],
-    "spark-submit-batchscore-3": [
+    "docs-batchscore-images-and-raw-csv-2": [
         r"BatchScore: scored 179 rows in [\d.]+ s .* with titanic/\d+ -> out/titanic \(csv\)"
     ],
-    "inspect-a-repository-1": [r"Model titanic, version \d+", r"signature_def\['serving_default'\]"],
-    "benchmarks-2": [r"wrote out/bench-smoke\.md"],
+    "docs-benchmarks-run-it-2": [r"wrote out/bench-smoke\.md"],
     # Bring your own model: the export checks, the golden vectors replay, SQL and pyspark score it.
-    "bring-your-own-model-2": [
+    "docs-bring-your-own-model-export-check-score-2": [
         r"serving_default: ok \(warm-up from golden vectors, 1 case",
         r"golden vectors of out/my-models/churn/1 reproduce",
     ],
-    "bring-your-own-model-3": [r"(?m)^0\.\d+$"],
-    "bring-your-own-model-4": [r"(?s)\|churn_probability\|.*\|\s*0\.\d+\|.*\|\s*0\.\d+\|"],
+    "docs-bring-your-own-model-export-check-score-3": [r"(?m)^0\.\d+$"],
+    "docs-bring-your-own-model-export-check-score-4": [r"(?s)\|churn_probability\|.*\|\s*0\.\d+\|.*\|\s*0\.\d+\|"],
+    "docs-model-repository-inspect-a-repository-1": [
+        r"Model titanic, version \d+",
+        r"signature_def\['serving_default'\]",
+    ],
+    "docs-scala-api-one-engine-batched-2": [r"\|\s*1\|\s*2\.83813\d*\|"],
+    "docs-pyspark-the-column-function-and-the-transformer-1": [
+        r"\|A wonderful, moving film\.\s*\|\s*(0\.[5-9]\d*|1\.0)\s*\|",  # positive
+        r"\|PassengerId\|probability\|survived\|",
+    ],
+    "docs-sql-missing-values-1": [r"Fetched 179 row"],
+    "docs-sql-bad-rows-1": [r"(?m)^file:/tmp/truncated\.jpg\tNULL\tMODEL_EXECUTION_FAILED\t"],
+    "docs-streaming-example-1": [r"BatchEvalTF \[linear/1:serving_default\]", r"\|\s*3\|\s*15\.64613\d*\|"],
 }
 
 
@@ -96,7 +108,7 @@ def _run(block: Block, env: dict[str, str]) -> Outcome:
 def _report(block: Block, run: Outcome) -> str:
     ended = f"killed after {TIMEOUT_S} s" if run.timed_out else f"exit {run.returncode} after {run.seconds:.0f} s"
     return (
-        f"README block {block.id} (line {block.line}, {block.language}), {ended}:\n{block.code}"
+        f"block {block.id} ({block.source} line {block.line}, {block.language}), {ended}:\n{block.code}"
         f"--- stdout\n{run.stdout[-6000:]}\n--- stderr\n{run.stderr[-6000:]}"
     )
 
@@ -104,7 +116,7 @@ def _report(block: Block, run: Outcome) -> str:
 @pytest.mark.parametrize("block", [b for b in BLOCKS if b.kind != "text"], ids=lambda b: b.id)
 def test_readme_block_runs_as_written(block: Block, env):
     if block.not_run is not None:
-        assert block.not_run, f"README block {block.id} (line {block.line}) is not-run without a reason"
+        assert block.not_run, f"block {block.id} ({block.source} line {block.line}) is not-run without a reason"
         pytest.skip(f"not-run: {block.not_run}")
     if block.launches is not None:
         assert any(b.kind == block.launches and b.line > block.line for b in BLOCKS), (
@@ -187,6 +199,24 @@ print()
         launcher_for(blocks[3:], blocks[3])
     with pytest.raises(ValueError, match="never closed"):
         parse("```bash\nunclosed\n")
+
+
+def test_docs_pages_run_after_the_readme_and_each_sql_block_uses_a_launcher_of_its_own_file(tmp_path):
+    (tmp_path / "docs").mkdir()
+    readme = "## Run\n<!-- launches: sql -->\n```bash\nspark-sql\n```\n```sql\nSELECT 1;\n```\n"
+    (tmp_path / "README.md").write_text(readme)
+    (tmp_path / "docs" / "b.md").write_text("# B\n```sql\nSELECT 2;\n```\n")
+    (tmp_path / "docs" / "a.md").write_text("# A page\n## Part\n<!-- launches: sql -->\n```bash\nspark-sql -S\n```\n")
+    blocks = readme_blocks(tmp_path)
+    assert [(b.source, b.id) for b in blocks] == [
+        ("README.md", "run-1"),
+        ("README.md", "run-2"),
+        ("docs/a.md", "docs-a-part-1"),
+        ("docs/b.md", "docs-b-b-1"),
+    ]
+    assert launcher_for(blocks, blocks[1]) is blocks[0]
+    with pytest.raises(LookupError, match="in docs/b.md"):
+        launcher_for(blocks, blocks[3])
 
 
 def test_console_noise_finds_tf_and_spark_info_lines_only():

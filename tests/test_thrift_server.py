@@ -5,7 +5,7 @@ The server is started the way an operator starts it (``spark-submit --class ...H
 with tfspark's jars, extension and repository), with its Derby metastore, warehouse and logs under
 the test's temporary folder. It serves ``tfpredict`` batched (``EXPLAIN`` shows ``BatchEvalTF``) with
 the numbers pyspark and the golden vectors give, and a JDBC user cannot re-point the repository:
-neither with ``SET``/``RESET`` nor with configurations in the JDBC URL (DESIGN.md §5, SECURITY.md).
+neither with ``SET``/``RESET`` nor with configurations in the JDBC URL (SECURITY.md).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The trust boundary (DESIGN.md §5, SECURITY.md): SQL users cannot re-point the model repository.
+"""The trust boundary (SECURITY.md): SQL users cannot re-point the model repository.
 
 ``spark.tfpredict.repository`` is a static SQL configuration, fixed when the application starts. A
 runtime ``SET``, ``RESET``, ``spark.conf.set`` or ``spark.conf.unset`` of it fails with Spark's

@@ -13,7 +13,7 @@ import tfspark.errors.TFSparkErrors
 /**
  * The model cache folder, private to the user that runs the JVM: no other local user may create,
  * replace or write into it, so no other user can plant a model that tfspark then serves
- * (DESIGN.md §5, "copies are verified, never trusted"; the entries are verified too).
+ * (copies are verified, never trusted: the entries are verified too).
  *
  * A folder is private when it is a real folder (not a symbolic link), owned by this JVM's user,
  * and neither its group nor other users can write to it. The default folder,

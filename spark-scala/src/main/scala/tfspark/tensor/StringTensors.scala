@@ -13,7 +13,7 @@ import org.tensorflow.types.TString
  * native pointer per element (about 0.65 M strings/s); here short strings are written in bulk
  * as TF's 24-byte `TF_TString` SMALL layout (byte 0 = length << 2, then the bytes, then zeros:
  * up to 22 bytes) through the public `Tensor.of(TString.class, shape, size, init)` and the raw
- * data buffer (DESIGN.md §8: about 45 M strings/s, bit-identical model outputs). Longer strings
+ * data buffer (about 45 M strings/s in a micro-benchmark, bit-identical model outputs). Longer strings
  * need TF's LARGE layout, which TF allocates itself, and a TString tensor cannot be written
  * element by element once built: a batch with any string over 22 bytes takes TString's own
  * path (review text does; Titanic's categorical columns do not).

@@ -101,7 +101,7 @@ object BigModelBench {
       val query =
         s"SELECT count(*) AS n, sum(CASE WHEN v = e THEN 0 ELSE 1 END) AS wrong, min(v) AS lo, max(v) AS hi FROM " +
           s"(SELECT tfpredict('big', id) AS v, $expected AS e FROM range(${n - rows / 2}, ${n + rows / 2}, 1, 8))"
-      // A fresh plan each time (DESIGN §3): the first run includes the executors' copies and loads.
+      // A fresh plan each time (a DataFrame collected twice reuses its shuffle): the first run includes the executors' copies and loads.
       val (first, firstSeconds) = timed(spark.sql(query).head())
       val (second, secondSeconds) = timed(spark.sql(query).head())
       require(first.getLong(0) == rows && first.getLong(1) == 0L, s"wrong predictions: $first")

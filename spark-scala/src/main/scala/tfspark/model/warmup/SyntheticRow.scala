@@ -7,7 +7,7 @@ import tfspark.model.{Composite, SignatureSpec, TFDType, TensorSpec, TensorTypes
 /**
  * One synthetic row for a signature's warm-up: zeros, `false` and empty strings, one row in the
  * batch dimension and 1 in every other variable dimension (never an empty batch: oneDNN's Conv2D
- * mishandles 0 rows, DESIGN.md §11). `None` when an input's shape does not allow it (unknown
+ * returns the input's shape for 0 rows, and the next layer fails). `None` when an input's shape does not allow it (unknown
  * rank, a dtype tfspark cannot feed, a sparse input). A ragged input gets one row whose ragged
  * dimensions have length 1.
  */

@@ -9,7 +9,7 @@ import org.apache.spark.{SparkContext, SparkEnv}
 /**
  * The driver's RPC file server, the one behind `SparkContext.addFile`, `addJar` and the REPL's
  * class folder, reached for model files. Its API is `private[spark]`, so tfspark reaches it
- * from this package (DESIGN.md §10; checked against Spark 4.2).
+ * from this package (the one place for `private[spark]` APIs; checked against Spark 4.2).
  *
  * Why not `SparkContext.addFile`: files added there are pushed to every executor before any of
  * its tasks, whatever the job, and a SQL execution of a classic session (Spark 4) runs with that

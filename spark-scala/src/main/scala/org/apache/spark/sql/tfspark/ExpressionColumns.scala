@@ -6,7 +6,7 @@ import org.apache.spark.sql.classic.ExpressionUtils
 
 /**
  * A [[Column]] from a Catalyst expression: Spark 4's `ExpressionUtils` is `private[sql]`, so
- * tfspark reaches it from this package (DESIGN.md §10). Used to build the `tfpredict` column of
+ * tfspark reaches it from this package (the one place for `private[sql]` APIs). Used to build the `tfpredict` column of
  * the DataFrame API, the Transformer and BatchScore.
  */
 object ExpressionColumns {
