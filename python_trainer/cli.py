@@ -15,7 +15,12 @@ Examples
 
 Quiet by default: no TensorFlow INFO/WARNING lines, no Keras progress. ``--verbose`` (``-v``), before
 or after the command, brings them back. Exit status: 0 success, 1 a model that fails ``check``, 2 an
-error, printed as one line ``error: [ERROR_CLASS] ...``.
+error, printed as one line ``error: [ERROR_CLASS] ...`` (also when a command needs TensorFlow and
+the ``train`` extra is not installed: ``pip install 'tfspark[train]'``).
+
+Installed from the wheel (``tfspark-train``, outside a clone), ``train --out`` and ``evaluate``
+default to ``./models`` in the current directory, and the data directory is ``--data-dir`` or
+``$TFSPARK_DATA_DIR`` (:mod:`python_trainer.data_dir`).
 """
 
 from __future__ import annotations
@@ -26,10 +31,12 @@ import sys
 import time
 from pathlib import Path
 
-from python_trainer.data_dir import ENV_VAR, REPO_ROOT
+from python_trainer.data_dir import ENV_VAR, default_repository
 from python_trainer.errors import TrainerError
 
-DEFAULT_OUT = REPO_ROOT / "models"
+# What the ``train`` extra installs: a command that imports one of these without it says so.
+TRAIN_EXTRA_MODULES = {"tensorflow", "keras", "tf_keras", "ml_dtypes", "numpy", "pandas", "matplotlib"}
+TRAIN_EXTRA_HINT = "pip install 'tfspark[train]'"
 BOOK_MODELS = ["cifar2", "covid", "imdb", "linear", "titanic"]
 
 
@@ -48,7 +55,8 @@ def _parser() -> argparse.ArgumentParser:
         parents=[verbose],
     )
     sub = p.add_subparsers(dest="command", required=True)
-    data_help = f"data directory (default: ${ENV_VAR}, then data/, then ../shared/data)"
+    data_help = f"data directory (default: ${ENV_VAR}; in a clone, then data/, then ../shared/data)"
+    repository_help = "model repository root (default: models/ of the clone; installed: ./models)"
 
     def command(name: str, **kwargs) -> argparse.ArgumentParser:
         return sub.add_parser(name, parents=[verbose], **kwargs)
@@ -60,14 +68,15 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--epochs", type=int, default=None, help="epochs (default: the workflow's own)")
     t.add_argument("--seed", type=int, default=None, help="random seed (default: the workflow's own)")
     t.add_argument("--data-dir", default=None, help=data_help)
-    t.add_argument("--out", default=str(DEFAULT_OUT), help="model repository root (default: %(default)s)")
+    t.add_argument("--out", default=None, help=repository_help)
     t.add_argument("--version", type=int, default=1, help="export version, a positive integer (default: 1)")
     t.add_argument("--force", action="store_true", help="replace the version if it exists")
     t.add_argument("--quiet", action="store_true", help=argparse.SUPPRESS)  # the default now; kept for scripts
 
     e = command("evaluate", help="measure an export on its workflow's held-out data")
     e.add_argument("name", choices=BOOK_MODELS, help="the workflow")
-    e.add_argument("--model-dir", default=None, help="an export (default: the latest in models/<name>/)")
+    e.add_argument("--model-dir", default=None, help="an export (default: the latest in <repository>/<name>/)")
+    e.add_argument("--repository", default=None, help=repository_help)
     e.add_argument("--data-dir", default=None, help=data_help)
 
     x = command(
@@ -132,6 +141,14 @@ def main(argv: list[str] | None = None) -> int:
     except TrainerError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except ModuleNotFoundError as e:
+        if (e.name or "").split(".")[0] not in TRAIN_EXTRA_MODULES:
+            raise
+        missing = TrainerError(
+            f"'{args.command}' needs {e.name}, which the train extra installs: {TRAIN_EXTRA_HINT}", missing=e.name
+        )
+        print(f"error: {missing}", file=sys.stderr)
+        return 2
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -144,16 +161,17 @@ def _train(args: argparse.Namespace) -> int:
     if args.version < 1:
         raise TrainerError(f"--version must be a positive integer, got {args.version}", got=args.version)
     names = BOOK_MODELS if args.all else [args.name]
+    out = Path(args.out) if args.out else default_repository()
     for name in names:  # before any training: a refusal costs nothing
         ensure_version_free(
-            export_dir(Path(args.out), name, args.version),
+            export_dir(out, name, args.version),
             overwrite=args.force,
             how="train it with --version {next} (or --out another repository), or pass --force to replace it",
         )
     for name in names:
         started = time.monotonic()
         config = TrainConfig(
-            out_root=Path(args.out),
+            out_root=out,
             version=args.version,
             epochs=args.epochs or (1 if args.smoke else None),
             seed=args.seed,
@@ -173,7 +191,8 @@ def _train(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     from python_trainer.workflows import get_workflow
 
-    model_dir = Path(args.model_dir) if args.model_dir else _latest(DEFAULT_OUT / args.name)
+    repository = Path(args.repository) if args.repository else default_repository()
+    model_dir = Path(args.model_dir) if args.model_dir else _latest(repository / args.name)
     print(json.dumps(get_workflow(args.name).evaluate(model_dir, args.data_dir)))
     return 0
 

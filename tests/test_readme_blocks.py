@@ -15,6 +15,7 @@ import subprocess
 import sys
 
 import pytest
+from conftest import REPO_ROOT
 from readme_blocks import (
     SCALA,
     SCALA_DONE,
@@ -31,8 +32,6 @@ from readme_blocks import (
     restore,
     tracked_state,
 )
-
-from python_trainer.data_dir import REPO_ROOT
 
 pytestmark = pytest.mark.jvm
 
