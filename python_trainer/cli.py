@@ -152,9 +152,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from python_trainer.export import ensure_version_free, export_dir
     from python_trainer.workflows import get_workflow
     from python_trainer.workflows.common import TrainConfig
+    from tfspark.toolkit.export import ensure_version_free, export_dir
 
     if args.all == bool(args.name):
         raise TrainerError("train takes a workflow name or --all, not both", expected=BOOK_MODELS)
@@ -199,7 +199,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     from python_trainer.errors import ModelNotExportableError
-    from python_trainer.export import ensure_version_free, export_keras, parse_version_dir, read_signatures
+    from tfspark.toolkit.export import ensure_version_free, export_keras, parse_version_dir, read_signatures
 
     parse_version_dir(Path(args.out))  # usage errors first, before Keras loads the model
     ensure_version_free(Path(args.out), overwrite=args.force, how="export to {next_dir}, or pass --force to replace it")
@@ -213,7 +213,7 @@ def _export(args: argparse.Namespace) -> int:
     except Exception as e:  # Keras raises ValueError, TypeError, OSError... for files it cannot rebuild
         raise ModelNotExportableError(
             f"Keras cannot load {path}: {type(e).__name__}: {str(e).strip().splitlines()[0] if str(e) else ''} "
-            "(a model with custom layers needs them registered: use python_trainer.export.export_keras from Python)",
+            "(a model with custom layers needs them registered: use tfspark.toolkit.export.export_keras from Python)",
             got=str(path),
         ) from None
     out = export_keras(
@@ -231,7 +231,7 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _golden(args: argparse.Namespace) -> int:
-    from python_trainer.export import add_golden_vectors
+    from tfspark.toolkit.export import add_golden_vectors
 
     path = add_golden_vectors(args.export_dir, sample_inputs=args.sample, overwrite=args.force)
     print(f"wrote {path}; replay it with: python -m python_trainer verify {args.export_dir}")
@@ -239,7 +239,7 @@ def _golden(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from python_trainer.golden import verify_golden
+    from tfspark.toolkit.golden import verify_golden
 
     worst = verify_golden(Path(args.export_dir))
     print(f"golden vectors of {args.export_dir} reproduce; max |diff| = {worst:.3g}")
@@ -247,14 +247,14 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from python_trainer.check import main_check
+    from tfspark.toolkit.check import main_check
 
     return main_check(args.export_dir, as_json=args.json)
 
 
 def _signatures(args: argparse.Namespace) -> int:
-    from python_trainer.check import validate_saved_model_dir
-    from python_trainer.export import read_signatures
+    from tfspark.toolkit.export import read_signatures
+    from tfspark.toolkit.layout import validate_saved_model_dir
 
     sigs = read_signatures(validate_saved_model_dir(Path(args.export_dir)))
     print(json.dumps({k: {io: [vars(t) for t in v[io]] for io in v} for k, v in sigs.items()}, indent=1))

@@ -13,7 +13,7 @@ import pytest
 import tensorflow as tf
 from conftest import REPO_ROOT as REPO
 
-from python_trainer import export, golden
+from tfspark.toolkit import export, golden
 
 T = export.TensorInfo
 CONTRACT = {
