@@ -87,10 +87,12 @@ def test_commands_that_need_tensorflow_say_how_to_install_it(tmp_path, args):
 
 @pytest.fixture
 def installed(tmp_path) -> Path:
-    """``python_trainer`` as pip installs it: in a site-packages folder with no build.sbt above it."""
+    """``python_trainer`` and ``tfspark`` as pip installs them: in a site-packages folder with no build.sbt above."""
     site = tmp_path / "lib" / "python3.11" / "site-packages"
     site.mkdir(parents=True)
-    shutil.copytree(REPO_ROOT / "python_trainer", site / "python_trainer", ignore=shutil.ignore_patterns("__pycache__"))
+    for package in ("python_trainer", "tfspark"):  # the trainer imports the toolkit (tfspark.toolkit)
+        skip = shutil.ignore_patterns("__pycache__", "example_models", "lib")
+        shutil.copytree(REPO_ROOT / package, site / package, ignore=skip)
     return site
 
 

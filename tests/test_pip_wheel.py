@@ -299,6 +299,10 @@ def test_the_wheel_carries_the_jar_and_one_version(wheel):
 
     names = zipfile.ZipFile(wheel).namelist()
     assert "tfspark/lib/tfspark-assembly.jar" in names
+    assert "tfspark/py.typed" in names and "tfspark/toolkit/export.py" in names
+    shipped = {n.split("/")[2] for n in names if n.startswith("tfspark/example_models/")}
+    assert shipped == {"imdb", "linear", "titanic"}, shipped
+    assert "tfspark/example_models/titanic/1/variables/variables.index" in names
     assert not any(n.endswith(NATIVE) for n in names), "TF's native jar is fetched, not shipped"
     import tfspark
 
