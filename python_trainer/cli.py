@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         if (e.name or "").split(".")[0] not in TRAIN_EXTRA_MODULES:
             raise
         missing = TrainerError(
-            f"'{args.command}' needs {e.name}, which the train extra installs: {TRAIN_EXTRA_HINT}", missing=e.name
+            f"'{args.command}' needs the train extra ({e.name} is not installed): {TRAIN_EXTRA_HINT}", missing=e.name
         )
         print(f"error: {missing}", file=sys.stderr)
         return 2

@@ -80,7 +80,7 @@ def test_commands_that_need_tensorflow_say_how_to_install_it(tmp_path, args):
     done = run(["-m", "python_trainer", *args], pythonpath=[blocker, REPO_ROOT], cwd=REPO_ROOT)
     assert done.returncode == 2, done.stdout + done.stderr
     assert done.stderr.splitlines() == [
-        f"error: [TRAINER_ERROR] '{args[0]}' needs tensorflow, which the train extra installs: "
+        f"error: [TRAINER_ERROR] '{args[0]}' needs the train extra (tensorflow is not installed): "
         "pip install 'tfspark[train]'"
     ]
 
