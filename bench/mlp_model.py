@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from python_trainer import export
+from tfspark.toolkit import export
 
 WIDTH = 64
 

@@ -1,4 +1,5 @@
-"""tfspark's Python half: trains the book's models and exports SavedModels with named signatures.
+"""The book's workflows and the trainer's command line: trains the book's models and exports them
+through the model toolkit (:mod:`tfspark.toolkit`: export, check, golden vectors, warm-up, sample inputs).
 
 Training never imports Spark. The JVM half (``spark-scala/``) serves the exported files; the
 pyspark side is the :mod:`tfspark` package (jars, session set-up, the tfpredict Column, the Transformer).

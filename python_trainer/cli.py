@@ -15,7 +15,12 @@ Examples
 
 Quiet by default: no TensorFlow INFO/WARNING lines, no Keras progress. ``--verbose`` (``-v``), before
 or after the command, brings them back. Exit status: 0 success, 1 a model that fails ``check``, 2 an
-error, printed as one line ``error: [ERROR_CLASS] ...``.
+error, printed as one line ``error: [ERROR_CLASS] ...`` (also when a command needs TensorFlow and
+the ``train`` extra is not installed: ``pip install 'tfspark[train]'``).
+
+Installed from the wheel (``tfspark-train``, outside a clone), ``train --out`` and ``evaluate``
+default to ``./models`` in the current directory, and the data directory is ``--data-dir`` or
+``$TFSPARK_DATA_DIR`` (:mod:`python_trainer.data_dir`).
 """
 
 from __future__ import annotations
@@ -26,10 +31,12 @@ import sys
 import time
 from pathlib import Path
 
-from python_trainer.data_dir import ENV_VAR, REPO_ROOT
+from python_trainer.data_dir import ENV_VAR, default_repository
 from python_trainer.errors import TrainerError
 
-DEFAULT_OUT = REPO_ROOT / "models"
+# What the ``train`` extra installs: a command that imports one of these without it says so.
+TRAIN_EXTRA_MODULES = {"tensorflow", "keras", "tf_keras", "ml_dtypes", "numpy", "pandas", "matplotlib"}
+TRAIN_EXTRA_HINT = "pip install 'tfspark[train]'"
 BOOK_MODELS = ["cifar2", "covid", "imdb", "linear", "titanic"]
 
 
@@ -48,7 +55,8 @@ def _parser() -> argparse.ArgumentParser:
         parents=[verbose],
     )
     sub = p.add_subparsers(dest="command", required=True)
-    data_help = f"data directory (default: ${ENV_VAR}, then data/, then ../shared/data)"
+    data_help = f"data directory (default: ${ENV_VAR}; in a clone, then data/, then ../shared/data)"
+    repository_help = "model repository root (default: models/ of the clone; installed: ./models)"
 
     def command(name: str, **kwargs) -> argparse.ArgumentParser:
         return sub.add_parser(name, parents=[verbose], **kwargs)
@@ -60,14 +68,15 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--epochs", type=int, default=None, help="epochs (default: the workflow's own)")
     t.add_argument("--seed", type=int, default=None, help="random seed (default: the workflow's own)")
     t.add_argument("--data-dir", default=None, help=data_help)
-    t.add_argument("--out", default=str(DEFAULT_OUT), help="model repository root (default: %(default)s)")
+    t.add_argument("--out", default=None, help=repository_help)
     t.add_argument("--version", type=int, default=1, help="export version, a positive integer (default: 1)")
     t.add_argument("--force", action="store_true", help="replace the version if it exists")
     t.add_argument("--quiet", action="store_true", help=argparse.SUPPRESS)  # the default now; kept for scripts
 
     e = command("evaluate", help="measure an export on its workflow's held-out data")
     e.add_argument("name", choices=BOOK_MODELS, help="the workflow")
-    e.add_argument("--model-dir", default=None, help="an export (default: the latest in models/<name>/)")
+    e.add_argument("--model-dir", default=None, help="an export (default: the latest in <repository>/<name>/)")
+    e.add_argument("--repository", default=None, help=repository_help)
     e.add_argument("--data-dir", default=None, help=data_help)
 
     x = command(
@@ -132,28 +141,37 @@ def main(argv: list[str] | None = None) -> int:
     except TrainerError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except ModuleNotFoundError as e:
+        if (e.name or "").split(".")[0] not in TRAIN_EXTRA_MODULES:
+            raise
+        missing = TrainerError(
+            f"'{args.command}' needs the train extra ({e.name} is not installed): {TRAIN_EXTRA_HINT}", missing=e.name
+        )
+        print(f"error: {missing}", file=sys.stderr)
+        return 2
 
 
 def _train(args: argparse.Namespace) -> int:
-    from python_trainer.export import ensure_version_free, export_dir
     from python_trainer.workflows import get_workflow
     from python_trainer.workflows.common import TrainConfig
+    from tfspark.toolkit.export import ensure_version_free, export_dir
 
     if args.all == bool(args.name):
         raise TrainerError("train takes a workflow name or --all, not both", expected=BOOK_MODELS)
     if args.version < 1:
         raise TrainerError(f"--version must be a positive integer, got {args.version}", got=args.version)
     names = BOOK_MODELS if args.all else [args.name]
+    out = Path(args.out) if args.out else default_repository()
     for name in names:  # before any training: a refusal costs nothing
         ensure_version_free(
-            export_dir(Path(args.out), name, args.version),
+            export_dir(out, name, args.version),
             overwrite=args.force,
             how="train it with --version {next} (or --out another repository), or pass --force to replace it",
         )
     for name in names:
         started = time.monotonic()
         config = TrainConfig(
-            out_root=Path(args.out),
+            out_root=out,
             version=args.version,
             epochs=args.epochs or (1 if args.smoke else None),
             seed=args.seed,
@@ -173,14 +191,15 @@ def _train(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     from python_trainer.workflows import get_workflow
 
-    model_dir = Path(args.model_dir) if args.model_dir else _latest(DEFAULT_OUT / args.name)
+    repository = Path(args.repository) if args.repository else default_repository()
+    model_dir = Path(args.model_dir) if args.model_dir else _latest(repository / args.name)
     print(json.dumps(get_workflow(args.name).evaluate(model_dir, args.data_dir)))
     return 0
 
 
 def _export(args: argparse.Namespace) -> int:
     from python_trainer.errors import ModelNotExportableError
-    from python_trainer.export import ensure_version_free, export_keras, parse_version_dir, read_signatures
+    from tfspark.toolkit.export import ensure_version_free, export_keras, parse_version_dir, read_signatures
 
     parse_version_dir(Path(args.out))  # usage errors first, before Keras loads the model
     ensure_version_free(Path(args.out), overwrite=args.force, how="export to {next_dir}, or pass --force to replace it")
@@ -194,7 +213,7 @@ def _export(args: argparse.Namespace) -> int:
     except Exception as e:  # Keras raises ValueError, TypeError, OSError... for files it cannot rebuild
         raise ModelNotExportableError(
             f"Keras cannot load {path}: {type(e).__name__}: {str(e).strip().splitlines()[0] if str(e) else ''} "
-            "(a model with custom layers needs them registered: use python_trainer.export.export_keras from Python)",
+            "(a model with custom layers needs them registered: use tfspark.toolkit.export.export_keras from Python)",
             got=str(path),
         ) from None
     out = export_keras(
@@ -212,7 +231,7 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _golden(args: argparse.Namespace) -> int:
-    from python_trainer.export import add_golden_vectors
+    from tfspark.toolkit.export import add_golden_vectors
 
     path = add_golden_vectors(args.export_dir, sample_inputs=args.sample, overwrite=args.force)
     print(f"wrote {path}; replay it with: python -m python_trainer verify {args.export_dir}")
@@ -220,7 +239,7 @@ def _golden(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from python_trainer.golden import verify_golden
+    from tfspark.toolkit.golden import verify_golden
 
     worst = verify_golden(Path(args.export_dir))
     print(f"golden vectors of {args.export_dir} reproduce; max |diff| = {worst:.3g}")
@@ -228,14 +247,14 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from python_trainer.check import main_check
+    from tfspark.toolkit.check import main_check
 
     return main_check(args.export_dir, as_json=args.json)
 
 
 def _signatures(args: argparse.Namespace) -> int:
-    from python_trainer.check import validate_saved_model_dir
-    from python_trainer.export import read_signatures
+    from tfspark.toolkit.export import read_signatures
+    from tfspark.toolkit.layout import validate_saved_model_dir
 
     sigs = read_signatures(validate_saved_model_dir(Path(args.export_dir)))
     print(json.dumps({k: {io: [vars(t) for t in v[io]] for io in v} for k, v in sigs.items()}, indent=1))

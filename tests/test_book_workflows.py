@@ -11,9 +11,9 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import REPO_ROOT as REPO
 
-from python_trainer import export, golden
-from python_trainer.data_dir import REPO_ROOT as REPO
+from tfspark.toolkit import export, golden
 
 T = export.TensorInfo
 CONTRACT = {

@@ -21,18 +21,18 @@ import numpy as np
 import pytest
 
 from python_trainer import cli
-from python_trainer.check import (
+from python_trainer.errors import NotASavedModelError
+from tfspark.toolkit.check import (
     ERROR_CLASS,
     SOURCE_GOLDEN,
     SOURCE_SYNTHETIC,
     SOURCE_WARMUP,
     UNRESTORED_CAUSE,
     UNRESTORED_FIX,
-    NotASavedModelError,
     check_saved_model,
 )
-from python_trainer.golden import GOLDEN_FILE, load_golden, signature_feed, verify_golden
-from python_trainer.warmup import decode_prediction_log, read_warmup_requests, warmup_path
+from tfspark.toolkit.golden import GOLDEN_FILE, load_golden, signature_feed, verify_golden
+from tfspark.toolkit.warmup import decode_prediction_log, read_warmup_requests, warmup_path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 GENERATOR = REPO_ROOT / "tests" / "foreign_models" / "make_foreign_models.py"
@@ -586,7 +586,7 @@ def test_check_fails_on_the_broken_keras_exports_with_the_diagnosis(corpus, caps
 )
 def test_check_names_a_half_published_version_not_the_keras_trap(models_dir, tmp_path, capsys, damage, reason):
     """A non-atomic publish (saved_model.pb first, variables/ later): the JVM's diagnosis, word for word."""
-    from python_trainer.check import INCOMPLETE_CAUSE_SUFFIX, INCOMPLETE_FIX, variables_problem
+    from tfspark.toolkit.check import INCOMPLETE_CAUSE_SUFFIX, INCOMPLETE_FIX, variables_problem
 
     model = tmp_path / "linear" / "1"
     shutil.copytree(models_dir / "linear" / "1", model)
@@ -759,7 +759,7 @@ def test_a_malformed_golden_file_fails_the_check(tmp_path, models_dir):
 
 
 def test_synthetic_rows_follow_the_declared_shapes():
-    from python_trainer.check import TensorSpecInfo, _synthetic_feed
+    from tfspark.toolkit.check import TensorSpecInfo, _synthetic_feed
 
     def spec(key, dtype, shape):
         return TensorSpecInfo(key=key, name=f"{key}:0", dtype=dtype, shape=shape)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from python_trainer import cli
-from python_trainer.layout import layout_problem
+from tfspark.toolkit.layout import layout_problem
 
 
 def _check(path: Path, capsys, *extra: str) -> tuple[int, str]:

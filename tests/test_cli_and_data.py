@@ -13,10 +13,10 @@ import pytest
 
 from python_trainer import cli, data_dir
 from python_trainer.errors import DataNotFoundError, OutputExistsError, UnknownWorkflowError
-from python_trainer.export import read_signatures
-from python_trainer.sample_inputs import read_sample_inputs
 from python_trainer.samples import DEFAULT_ROWS, write_sample
 from python_trainer.workflows import WORKFLOWS, get_workflow
+from tfspark.toolkit.export import read_signatures
+from tfspark.toolkit.sample_inputs import read_sample_inputs
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

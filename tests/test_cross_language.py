@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from python_trainer import golden
 from tfspark import TFModelTransformer, register, tfpredict
 from tfspark.jars import assembly_jar
+from tfspark.toolkit import golden
 
 pytestmark = pytest.mark.jvm
 

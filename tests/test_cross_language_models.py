@@ -8,8 +8,8 @@ import pytest
 from conftest import MODELS as MODELS_DIR
 from pyspark.sql import types as T
 
-from python_trainer import golden
 from tfspark import TFModelTransformer
+from tfspark.toolkit import golden
 
 pytestmark = pytest.mark.jvm
 MODELS = ["cifar2", "covid", "imdb", "linear", "titanic"]

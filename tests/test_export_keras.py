@@ -19,8 +19,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from python_trainer.check import check_saved_model
-from python_trainer.endpoints import lower_snake
 from python_trainer.errors import (
     ExportError,
     GoldenVectorsMissingError,
@@ -29,9 +27,11 @@ from python_trainer.errors import (
     SampleInputError,
     VersionExistsError,
 )
-from python_trainer.export import TensorInfo, add_golden_vectors, export_keras, read_signatures
-from python_trainer.golden import load_golden, verify_golden
-from python_trainer.sample_inputs import read_sample_inputs
+from tfspark.toolkit.check import check_saved_model
+from tfspark.toolkit.endpoints import lower_snake
+from tfspark.toolkit.export import TensorInfo, add_golden_vectors, export_keras, read_signatures
+from tfspark.toolkit.golden import load_golden, verify_golden
+from tfspark.toolkit.sample_inputs import read_sample_inputs
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # bin/env.sh's level: the CLI must be quiet even where the environment lets TF's warnings through.

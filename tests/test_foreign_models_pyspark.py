@@ -24,8 +24,8 @@ import numpy as np
 import pytest
 from pyspark.sql import types as T
 
-from python_trainer import golden
 from tfspark import TFModelTransformer
+from tfspark.toolkit import golden
 
 pytestmark = pytest.mark.jvm
 

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from python_trainer import export, golden
 from python_trainer.errors import ExportError, GoldenMismatchError
 from python_trainer.workflows import linear
 from python_trainer.workflows.common import TrainConfig
+from tfspark.toolkit import export, golden
 
 
 def test_committed_export_has_the_named_signature(models_dir):

@@ -10,6 +10,9 @@ start proves that the second use finds it in the user cache. ``TFSPARK_NATIVE_CA
 checkout's JavaCPP cache (the documented variable) so that TF's 680 MB library is not unpacked again.
 
 Then, in that virtualenv:
+- ``python -m tfspark examples --out DIR`` writes the README's example models (no clone, no TF);
+- the trainer's commands that need TensorFlow (the ``train`` extra is not installed) say
+  ``pip install 'tfspark[train]'`` in one line, and its data look-up names what to set;
 - a classic session scores Titanic with the ``tfpredict`` Column and with the Transformer, saves and
   loads the Pipeline, and catches a TFSparkError at analysis and in a task, with its class;
 - a Spark Connect server started with ``python -m tfspark spark-args`` serves the same Column to a
@@ -167,8 +170,67 @@ def check_errors(errors: dict) -> None:
     assert errors["task"]["message"].startswith("[NULL_INPUT]")
 
 
-def test_classic_session_from_the_wheel(user, maven_mirror, spark):
-    report, run = run_user_script(user, "classic_session.py", str(MODELS), str(TITANIC_CSV))
+def user_command(user, *args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([*args], cwd=cwd, env=user["env"], capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def example_models(user) -> Path:
+    """The README's example models, as a pip user gets them: ``python -m tfspark examples``."""
+    run = user_command(user, user["python"], "-m", "tfspark", "examples", "--out", "models", cwd=user["base"])
+    assert run.returncode == 0, run.stderr
+    out = user["base"] / "models"
+    assert sorted(p.name for p in out.iterdir()) == ["imdb", "linear", "titanic"]
+    for name in ("imdb", "linear", "titanic"):  # the same files as the checkout's models
+        for f in (MODELS / name / "1").rglob("*"):
+            if f.is_file():
+                assert (out / name / "1" / f.relative_to(MODELS / name / "1")).read_bytes() == f.read_bytes(), f
+    again = user_command(user, user["python"], "-m", "tfspark", "examples", "--out", "models", cwd=user["base"])
+    assert again.returncode == 1 and again.stderr.startswith("[INVALID_ARGUMENT]") and "--force" in again.stderr
+    return out
+
+
+def test_trainer_without_the_train_extra(user):
+    """The venv has tfspark[connect], not [train]: TF commands say how to get it; data needs a data dir."""
+    workdir = user["base"] / "trainer"
+    workdir.mkdir()
+    train = str(user["venv"] / "bin" / "tfspark-train")
+    for args in (["check", str(MODELS / "linear" / "1")], ["train", "linear", "--smoke"]):
+        run = user_command(user, train, *args, cwd=workdir)
+        assert run.returncode == 2, run.stderr
+        (line,) = run.stderr.splitlines()  # the first module of the extra that the command imports
+        assert re.fullmatch(
+            rf"error: \[TRAINER_ERROR\] '{args[0]}' needs the train extra \((tensorflow|ml_dtypes) is not installed\): "
+            r"pip install 'tfspark\[train\]'",
+            line,
+        ), line
+    module = user_command(
+        user, user["python"], "-m", "python_trainer", "verify", str(MODELS / "linear" / "1"), cwd=workdir
+    )
+    assert (
+        module.returncode == 2 and "pip install 'tfspark[train]'" in module.stderr and "Traceback" not in module.stderr
+    )
+    sample = user_command(user, train, "sample", "titanic", "--out", "passengers.csv", cwd=workdir)
+    assert sample.returncode == 2, sample.stderr
+    assert "Pass --data-dir DIR or set $TFSPARK_DATA_DIR=DIR" in sample.stderr, sample.stderr
+    assert "site-packages" not in sample.stderr
+    given = user_command(
+        user,
+        train,
+        "sample",
+        "titanic",
+        "--out",
+        "passengers.csv",
+        "--data-dir",
+        str(TITANIC_CSV.parent.parent),
+        cwd=workdir,
+    )
+    assert given.returncode == 0, given.stderr
+    assert (workdir / "passengers.csv").is_file(), "written where the user runs it"
+
+
+def test_classic_session_from_the_wheel(user, maven_mirror, example_models, spark):
+    report, run = run_user_script(user, "classic_session.py", str(example_models), str(TITANIC_CSV))
     site = user["venv"] / "lib"
     assert Path(report["tfspark_file"]).is_relative_to(site), report["tfspark_file"]
     fetched = user["home"] / ".cache" / "tfspark" / "jars" / NATIVE
@@ -184,6 +246,9 @@ def test_classic_session_from_the_wheel(user, maven_mirror, spark):
     by_pipeline = {int(k): v for k, v in report["by_pipeline"].items()}
     assert by_column == expected
     assert by_pipeline == expected
+    positive = report["imdb_positive"]
+    assert len(positive) == 2 and positive[0] > positive[1], positive  # "wonderful" over "dull"
+    assert abs(report["linear_prediction"] - 3.0) < 0.5, report  # y = 2*x1 - x2 + 3 (the book's chapter 6-7)
     assert report["loaded_stage"] == "tfspark.ml.TFModelTransformer" and report["loaded_model"] == "titanic"
     check_errors(report["errors"])
     assert "caught TFSparkCapturedError: [NULL_INPUT]" in run.stdout
@@ -236,6 +301,10 @@ def test_the_wheel_carries_the_jar_and_one_version(wheel):
 
     names = zipfile.ZipFile(wheel).namelist()
     assert "tfspark/lib/tfspark-assembly.jar" in names
+    assert "tfspark/py.typed" in names and "tfspark/toolkit/export.py" in names
+    shipped = {n.split("/")[2] for n in names if n.startswith("tfspark/example_models/")}
+    assert shipped == {"imdb", "linear", "titanic"}, shipped
+    assert "tfspark/example_models/titanic/1/variables/variables.index" in names
     assert not any(n.endswith(NATIVE) for n in names), "TF's native jar is fetched, not shipped"
     import tfspark
 

@@ -51,7 +51,7 @@ def test_the_column_equals_sql_for_no_one_and_several_columns(spark, passengers)
 def _titanic_inputs():
     import json
 
-    from python_trainer.export import read_signatures
+    from tfspark.toolkit.export import read_signatures
 
     sigs = read_signatures(REPO_ROOT / "models" / "titanic" / "1")
     return json.loads(json.dumps([vars(t) for t in sigs["serving_default"]["inputs"]]))

@@ -17,6 +17,7 @@ import subprocess
 import sys
 
 import pytest
+from conftest import REPO_ROOT
 from readme_blocks import (
     SCALA,
     SCALA_DONE,
@@ -33,8 +34,6 @@ from readme_blocks import (
     restore,
     tracked_state,
 )
-
-from python_trainer.data_dir import REPO_ROOT
 
 pytestmark = pytest.mark.jvm
 

@@ -2,8 +2,9 @@
 
 >>> from pyspark.sql import SparkSession
 >>> from tfspark import configure_spark_with_tfspark, tfpredict
->>> spark = configure_spark_with_tfspark(SparkSession.builder, repository="models").getOrCreate()  # doctest: +SKIP
->>> spark.read.parquet("passengers").select("PassengerId", tfpredict("titanic").probability)  # doctest: +SKIP
+>>> spark = configure_spark_with_tfspark(SparkSession.builder, repository="models").getOrCreate()
+>>> spark.sql("SELECT tfpredict('linear', array(1.0f, 2.0f)) AS prediction").head().prediction  # doctest: +ELLIPSIS
+2.838...
 
 - :func:`configure_spark_with_tfspark`: a new session with tfspark (jars, SQL extension, repository);
 - :func:`register`: tfspark in a session that is already running with the jars (or a Connect client);

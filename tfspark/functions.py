@@ -27,8 +27,11 @@ def tfpredict(model: str, *cols: Column | str) -> Column:
     :func:`tfspark.configure_spark_with_tfspark`). Errors (an unknown model, a column that cannot
     feed an input) are raised as :class:`tfspark.errors.TFSparkError` when the query is analysed.
 
-    >>> df.select("PassengerId", tfpredict("titanic").probability)  # doctest: +SKIP
-    >>> reviews.withColumn("positive", tfpredict("imdb", "review"))  # doctest: +SKIP
+    >>> passengers.select("PassengerId", tfpredict("titanic").probability.alias("probability"))
+    DataFrame[PassengerId: int, probability: float]
+    >>> reviews = spark.createDataFrame([("A wonderful, moving film.",)], "review STRING")
+    >>> reviews.withColumn("positive", tfpredict("imdb", "review"))
+    DataFrame[review: string, positive: float]
     """
     if not isinstance(model, str):
         raise TFSparkClientError.from_template(

@@ -10,6 +10,8 @@ name and repository, not its files). The Python class has the JVM class's module
 
 from __future__ import annotations
 
+from typing import Any
+
 from pyspark import keyword_only
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.util import JavaMLReadable, JavaMLWritable
@@ -31,9 +33,12 @@ class TFModelTransformer(JavaTransformer, JavaMLReadable["TFModelTransformer"], 
     TF string outputs are ``str`` and must be UTF-8 text (``OUTPUT_NOT_UTF8`` otherwise); those
     named in ``binaryOutputs`` (or all, with ``["*"]``) are ``bytes``, exactly as the model returned them.
 
-    >>> scorer = TFModelTransformer(model="titanic", nullPolicy="fill", outputCol="survival")  # doctest: +SKIP
-    >>> scorer.transform(passengers).select("PassengerId", "survival.probability")  # doctest: +SKIP
+    >>> scorer = TFModelTransformer(model="titanic", nullPolicy="fill", outputCol="survival")
+    >>> scorer.transform(passengers).select("PassengerId", "survival.probability")
+    DataFrame[PassengerId: int, probability: float]
     """
+
+    _input_kwargs: dict[str, Any]  # set by pyspark's @keyword_only: the keyword arguments of the call
 
     model = Param(
         Params._dummy(),

@@ -46,7 +46,9 @@ def configure_spark_with_tfspark(
 
     >>> from pyspark.sql import SparkSession
     >>> from tfspark import configure_spark_with_tfspark
-    >>> spark = configure_spark_with_tfspark(SparkSession.builder, repository="models").getOrCreate()  # doctest: +SKIP
+    >>> spark = configure_spark_with_tfspark(SparkSession.builder, repository="models").getOrCreate()
+    >>> spark.conf.get("spark.sql.extensions")
+    'tfspark.sql.TFSparkExtensions'
     """
     _refuse_running_session_without_tfspark()
     os.environ.setdefault(NATIVE_LOG_LEVEL_ENV, QUIET_NATIVE_LOG_LEVEL)  # the driver JVM inherits it

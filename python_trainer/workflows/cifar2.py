@@ -17,12 +17,12 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from python_trainer import golden
 from python_trainer.data_dir import resolve_data_file
 from python_trainer.errors import DataNotFoundError
-from python_trainer.export import ServingModule
 from python_trainer.seeding import make_deterministic
 from python_trainer.workflows.common import Stopwatch, TrainConfig, TrainResult, finish_export
+from tfspark.toolkit import golden
+from tfspark.toolkit.export import ServingModule
 
 NAME = "cifar2"
 DEFAULT_EPOCHS = 8

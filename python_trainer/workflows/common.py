@@ -8,7 +8,8 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from python_trainer import export, golden, report
+from python_trainer import report
+from tfspark.toolkit import export, golden
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,12 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from python_trainer import golden
 from python_trainer.data_dir import resolve_data_file
 from python_trainer.errors import TrainerError
-from python_trainer.export import ServingModule
 from python_trainer.seeding import make_deterministic
 from python_trainer.workflows.common import Stopwatch, TrainConfig, TrainResult, finish_export
+from tfspark.toolkit import golden
+from tfspark.toolkit.export import ServingModule
 
 NAME = "covid"
 DEFAULT_EPOCHS = 500

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from python_trainer import export, golden
 from python_trainer.seeding import make_deterministic
 from python_trainer.workflows.common import Stopwatch, TrainConfig, TrainResult, finish_export
+from tfspark.toolkit import export, golden
 
 NAME = "linear"
 DEFAULT_EPOCHS = 100

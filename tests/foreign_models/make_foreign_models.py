@@ -1,6 +1,6 @@
 """Generates the foreign-model corpus: SavedModels exported the ways users export them.
 
-None of these models goes through this project's export helpers (``python_trainer.export``). Each
+None of these models goes through this project's export helpers (``tfspark.toolkit.export``). Each
 one is written the way a user who never heard of tfspark would write it: Keras 3 ``model.export``,
 ``keras.export.ExportArchive``, ``tf.saved_model.save`` of a Keras model or of a hand-written
 ``tf.Module``, keras.applications, Keras 2's ``model.save``, TF1's ``Builder``, keras-hub, jax2tf.
@@ -130,7 +130,7 @@ the warm-up requests on ``with_warmup`` and ``tf1_builder``).
 Other outputs
 -------------
 ``OUT_DIR/expected/<name>.json``
-    For every model expected to work, golden vectors in the format of ``python_trainer/golden.py``
+    For every model expected to work, golden vectors in the format of ``tfspark/toolkit/golden.py``
     (one-row and multi-row cases for every signature; ``[]``-shaped cases for scalar inputs), with
     the outputs computed by Python TF through ``tf.saved_model.load(dir).signatures[key]``.
 ``OUT_DIR/corpus.json``
@@ -1176,7 +1176,7 @@ def write_expected(model_dir: Path, path: Path, name: str, cases, tolerance: dic
     """Runs every case through ``tf.saved_model.load(model_dir).signatures[...]``; writes golden.json's format."""
     import tensorflow as tf
 
-    from python_trainer.golden import FORMAT_VERSION, GoldenCase, _encode, compute_outputs
+    from tfspark.toolkit.golden import FORMAT_VERSION, GoldenCase, _encode, compute_outputs
 
     loaded = tf.saved_model.load(str(model_dir))
     records = []

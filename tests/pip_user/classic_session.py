@@ -1,7 +1,8 @@
 """What a pyspark user does after ``pip install tfspark``, on a classic (local) session.
 
 Run by tests/test_pip_wheel.py with the python of a clean virtualenv outside the checkout, so it
-imports nothing of the checkout. Arguments: the model repository, Titanic's test CSV, a work folder.
+imports nothing of the checkout. Arguments: the model repository (written by ``python -m tfspark
+examples``, as the README has a pip user do), Titanic's test CSV, a work folder.
 Writes ``report.json`` there; prints what a user would see.
 """
 
@@ -24,6 +25,11 @@ spark.conf.set("spark.tfpredict.nullPolicy", "fill")  # Titanic's CSV has missin
 scored = passengers.select("PassengerId", tfpredict("titanic").probability.alias("probability"))
 scored.show(3)
 by_column = {r.PassengerId: r.probability for r in scored.collect()}
+
+# the README's other two examples: a string input (imdb) and SQL (linear)
+reviews = spark.createDataFrame([("A wonderful, moving film.",), ("Dull and far too long.",)], "review STRING")
+positive = [r.positive for r in reviews.select(tfpredict("imdb", "review").alias("positive")).collect()]
+linear = spark.sql("SELECT tfpredict('linear', array(1.0f, 2.0f)) AS prediction").collect()[0].prediction
 
 # the Transformer, in a Pipeline that is saved and loaded again
 scorer = TFModelTransformer(model="titanic", nullPolicy="fill", outputCol="survival")
@@ -54,6 +60,8 @@ report = {
     "tfspark_file": tfspark.__file__,
     "spark_jars": spark.conf.get("spark.jars"),
     "by_column": by_column,
+    "imdb_positive": positive,
+    "linear_prediction": linear,
     "by_pipeline": by_pipeline,
     "loaded_stage": f"{type(loaded.stages[0]).__module__}.{type(loaded.stages[0]).__name__}",
     "loaded_model": loaded.stages[0].getModel(),

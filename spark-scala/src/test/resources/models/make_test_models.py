@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from python_trainer import export, golden
+from tfspark.toolkit import export, golden
 
 VOCAB, DIM = 50, 4
 

@@ -7,7 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode
 import com.fasterxml.jackson.databind.json.JsonMapper
 
 /**
- * Reads `assets.extra/golden.json` (written by `python_trainer.golden`): generated inputs and
+ * Reads `assets.extra/golden.json` (written by `tfspark.toolkit.golden`): generated inputs and
  * the outputs Python TF computed for them, with the tolerance both halves must meet.
  */
 object GoldenVectors {

@@ -17,6 +17,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from python_trainer.errors import NotASavedModelError
+
 ERROR_CLASS = "MODEL_LOAD_FAILED"
 _VERSION = re.compile(r"[1-9][0-9]{0,17}")
 # A folder holding only these is a SavedModel that lost its saved_model.pb, not a model folder: check's
@@ -72,3 +74,26 @@ def layout_problem(path: Path | str) -> str | None:
             f"Put each version in {path / '<version>'}/, e.g. {path / '1'}/saved_model.pb"
         )
     return None
+
+
+def validate_saved_model_dir(path: Path) -> Path:
+    """Checks that ``path`` is a SavedModel directory; raises :class:`NotASavedModelError` saying what is wrong."""
+    path = Path(path)
+    if not path.exists():
+        raise NotASavedModelError(f"{path} does not exist", path=str(path))
+    if not path.is_dir():
+        raise NotASavedModelError(f"{path} is not a directory; expected a SavedModel directory", path=str(path))
+    if (path / "saved_model.pb").is_file() or (path / "saved_model.pbtxt").is_file():
+        return path
+    entries = sorted(p.name for p in path.iterdir())
+    if not entries:
+        raise NotASavedModelError(
+            f"{path} is empty; expected a SavedModel directory with saved_model.pb", path=str(path)
+        )
+    versions = sorted((int(n) for n in entries if n.isdigit() and (path / n).is_dir()), reverse=True)
+    hint = f"; it looks like a model with versions {versions}: try {path / str(versions[0])}" if versions else ""
+    raise NotASavedModelError(
+        f"{path} has no saved_model.pb (it holds {', '.join(entries[:8])}{', ...' if len(entries) > 8 else ''}){hint}",
+        path=str(path),
+        got=entries[:8],
+    )

@@ -34,6 +34,9 @@ from pathlib import Path
 import numpy as np
 
 from python_trainer.errors import NotASavedModelError, TrainerError, diagnosis
+from tfspark.toolkit.golden import GOLDEN_FILE, load_golden
+from tfspark.toolkit.layout import layout_problem, validate_saved_model_dir
+from tfspark.toolkit.warmup import read_warmup_requests, warmup_path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -107,7 +110,7 @@ class SignatureResult:
 
     def line(self) -> str:
         """One human-readable line, e.g. ``serving_default: ok (warm-up from golden vectors, 3 cases)``."""
-        where = _SOURCE_WORDS.get(self.source, "nothing")
+        where = _SOURCE_WORDS.get(self.source or "", "nothing")
         if self.source == SOURCE_WARMUP:
             where += f", {self.runs} request{'s' if self.runs != 1 else ''}"
         elif self.source == SOURCE_GOLDEN:
@@ -200,29 +203,6 @@ class CheckReport:
     def to_json(self) -> dict:
         """The report as plain JSON-serializable data."""
         return asdict(self)
-
-
-def validate_saved_model_dir(path: Path) -> Path:
-    """Checks that ``path`` is a SavedModel directory; raises :class:`NotASavedModelError` saying what is wrong."""
-    path = Path(path)
-    if not path.exists():
-        raise NotASavedModelError(f"{path} does not exist", path=str(path))
-    if not path.is_dir():
-        raise NotASavedModelError(f"{path} is not a directory; expected a SavedModel directory", path=str(path))
-    if (path / "saved_model.pb").is_file() or (path / "saved_model.pbtxt").is_file():
-        return path
-    entries = sorted(p.name for p in path.iterdir())
-    if not entries:
-        raise NotASavedModelError(
-            f"{path} is empty; expected a SavedModel directory with saved_model.pb", path=str(path)
-        )
-    versions = sorted((int(n) for n in entries if n.isdigit() and (path / n).is_dir()), reverse=True)
-    hint = f"; it looks like a model with versions {versions}: try {path / str(versions[0])}" if versions else ""
-    raise NotASavedModelError(
-        f"{path} has no saved_model.pb (it holds {', '.join(entries[:8])}{', ...' if len(entries) > 8 else ''}){hint}",
-        path=str(path),
-        got=entries[:8],
-    )
 
 
 def check_saved_model(path: Path | str) -> CheckReport:
@@ -403,7 +383,7 @@ def _read_bundle_index(data: bytes) -> tuple[int, dict[int, int]]:
         _, pos = varint(data, pos)
         index_offset, pos = varint(data, pos)
         index_size, pos = varint(data, pos)
-        shards, needed = 1, {}
+        shards, needed = 1, dict[int, int]()
         for _, handle in block(index_offset, index_size):
             offset, p = varint(handle, 0)
             size, _ = varint(handle, p)
@@ -462,8 +442,6 @@ def _warmup_plan(path: Path, report: CheckReport) -> tuple[dict, dict | None]:
 
     Warm-up requests come first; golden cases fill in the signatures that no request names.
     """
-    from python_trainer.golden import GOLDEN_FILE, load_golden
-    from python_trainer.warmup import read_warmup_requests, warmup_path
 
     plan: dict = {}
     tolerance = None
@@ -623,14 +601,12 @@ def _quiet_tf_logging():
 def main_check(path: str, as_json: bool = False) -> int:
     """The ``check`` sub-command: prints the report; returns 0 ok, 1 the model fails or is misplaced.
 
-    The folder's layout is diagnosed first (:func:`python_trainer.layout.layout_problem`, as the JVM does):
+    The folder's layout is diagnosed first (:func:`tfspark.toolkit.layout.layout_problem`, as the JVM does):
     a SavedModel outside a version folder, a version folder without ``saved_model.pb`` and a model folder
     without versions are ``MODEL_LOAD_FAILED`` (exit 1).
 
     Usage errors raise :class:`NotASavedModelError` (the CLI turns them into exit code 2).
     """
-    from python_trainer.layout import layout_problem
-
     problem = layout_problem(path)
     if problem and not (Path(path) / "saved_model.pb").is_file():  # nothing to load: the layout is the answer
         report = CheckReport(path=str(path), ok=False, error_class=ERROR_CLASS, layout_error=problem)

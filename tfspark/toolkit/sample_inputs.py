@@ -64,6 +64,7 @@ def read_sample_inputs(
 
     Examples
     --------
+    >>> from tfspark.toolkit.export import TensorInfo
     >>> read_sample_inputs({"Features": [[1, 2]]}, [TensorInfo("features", "float32", (None, 2))])
     {'features': array([[1., 2.]], dtype=float32)}
     """

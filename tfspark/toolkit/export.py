@@ -9,7 +9,6 @@ half-written version that the JVM side would pick up as the latest.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -20,13 +19,16 @@ import tensorflow as tf
 from python_trainer.errors import (
     ExportError,
     ExportNotLoadableError,
+    OutputExistsError,
     SampleInputError,
     VersionExistsError,
 )
+from tfspark.toolkit import golden
+from tfspark.toolkit.check import check_saved_model
+from tfspark.toolkit.endpoints import AUTO_GENERATED_NAME, LOWER_SNAKE_NAME, build_endpoints
+from tfspark.toolkit.layout import validate_saved_model_dir
+from tfspark.toolkit.sample_inputs import read_sample_inputs
 
-AUTO_GENERATED_NAME = re.compile(r"^(keras_tensor(_\d+)?|input_layer(_\d+)?|output_\d+|input_\d+|args_\d+)$")
-"""Tensor keys that Keras and TF make up; the model contract (stable keys chosen on purpose) refuses them."""
-LOWER_SNAKE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 SAMPLE_CASE = "sample_inputs"
 
 
@@ -163,7 +165,7 @@ def export_keras(
     sample_inputs : mapping or path
         A few real input rows, ``{input name: array-like}`` (names as the signature's keys or as
         your ``Input`` names, any case), or a ``.npz``/``.json``/``.csv`` file or a folder of
-        images (see :mod:`python_trainer.sample_inputs`). For several signatures, a mapping of
+        images (see :mod:`tfspark.toolkit.sample_inputs`). For several signatures, a mapping of
         signature key to such a mapping; each signature without samples is warmed up with a
         synthetic row instead.
     signatures : mapping, optional
@@ -199,14 +201,16 @@ def export_keras(
 
     Examples
     --------
+    >>> import keras, numpy as np
     >>> inputs = keras.Input(shape=(3,), name="features")
     >>> model = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid", name="churn")(inputs))
+    >>> x_test = np.random.default_rng(0).normal(size=(64, 3)).astype("float32")
     >>> export_keras(model, "models/churn/1", sample_inputs={"features": x_test[:16]})
     PosixPath('models/churn/1')
+    >>> sorted(read_signatures("models/churn/1"))
+    ['serving_default']
     """
     import keras
-
-    from python_trainer.endpoints import build_endpoints
 
     out_dir = Path(out_dir)
     name, version = parse_version_dir(out_dir)
@@ -251,12 +255,8 @@ def add_golden_vectors(
     :class:`SampleInputError`, and :class:`OutputExistsError` when the model has golden vectors and
     ``overwrite`` is False.
     """
-    from python_trainer.check import validate_saved_model_dir
-    from python_trainer.errors import OutputExistsError
-    from python_trainer.golden import GOLDEN_FILE
-
     export_dir = validate_saved_model_dir(Path(export_dir))
-    path = export_dir / "assets.extra" / GOLDEN_FILE
+    path = export_dir / "assets.extra" / golden.GOLDEN_FILE
     if path.exists() and not overwrite:
         raise OutputExistsError(f"{path} exists; replace it with --force (overwrite=True)", path=str(path))
     keys = list(tf.saved_model.load(str(export_dir)).signatures)
@@ -291,8 +291,6 @@ def _samples_by_signature(sample_inputs, keys: list[str]) -> dict:
 def _write_sample_golden(
     export_dir: Path, per_signature: dict, *, model: str, version: int, aliases: dict, atol: float, rtol: float
 ) -> Path:
-    from python_trainer import golden
-    from python_trainer.sample_inputs import read_sample_inputs
 
     signatures = read_signatures(export_dir)
     cases = []
@@ -312,9 +310,8 @@ def _write_sample_golden(
 
 
 def _check_with_cpp_loader(staging: Path, out_dir: Path) -> None:
-    """Runs :func:`python_trainer.check.check_saved_model` on the staged export; raises
+    """Runs :func:`tfspark.toolkit.check.check_saved_model` on the staged export; raises
     :class:`ExportNotLoadableError` with its findings when TF's C++ loader cannot run it."""
-    from python_trainer.check import check_saved_model
 
     report = check_saved_model(staging)
     if report.ok:

@@ -39,6 +39,7 @@ import numpy as np
 import tensorflow as tf
 
 from python_trainer.errors import GoldenMismatchError, GoldenVectorsMissingError
+from tfspark.toolkit.layout import validate_saved_model_dir
 
 GOLDEN_FILE = "golden.json"
 FORMAT_VERSION = 1
@@ -70,7 +71,8 @@ def _encode(array) -> dict:
         return {"dtype": "string", "encoding": encoding, "shape": list(array.shape), "data": data}
     else:
         flat = array.reshape(-1)
-        data = [float(v) for v in flat] if array.dtype == ml_dtypes.bfloat16 else flat.tolist()
+        numbers: list = [float(v) for v in flat] if array.dtype == ml_dtypes.bfloat16 else flat.tolist()
+        data = numbers  # floats and ints (the string branch above has str)
         dtype = array.dtype.name
     return {"dtype": dtype, "shape": list(array.shape), "data": data}
 
@@ -155,7 +157,7 @@ def load_golden(export_dir: Path) -> tuple[dict, list[GoldenCase]]:
         raise GoldenVectorsMissingError(
             f"{export_dir} has no golden vectors ({path.relative_to(export_dir)}); make them from a few real "
             f"input rows: python -m python_trainer golden {export_dir} --sample inputs.csv (or .json, .npz, a "
-            "folder of images), or export with python_trainer.export.export_keras(model, DIR, sample_inputs=...) "
+            "folder of images), or export with tfspark.toolkit.export.export_keras(model, DIR, sample_inputs=...) "
             "or python -m python_trainer export --keras MODEL.keras --sample inputs.csv --out DIR",
             path=str(path),
         )
@@ -180,8 +182,6 @@ def verify_golden(export_dir: Path) -> float:
     :class:`~python_trainer.errors.NotASavedModelError` when ``export_dir`` is not a SavedModel,
     and :class:`GoldenVectorsMissingError` when it has no golden vectors.
     """
-    from python_trainer.check import validate_saved_model_dir
-
     export_dir = validate_saved_model_dir(Path(export_dir))
     doc, cases = load_golden(export_dir)
     atol, rtol = doc["tolerance"]["atol"], doc["tolerance"]["rtol"]

@@ -97,7 +97,7 @@ def decode_prediction_log(record: bytes, index: int = 0) -> WarmupRequest | str:
     from tensorflow.core.framework import tensor_pb2
 
     predict_log, other = None, None
-    for number, _, value in _fields(record, f"record {index}", want_bytes={1, 2, 3, 4, 5, 6}):
+    for number, value in _bytes_fields(record, f"record {index}", want_bytes={1, 2, 3, 4, 5, 6}):
         if number == 6:
             predict_log = value
         elif number in _OTHER_LOGS:
@@ -106,18 +106,18 @@ def decode_prediction_log(record: bytes, index: int = 0) -> WarmupRequest | str:
         kind = other or "no log"
         return f"warm-up record {index} holds a {kind}, not a predict_log: skipped"
     request = b""
-    for number, _, value in _fields(predict_log, f"record {index} predict_log", want_bytes={1, 2}):
+    for number, value in _bytes_fields(predict_log, f"record {index} predict_log", want_bytes={1, 2}):
         if number == 1:
             request = value
     signature, inputs = "", {}
-    for number, _, value in _fields(request, f"record {index} request", want_bytes={1, 2}):
+    for number, value in _bytes_fields(request, f"record {index} request", want_bytes={1, 2}):
         if number == 1:
-            for n, _, v in _fields(value, f"record {index} model_spec", want_bytes={1, 3, 4}):
+            for n, v in _bytes_fields(value, f"record {index} model_spec", want_bytes={1, 3, 4}):
                 if n == 3:
                     signature = v.decode("utf-8")
         elif number == 2:
             key, tensor = "", b""
-            for n, _, v in _fields(value, f"record {index} inputs entry", want_bytes={1, 2}):
+            for n, v in _bytes_fields(value, f"record {index} inputs entry", want_bytes={1, 2}):
                 if n == 1:
                     key = v.decode("utf-8")
                 elif n == 2:
@@ -146,9 +146,18 @@ def _varint(buf: bytes, pos: int, where: str) -> tuple[int, int]:
             raise WarmupFormatError(f"warm-up {where}: varint too long", where=where)
 
 
+def _bytes_fields(buf: bytes, where: str, want_bytes: set[int]) -> Iterator[tuple[int, bytes]]:
+    """Yields (field number, value) of the fields numbered in ``want_bytes``, each length-delimited
+    (:func:`_fields` raises for one that is not); the message's other fields are read past."""
+    for number, _, value in _fields(buf, where, want_bytes):
+        if number in want_bytes and isinstance(value, bytes):
+            yield number, value
+
+
 def _fields(buf: bytes, where: str, want_bytes: set[int]) -> Iterator[tuple[int, int, bytes | int]]:
     """Yields (field number, wire type, value) of one message; length-delimited values are bytes."""
     pos = 0
+    value: bytes | int
     while pos < len(buf):
         key, pos = _varint(buf, pos, where)
         number, wire = key >> 3, key & 7

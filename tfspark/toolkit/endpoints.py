@@ -2,7 +2,7 @@
 
 :func:`build_endpoints` describes each signature to save: its key, its inputs (a chosen lower_snake
 key, the user's own name for it, a ``tf.TensorSpec``) and a Python function that takes the inputs
-positionally and returns a dict of named outputs. :mod:`python_trainer.export` hands these to
+positionally and returns a dict of named outputs. :mod:`tfspark.toolkit.export` hands these to
 ``keras.export.ExportArchive``, which tracks every variable the functions use; that is what TF's
 C++ loader (TF Java, TF Serving) needs, and what ``tf.saved_model.save(keras_model)`` misses.
 
@@ -23,8 +23,11 @@ from dataclasses import dataclass
 import tensorflow as tf
 
 from python_trainer.errors import ExportError, ModelNotExportableError
-from python_trainer.export import AUTO_GENERATED_NAME, LOWER_SNAKE_NAME
 
+AUTO_GENERATED_NAME = re.compile(r"^(keras_tensor(_\d+)?|input_layer(_\d+)?|output_\d+|input_\d+|args_\d+)$")
+"""Tensor keys that Keras and TF make up; the model contract refuses them (keys are names a user chose)."""
+LOWER_SNAKE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+"""The form of every signature input and output key: lower_snake_case."""
 DEFAULT_SIGNATURE = "serving_default"
 SINGLE_OUTPUT = "prediction"
 
@@ -244,7 +247,8 @@ def _named_outputs(result, output_names: Sequence[str] | None, layer_names: list
             f"the model has {len(flat)} outputs and not all are named; {hint} (or name their layers)",
             got=len(flat),
         )
-    keys = [check_key(lower_snake(n), what=f"output '{n}'", hint=hint) for n in names]
+    named = [n for n in names if n is not None]  # all of them: checked above
+    keys = [check_key(lower_snake(n), what=f"output '{n}'", hint=hint) for n in named]
     if len(set(keys)) != len(keys):
         raise ExportError(f"output names {names} collide as {keys}; {hint}", got=keys)
     return dict(zip(keys, flat, strict=True))
