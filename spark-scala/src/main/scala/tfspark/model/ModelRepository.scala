@@ -75,7 +75,7 @@ final class ModelRepository(val root: String) extends Serializable {
   /**
    * What is wrong with `name`'s folder when it has no usable version (`wanted`: the version asked
    * for, or the newest), the same diagnosis as `python -m python_trainer check`
-   * (python_trainer/check.py): a version folder (`wanted`, else the highest numeric one) without
+   * (tfspark/toolkit/check.py): a version folder (`wanted`, else the highest numeric one) without
    * `saved_model.pb`; a SavedModel directly in `<repo>/<name>/`; or sub-folders none of which is a
    * version. None when the folder simply lacks the version asked for (MODEL_VERSION_NOT_FOUND).
    * Links are followed, as everywhere in the repository.
