@@ -93,7 +93,7 @@ object BenchPaths {
    * example Parquet in and Parquet out. Returns the rows written.
    */
   def batchScore(spark: SparkSession, args: Array[String]): Long =
-    tfspark.jobs.BatchScore.run(spark, tfspark.jobs.BatchScore.Options.parse(args.toSeq)).rows
+    tfspark.jobs.BatchScore.run(spark, tfspark.jobs.BatchScoreOptions.parse(args.toSeq)).rows
 
   /** The Titanic signature's raw inputs, in the order of [[titanicRaw]]'s arrays. */
   private val TitanicColumns =
