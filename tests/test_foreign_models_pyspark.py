@@ -27,7 +27,7 @@ from pyspark.sql import types as T
 from python_trainer import golden
 from tfspark import TFModelTransformer
 
-pytestmark = pytest.mark.jvm
+pytestmark = [pytest.mark.jvm, pytest.mark.corpus]
 
 PATHS = ("SQL", "Transformer")
 LEAF = {  # the narrowest Spark type that holds every value of the dtype

@@ -34,7 +34,7 @@ from readme_blocks import (
 
 from python_trainer.data_dir import REPO_ROOT
 
-pytestmark = pytest.mark.jvm
+pytestmark = [pytest.mark.jvm, pytest.mark.readme]
 
 BLOCKS = readme_blocks()
 DIST = REPO_ROOT / "spark-scala" / "target" / "dist"
