@@ -1,5 +1,6 @@
 """Shared fixtures: the repository's committed models, the foreign-model corpus, and a pyspark
-session with tfspark's jars whose repository holds both."""
+session with tfspark's jars whose repository holds both. Also the slow tiers' markers and ``--fast``
+(docs/testing.md)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,47 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 MODELS = REPO_ROOT / "models"
 FOREIGN_GENERATOR = REPO_ROOT / "tests" / "foreign_models" / "make_foreign_models.py"
 FOREIGN_MODELS = REPO_ROOT / "target" / "foreign-models"
+
+
+# The slow tiers (docs/testing.md): ``bin/test`` runs them, ``bin/test --fast`` (pytest ``--fast``) leaves
+# them out. A test is in a tier through its marker (``pytestmark = pytest.mark.<tier>`` for a module,
+# ``@pytest.mark.<tier>`` for a test); a new marker added here is a new slow tier.
+SLOW_TIERS: dict[str, str] = {
+    "cluster": "a Spark standalone cluster (master and 2 workers from the pip-installed Spark), processes killed",
+    "packaging": "the wheel built and pip-installed into a clean virtualenv outside the checkout",
+    "readme": "README.md's code blocks, each run as written in a process of its own (one JVM per block)",
+    "servers": "Spark servers and clients started as processes: Thrift and beeline, Spark Connect, the spark-sql CLI, "
+    "a streaming query restarted from its checkpoint",
+    "submit": "spark-submit applications started as processes: BatchScore killed at each commit step, bad --conf",
+    "corpus": "the generated foreign-model corpus: its generator, check on every model, every model from pyspark",
+    "training": "trains the book's models (smoke training of each workflow, determinism of training)",
+    "bench": "the benchmark harness end to end",
+}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--fast",
+        action="store_true",
+        default=False,
+        help=f"leave out the slow tiers ({', '.join(SLOW_TIERS)}): the tests bin/test --fast runs (docs/testing.md)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for tier, holds in SLOW_TIERS.items():
+        config.addinivalue_line("markers", f"{tier}: slow tier, {holds} (left out by --fast)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With ``--fast``, deselects (reported as such, never skipped) every test that carries a slow tier's marker."""
+    if not config.getoption("--fast"):
+        return
+    slow = [item for item in items if any(item.get_closest_marker(tier) for tier in SLOW_TIERS)]
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        left_out = set(slow)
+        items[:] = [item for item in items if item not in left_out]
 
 
 @pytest.fixture(scope="session")

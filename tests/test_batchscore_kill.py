@@ -42,7 +42,7 @@ from conftest import MODELS, REPO_ROOT
 from spark_processes import NATIVE_CACHE, QUICK_JVM, kill_group, spark_env, spark_script
 from standalone_cluster import StandaloneCluster
 
-pytestmark = pytest.mark.jvm
+pytestmark = [pytest.mark.jvm, pytest.mark.submit]
 
 DIST = REPO_ROOT / "spark-scala" / "target" / "dist"
 OLD_FILES = 3000

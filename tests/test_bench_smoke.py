@@ -9,7 +9,7 @@ import pytest
 
 from python_trainer.data_dir import REPO_ROOT
 
-pytestmark = pytest.mark.jvm
+pytestmark = [pytest.mark.jvm, pytest.mark.bench]
 
 
 def test_bench_harness_smoke_run_writes_a_report(tmp_path):

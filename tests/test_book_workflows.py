@@ -143,6 +143,7 @@ def test_committed_export_meets_its_quality_bar(name, models_dir):
         assert metrics[key] >= metrics["bar"], metrics
 
 
+@pytest.mark.training
 @pytest.mark.parametrize("name", BOOK)
 def test_smoke_training_exports_the_same_contract(name, smoke_root):
     check_export(smoke_root / name / "1", name)
@@ -199,6 +200,7 @@ def test_titanic_title_groups_and_rare_titles(models_dir):
     assert len({p("Doe, Mr. A", "male"), p("Doe, Master. A", "male"), p("Doe, Dr. A", "male"), p("A", "male")}) == 4
 
 
+@pytest.mark.training
 def test_titanic_training_is_deterministic(tmp_path):
     """Two full trainings with the same seed give the same golden outputs, bit for bit."""
     for out in ("a", "b"):

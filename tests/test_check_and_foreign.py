@@ -38,6 +38,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 GENERATOR = REPO_ROOT / "tests" / "foreign_models" / "make_foreign_models.py"
 SHARED_CORPUS = REPO_ROOT / "target" / "foreign-models"
 
+pytestmark = pytest.mark.corpus
+
 
 def _generator():
     spec = importlib.util.spec_from_file_location("make_foreign_models", GENERATOR)

@@ -154,6 +154,7 @@ def test_train_refuses_an_existing_version_before_training(models_dir):
     assert committed.stat().st_mtime_ns == before
 
 
+@pytest.mark.training
 def test_train_replaces_a_version_only_with_force(tmp_path):
     first = run_cli("train", "linear", "--out", str(tmp_path), "--epochs", "1")
     assert first.returncode == 0, first.stderr

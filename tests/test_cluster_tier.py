@@ -7,7 +7,9 @@ with a unique ``row_id``, in ``FILES`` files (one task each). Three runs:
 
 - clean;
 - one executor JVM (``CoarseGrainedExecutorBackend``) SIGKILLed while it runs a task, once a quarter of
-  the tasks have committed: its worker starts a new executor and the lost tasks run again;
+  the tasks have committed (counted by their part files, not by elapsed time; the executors are frozen
+  while the target is chosen and killed, see :func:`inject_fault`): its worker starts a new executor and
+  the lost tasks run again;
 - one whole worker SIGKILLed with its executor (a lost node), at the same point: the job finishes on the
   surviving worker.
 
@@ -45,7 +47,7 @@ from standalone_cluster import StandaloneCluster
 from python_trainer.data_dir import resolve_data_file
 from tfspark import jars
 
-pytestmark = pytest.mark.jvm
+pytestmark = [pytest.mark.jvm, pytest.mark.cluster]
 
 ROWS = int(os.environ.get("TFSPARK_CLUSTER_ROWS", 2_000_000))
 FILES = 24
@@ -211,10 +213,54 @@ class DriverLog:
         )
 
 
+def inject_fault(cluster: StandaloneCluster, driver_log: DriverLog, output: Path, fault: str, at: float) -> dict:
+    """Kills an executor that runs a task (``fault`` "executor"), or its worker with it ("worker"); returns
+    what was killed, or ``{}`` when no executor had a task (the caller tries again on its next poll).
+
+    The choice and the kill happen on a job that stands still: every executor JVM is stopped (SIGSTOP)
+    first, so no task can finish between reading the driver's log and the kill, and the executors left
+    alive are continued (SIGCONT) after it. An attempt the log shows running on the target is then
+    either still running there, or finished with its result in flight, and then the driver gives the
+    target its next task (most of the 24 are still pending): either way the kill interrupts a task.
+    """
+    executors = cluster.executors()
+    for executor in executors:
+        os.kill(executor.pid, signal.SIGSTOP)
+    killed: list[int] = []
+    try:
+        committed = committed_parts(output)
+        busy = driver_log.update().busy_executors()
+        targets = [e for e in executors if e.executor_id in busy]
+        if not targets:
+            return {}
+        target, epoch = targets[0], time.time()
+        if fault == "executor":
+            os.kill(target.pid, signal.SIGKILL)
+            killed = [target.pid]
+        else:
+            killed = cluster.kill_worker(target.worker)
+        return {
+            "killed": fault,
+            "kill_at_s": round(at, 2),
+            "kill_epoch": epoch,
+            "committed_tasks_at_kill": committed,
+            "executor_id": target.executor_id,
+            "worker": target.worker,
+            "pids": killed,
+        }
+    finally:
+        for executor in executors:
+            if executor.pid not in killed:
+                try:
+                    os.kill(executor.pid, signal.SIGCONT)
+                except ProcessLookupError:
+                    pass
+
+
 def batch_score(cluster: StandaloneCluster, conf: dict, table: Path, output: Path, fault: str | None = None) -> Run:
     """Runs BatchScore on the cluster; ``fault`` ("executor" or "worker") SIGKILLs, once
-    KILL_AFTER_COMMITTED tasks have committed their output, an executor that runs a task, or its worker
-    with it."""
+    KILL_AFTER_COMMITTED tasks have committed their output (an event: their part files in the staging
+    folder), an executor that runs a task, or its worker with it (:func:`inject_fault`)."""
     assembly, native = jars.jars()
     settings = {
         **conf,
@@ -266,26 +312,8 @@ def batch_score(cluster: StandaloneCluster, conf: dict, table: Path, output: Pat
             while driver.poll() is None:
                 if time.monotonic() - started > JOB_TIMEOUT_S:
                     pytest.fail(f"BatchScore ran past {JOB_TIMEOUT_S} s:\n{log_err.read_text()[-6000:]}")
-                if fault and not injected and (committed := committed_parts(output)) >= KILL_AFTER_COMMITTED:
-                    driver_log.update()
-                    busy = driver_log.busy_executors()
-                    targets = [e for e in cluster.executors() if e.executor_id in busy]
-                    if targets:
-                        target, at, epoch = targets[0], time.monotonic() - started, time.time()
-                        if fault == "executor":
-                            os.kill(target.pid, signal.SIGKILL)
-                            killed = [target.pid]
-                        else:
-                            killed = cluster.kill_worker(target.worker)
-                        injected = {
-                            "killed": fault,
-                            "kill_at_s": round(at, 2),
-                            "kill_epoch": epoch,
-                            "committed_tasks_at_kill": committed,
-                            "executor_id": target.executor_id,
-                            "worker": target.worker,
-                            "pids": killed,
-                        }
+                if fault and not injected and committed_parts(output) >= KILL_AFTER_COMMITTED:
+                    injected = inject_fault(cluster, driver_log, output, fault, time.monotonic() - started)
                 time.sleep(0.1)
             wall = time.monotonic() - started
         finally:

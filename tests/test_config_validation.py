@@ -18,7 +18,7 @@ import pytest
 from conftest import MODELS, REPO_ROOT
 from spark_processes import QUICK_JVM, kill_group, spark_env, spark_script, tfspark_conf
 
-pytestmark = pytest.mark.jvm
+pytestmark = [pytest.mark.jvm, pytest.mark.submit]
 
 PREDICT = "SELECT tfpredict('linear', array(1.0f, 2.0f)) AS p"
 WAIT_S = 180

@@ -27,7 +27,7 @@ from pyspark.sql import types as T
 from tfspark import TFModelTransformer
 from tfspark.toolkit import golden
 
-pytestmark = pytest.mark.jvm
+pytestmark = [pytest.mark.jvm, pytest.mark.corpus]
 
 PATHS = ("SQL", "Transformer")
 LEAF = {  # the narrowest Spark type that holds every value of the dtype

@@ -39,7 +39,7 @@ import pytest
 from conftest import MODELS, REPO_ROOT
 from spark_processes import free_port, serving
 
-pytestmark = pytest.mark.jvm
+pytestmark = [pytest.mark.jvm, pytest.mark.packaging]
 
 CACHE = Path(os.environ.get("TFSPARK_CACHE") or REPO_ROOT / ".cache")
 DIST = REPO_ROOT / "spark-scala" / "target" / "dist"

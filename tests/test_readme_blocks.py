@@ -35,7 +35,7 @@ from readme_blocks import (
     tracked_state,
 )
 
-pytestmark = pytest.mark.jvm
+pytestmark = [pytest.mark.jvm, pytest.mark.readme]
 
 BLOCKS = readme_blocks()
 DIST = REPO_ROOT / "spark-scala" / "target" / "dist"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.jvm
+pytestmark = [pytest.mark.jvm, pytest.mark.servers]
 
 SCHEMA = "id BIGINT, features ARRAY<FLOAT>"
 SELECT = ["id", "features", "tfpredict('linear', features) AS prediction"]

@@ -28,7 +28,7 @@ from test_trust_boundary import (
     conf_args,
 )
 
-pytestmark = pytest.mark.jvm
+pytestmark = [pytest.mark.jvm, pytest.mark.servers]
 
 WAIT_S = 120
 REPOSITORY = str(MODELS.resolve())  # conf_args() starts the server on the committed models

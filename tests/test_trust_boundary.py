@@ -152,6 +152,7 @@ def test_pyspark_a_path_in_place_of_a_model_name_is_rejected(spark, name):
 # spark-sql CLI
 
 
+@pytest.mark.servers
 def test_spark_sql_cli_refuses_set(tmp_path):
     """As a script (``-e``) the CLI stops at the refused SET and exits 1; at its prompt (statements on
     standard input) it reports the error and goes on, still answering from the start repository."""
@@ -317,11 +318,13 @@ def connect_results(connect_url, tmp_path_factory):
     return results
 
 
+@pytest.mark.servers
 def test_connect_serves_tfpredict(connect_results):
     for label in ("predict before", "predict after", "DataFrame after", "builder predict"):
         assert connect_results[label] == {"value": pytest.approx(book_prediction(), abs=1e-5)}, label
 
 
+@pytest.mark.servers
 @pytest.mark.parametrize("attempt", ["SET", "RESET key", "conf.set", "conf.unset"])
 def test_connect_cannot_set_the_repository(connect_results, attempt):
     assert connect_results[attempt] == {
@@ -334,6 +337,7 @@ def test_connect_cannot_set_the_repository(connect_results, attempt):
     }
 
 
+@pytest.mark.servers
 def test_connect_repository_stays_the_start_value(connect_results):
     repository = str(MODELS.resolve())
     assert connect_results["isModifiable"] == {"value": False}
@@ -344,6 +348,7 @@ def test_connect_repository_stays_the_start_value(connect_results):
     assert STATIC_MESSAGE in connect_results["builder warnings"][0]
 
 
+@pytest.mark.servers
 def test_connect_a_path_in_place_of_a_model_name_is_rejected(connect_results):
     rejected = connect_results["path as name"]
     assert rejected["condition"] == "INVALID_ARGUMENT"

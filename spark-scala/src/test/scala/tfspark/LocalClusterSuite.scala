@@ -10,6 +10,7 @@ import tfspark.model.{ModelCache, ModelRepository}
  * Also proves that each executor JVM loads a model at most once, and that models behind symbolic
  * links reach the executors as their real files ([[tfspark.model.ModelIdentityBehaviour]]).
  */
+@tfspark.tags.ClusterTest
 class LocalClusterSuite extends GoldenAgreementBehaviour with tfspark.model.ModelIdentityBehaviour with LocalClusterFixture {
 
   test("each executor JVM loads a model at most once, however many tasks and threads use it") {

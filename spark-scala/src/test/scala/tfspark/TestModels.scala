@@ -37,16 +37,27 @@ object TestModels {
     }
 
   /**
-   * The foreign-model corpus (`tests/foreign_models/make_foreign_models.py`), which bin/test
-   * generates into `target/foreign-models/` before the Scala tests run.
+   * Where bin/test generates the foreign-model corpus (`tests/foreign_models/make_foreign_models.py`):
+   * `target/foreign-models/`. It may be missing (`./sbt sparkScala/test` alone does not make it).
    */
-  lazy val foreignModelsDir: File = {
-    val dir = new File(repoRoot, "target/foreign-models")
-    require(
-      new File(dir, "corpus.json").isFile,
-      s"the foreign-model corpus is missing from $dir: run .venv/bin/python tests/foreign_models/make_foreign_models.py $dir (bin/test does)"
+  val foreignModelsPath: File = new File(repoRoot, "target/foreign-models")
+
+  /** The command that generates the corpus, as the canceled tests name it. */
+  val foreignModelsCommand: String = s".venv/bin/python tests/foreign_models/make_foreign_models.py $foreignModelsPath"
+
+  /** Whether the corpus has been generated (its `corpus.json` exists). */
+  def foreignModelsBuilt: Boolean = new File(foreignModelsPath, "corpus.json").isFile
+
+  /**
+   * The foreign-model corpus, for use inside a test: when it has not been generated, the test is
+   * canceled (ScalaTest `assume`, a `TestCanceledException`) with the command that generates it.
+   */
+  def foreignModelsDir: File = {
+    org.scalatest.Assertions.assume(
+      foreignModelsBuilt,
+      s"the foreign-model corpus is not generated in $foreignModelsPath: run $foreignModelsCommand (bin/test does)"
     )
-    dir
+    foreignModelsPath
   }
 
   def tempDir(prefix: String): File = Files.createTempDirectory(prefix).toFile

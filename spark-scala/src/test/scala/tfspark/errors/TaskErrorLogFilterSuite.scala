@@ -60,7 +60,15 @@ class TaskErrorLogFilterSuite extends AnyFunSuite with SparkSessionFixture with 
   }
 
   test("the other tasks of the failed stage, killed while running, are not logged with the message either") {
-    val slowly = org.apache.spark.sql.functions.udf((id: Long) => { if (id == 1) Thread.sleep(4000); id })
+    // Partition 1 runs until Spark kills it (an event, not a length of time): the stage's abort after
+    // partition 0's failure marks it interrupted. The 10-minute bound only stops a broken kill from hanging the suite.
+    val slowly = org.apache.spark.sql.functions.udf { (id: Long) =>
+      val context = org.apache.spark.TaskContext.get()
+      val bound = System.nanoTime() + 600L * 1000 * 1000 * 1000
+      if (id == 1) while (!context.isInterrupted() && System.nanoTime() < bound) Thread.sleep(20)
+      if (id == 1 && !context.isInterrupted()) throw new IllegalStateException("partition 1 was never killed")
+      id
+    }
     val events = logged {
       checkError("NULL_INPUT") {
         // Two partitions run at once (local[2]): partition 0 fails at once, partition 1 is still running and is killed.

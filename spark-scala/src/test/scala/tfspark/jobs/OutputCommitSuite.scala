@@ -168,6 +168,7 @@ class LocalOutputCommitSuite extends OutputCommitSuite {
   protected def tempDir(prefix: String): Path = new Path(TestModels.tempDir(prefix).toURI)
 }
 
+@tfspark.tags.HdfsTest
 class HdfsOutputCommitSuite extends OutputCommitSuite with BeforeAndAfterAll {
   protected val OldFiles = 20
   private var dfs: MiniDFSCluster = _

@@ -12,6 +12,8 @@ import tfspark.conf.TFSparkConf
  * appear one after another, each is queried by the next query, and the executor keeps at most
  * `spark.tfpredict.maxLoadedModels` of them loaded, with a flat resident set.
  */
+@tfspark.tags.SoakTest
+@tfspark.tags.ClusterTest
 class ModelRollSuite extends AnyFunSuite with SparkSessionFixture {
 
   private val bound = 3
@@ -52,7 +54,23 @@ class ModelRollSuite extends AnyFunSuite with SparkSessionFixture {
       .collect()
       .head
 
-  test(s"20 versions roll through one executor: at most $bound stay loaded, and its RSS stays flat") {
+  /**
+   * Versions 1 to [[warmUp]] are the baseline: the cache fills, starts evicting, and TF's allocator
+   * and the JIT make their one-time growth (at versions that vary with the load); the baseline is the
+   * highest RSS seen in them. Versions after it are measured against it.
+   */
+  private val warmUp = 10
+
+  /**
+   * How far above the baseline the measured versions may go. bench/SOAK.md measured, with the heap
+   * fixed as here, +22 MB of RSS over 90 queries on one executor (JIT code +13 MB, metaspace +4 MB,
+   * thread stacks, TF's native memory +3 MB); [[warmUp]] versions later the measured versions do far
+   * less work than that. A leak grows with each of the 10 measured versions (a model's graph, session
+   * and threads each time) and passes the margin; the JVM's own drift stays under it.
+   */
+  private val marginMb = 48
+
+  test(s"20 versions roll through one executor: at most $bound stay loaded, and its RSS stays within $marginMb MB of its baseline") {
     val linear = new File(TestModels.modelsDir, "linear/1")
     val figures = (1L to 20L).map { v =>
       RolledVersions.add(repo, "m", v, linear)
@@ -64,9 +82,13 @@ class ModelRollSuite extends AnyFunSuite with SparkSessionFixture {
     }
     figures.foreach { case (v, loaded, rss, loads) => info(f"version $v%2d: $loaded loaded, $loads loads so far, executor RSS $rss MB") }
     assert(figures.last._4 === 20, "each version was loaded once in the executor")
-    // TF's allocator grows once in the first versions; a leak would grow with every version after that.
-    val (at10, at20) = (figures(9)._3, figures.last._3)
-    info(s"executor RSS: $at10 MB after version 10, $at20 MB after version 20 (${at20 - at10} MB drift over 10 versions)")
-    assert(at20 - at10 < 50, s"the executor's RSS grew from $at10 MB to $at20 MB over the last 10 versions")
+    val (baselineVersions, measured) = figures.splitAt(warmUp)
+    val baseline = baselineVersions.map(_._3).max
+    val (peakVersion, peak) = measured.map(f => (f._1, f._3)).maxBy(_._2)
+    info(s"executor RSS: baseline $baseline MB (the highest of versions 1-$warmUp), highest after it $peak MB at version $peakVersion")
+    assert(
+      peak - baseline < marginMb,
+      s"the executor's RSS reached $peak MB at version $peakVersion, ${peak - baseline} MB above its baseline $baseline MB (margin $marginMb MB)"
+    )
   }
 }

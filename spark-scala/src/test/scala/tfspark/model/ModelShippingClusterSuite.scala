@@ -24,6 +24,8 @@ import tfspark.{ErrorChecks, GoldenRows, GoldenVectors, SparkSessionFixture, TFI
  *  - from a local repository declared shared (executors copy from its real path);
  * and a version whose files change after the driver read them is refused whichever way it goes.
  */
+@tfspark.tags.ClusterTest
+@tfspark.tags.HdfsTest
 class ModelShippingClusterSuite extends AnyFunSuite with SparkSessionFixture with ErrorChecks {
 
   private var dfs: MiniDFSCluster = _

@@ -11,6 +11,7 @@ import org.apache.spark.SparkEnv
  * only through what tfspark ships (the driver's file server), each loading a verified copy before
  * the model, then serving the op-library models as Python TF does.
  */
+@tfspark.tags.ClusterTest
 class OpLibrariesClusterSuite extends OpLibraryServingBehaviour with tfspark.LocalClusterFixture {
 
   override protected def extraConf: Map[String, String] = localClusterConf ++ opLibraryConf
