@@ -84,6 +84,7 @@ class TFSparkClientError(TFSparkError):
         entry = error_classes().get(error_class)
         if entry is None or "tfspark" not in entry["raisedBy"]:
             raise ValueError(f"{error_class} is not an error class that tfspark raises in Python ({REGISTRY.name})")
+        self._error_class = error_class
         super().__init__(  # pyspark's getMessage() puts the "[ERROR_CLASS] " prefix in front
             message=message,
             errorClass=error_class,
@@ -98,7 +99,7 @@ class TFSparkClientError(TFSparkError):
 
     def getSqlState(self) -> str:
         """The registry's SQLSTATE of this error's class (pyspark's own reader knows only Spark's classes)."""
-        return error_classes()[self.getCondition()]["sqlState"]
+        return error_classes()[self._error_class]["sqlState"]
 
     def __str__(self) -> str:
         return self.getMessage()
@@ -130,7 +131,7 @@ def _install_classic() -> None:
             return TFSparkCapturedError(origin=e)
         return pyspark_convert(e)
 
-    convert_exception._tfspark = True
+    convert_exception._tfspark = True  # type: ignore[attr-defined]  # a marker on the installed wrapper
     captured.convert_exception = convert_exception
 
 
@@ -176,7 +177,7 @@ def _install_connect() -> None:
 
         TFSparkConnectError.__module__ = __name__
         _connect_error_class = TFSparkConnectError
-    connect.EXCEPTION_CLASS_MAPPING[JVM_EXCEPTION] = _connect_error_class
+    connect.EXCEPTION_CLASS_MAPPING[JVM_EXCEPTION] = _connect_error_class  # type: ignore[assignment]  # a subclass made at run time
 
 
 class TFSparkCapturedError(TFSparkError, CapturedException):

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from python_trainer.errors import NotASavedModelError, TrainerError, diagnosis
+from python_trainer.errors import TrainerError, diagnosis
 from tfspark.toolkit.golden import GOLDEN_FILE, load_golden
 from tfspark.toolkit.layout import layout_problem, validate_saved_model_dir
 from tfspark.toolkit.warmup import read_warmup_requests, warmup_path
