@@ -1,6 +1,6 @@
 package tfspark.conf
 
-import org.apache.spark.{SparkConf, SparkEnv}
+import org.apache.spark.{SparkConf, SparkContext, SparkEnv}
 import org.apache.spark.sql.SparkSession
 import org.apache.spark.sql.internal.SQLConf
 
@@ -132,6 +132,42 @@ object TFSparkConf {
   /** @throws tfspark.errors.TFSparkException INVALID_CONFIG */
   def nullPolicy(conf: SQLConf = SQLConf.get): NullPolicy = nullPolicyEntry.read(session(conf))
 
+  /**
+   * The settings that a call of the Scala API leaves to `spark`'s session (`tfspark.TFInference`,
+   * the Transformer): [[batchSize]], [[nullPolicy]], [[onError]], [[unitOutputsAsArrays]] and
+   * [[binaryOutputsOf]] of that session, read when the call is made.
+   *
+   * @throws tfspark.errors.TFSparkException INVALID_CONFIG for a malformed value
+   */
+  def batchSize(spark: SparkSession): Int = batchSizeEntry.read(spark.conf.getOption)
+
+  /** [[nullPolicy]] of `spark`'s session. @throws tfspark.errors.TFSparkException INVALID_CONFIG */
+  def nullPolicy(spark: SparkSession): NullPolicy = nullPolicyEntry.read(spark.conf.getOption)
+
+  /** [[onError]] of `spark`'s session. @throws tfspark.errors.TFSparkException INVALID_CONFIG */
+  def onError(spark: SparkSession): tfspark.conf.OnError = onErrorEntry.read(spark.conf.getOption)
+
+  /** [[unitOutputsAsArrays]] of `spark`'s session. @throws tfspark.errors.TFSparkException INVALID_CONFIG */
+  def unitOutputsAsArrays(spark: SparkSession): Boolean = unitOutputsAsArraysEntry.read(spark.conf.getOption)
+
+  /** [[binaryOutputsOf]] `model` in `spark`'s session. */
+  def binaryOutputsOf(model: String, spark: SparkSession): Seq[String] =
+    entriesOf(model, binaryOutputsEntry.read(spark.conf.getOption))
+
+  /**
+   * The session whose settings apply to a call on `sc`'s RDDs (which name no session): the
+   * thread's active session, else the default one, if it runs on `sc`. `None` when there is none:
+   * then the settings are those the application started with (the `SparkConf` readers below).
+   */
+  def sessionOf(sc: SparkContext): Option[SparkSession] =
+    SparkSession.getActiveSession.orElse(SparkSession.getDefaultSession).filter(_.sparkContext eq sc)
+
+  /** [[batchSize]] given at start (`--conf`), for RDD calls without a session. @throws INVALID_CONFIG */
+  def batchSize(conf: SparkConf): Int = batchSizeEntry.read(application(conf))
+
+  /** [[binaryOutputsOf]] `model` given at start (`--conf`), for RDD calls without a session. */
+  def binaryOutputsOf(model: String, conf: SparkConf): Seq[String] = entriesOf(model, binaryOutputsEntry.read(application(conf)))
+
   /** Whether a `[-1,1]` output is an `array` of one element rather than a scalar. @throws INVALID_CONFIG */
   def unitOutputsAsArrays(conf: SQLConf = SQLConf.get): Boolean = unitOutputsAsArraysEntry.read(session(conf))
 
@@ -147,8 +183,10 @@ object TFSparkConf {
    * every model, `model:key` (`thumbnail:png`, `thumbnail:*`) to that model only, so that one
    * session can query models with different string outputs.
    */
-  def binaryOutputsOf(model: String, conf: SQLConf = SQLConf.get): Seq[String] =
-    binaryOutputs(conf).flatMap { entry =>
+  def binaryOutputsOf(model: String, conf: SQLConf = SQLConf.get): Seq[String] = entriesOf(model, binaryOutputs(conf))
+
+  private def entriesOf(model: String, entries: Seq[String]): Seq[String] =
+    entries.flatMap { entry =>
       entry.split(":", 2) match {
         case Array(m, key) => if (m.trim == model) Some(key.trim) else None
         case _ => Some(entry)

@@ -5,13 +5,13 @@ import scala.jdk.CollectionConverters._
 import org.apache.spark.ml.Transformer
 import org.apache.spark.ml.param.{BooleanParam, IntParam, Param, ParamMap, StringArrayParam}
 import org.apache.spark.ml.util.{DefaultParamsReadable, DefaultParamsWritable, Identifiable}
-import org.apache.spark.sql.{DataFrame, Dataset}
+import org.apache.spark.sql.{DataFrame, Dataset, SparkSession}
 import org.apache.spark.sql.types.{StructField, StructType}
 
 import tfspark.TFInference
 import tfspark.errors.TFSparkErrors
 import tfspark.model.{ModelReference, ModelRepository, ShippedModel}
-import tfspark.conf.{NullPolicy, OnError, TFSparkConf}
+import tfspark.conf.{NullPolicy, OnError, Setting, TFSparkConf}
 import tfspark.sql.{DataFramePredictions, TFPredict}
 
 /**
@@ -154,49 +154,53 @@ class TFModelTransformer(override val uid: String) extends Transformer with Defa
       m,
       $(outputCol),
       mapping(m),
-      effectiveBatchSize,
+      Setting.of(get(batchSize)),
       signatureKey,
-      effectiveNullPolicy,
-      effectiveUnitOutputsAsArrays,
-      effectiveOnError,
+      Setting.of(get(nullPolicy).map(NullPolicy.parse(_).get)), // checked when set (asConf)
+      Setting.of(get(unitOutputsAsArrays)),
+      effectiveOnError(dataset.sparkSession),
       Some(getErrorCol),
       $(rowLabelCols).toSeq,
-      effectiveBinaryOutputs
+      Setting.of(get(binaryOutputs).map(_.toSeq))
     )
   }
 
-  // A param the user set wins; one left unset takes the session's `spark.tfpredict.*` setting it
-  // stands for (which has the same default), so that a SET of it is never silently ignored.
-  private def effectiveBatchSize: Int = get(batchSize).getOrElse(TFSparkConf.batchSize())
-  private def effectiveNullPolicy: NullPolicy = get(nullPolicy).flatMap(NullPolicy.parse).getOrElse(TFSparkConf.nullPolicy())
-  private def effectiveOnError: OnError = get(onError).flatMap(OnError.parse).getOrElse(TFSparkConf.onError())
-  private def effectiveUnitOutputsAsArrays: Boolean = get(unitOutputsAsArrays).getOrElse(TFSparkConf.unitOutputsAsArrays())
-  private def effectiveBinaryOutputs: Seq[String] =
-    get(binaryOutputs).map(_.toSeq).getOrElse(TFSparkConf.binaryOutputsOf(ModelReference.parse($(model)).name))
+  // A param the user set wins; one left unset is the session's `spark.tfpredict.*` setting it
+  // stands for (read by the DataFrame API), so that a SET of it is never silently ignored. The
+  // defaults above (the settings' own) are what `explainParams` and pyspark show; `get`, not `$`,
+  // tells a param set from a default.
+  private def effectiveOnError(spark: SparkSession): OnError = get(onError).flatMap(OnError.parse).getOrElse(TFSparkConf.onError(spark))
 
-  /** The columns the transformer adds, with the param that names each. */
-  private def addedColumns: Seq[(String, String)] =
+  /** The columns the transformer adds under `spark`'s settings, with the param that names each. */
+  private def addedColumns(spark: SparkSession): Seq[(String, String)] =
     Seq("TFModelTransformer.outputCol" -> $(outputCol)) ++
-      (if (effectiveOnError.isolates) Seq("TFModelTransformer.errorCol" -> getErrorCol) else Nil)
+      (if (effectiveOnError(spark).isolates) Seq("TFModelTransformer.errorCol" -> getErrorCol) else Nil)
 
   /**
    * @throws tfspark.errors.TFSparkException INVALID_ARGUMENT when outputCol or (with onError=null)
-   *   errorCol names an existing column, and the binding's errors
+   *   errorCol names an existing column, INVALID_CONFIG for a malformed session setting, and the
+   *   binding's errors
    */
   override def transformSchema(schema: StructType): StructType = {
-    val spark = org.apache.spark.sql.SparkSession.active
+    val spark = SparkSession.active
     DataFramePredictions.checkOutputColumns(
       schema,
-      addedColumns,
+      addedColumns(spark),
       spark.conf.get("spark.sql.caseSensitive", "false").toBoolean,
       c => s"a new name (setOutputCol / setErrorCol), or drop column '$c' before the transformer"
     )
     val empty = spark.createDataFrame(spark.sparkContext.emptyRDD[org.apache.spark.sql.Row], schema)
     val m = shipped(empty)
-    val (binding, _, _) =
-      DataFramePredictions.bindColumns(empty, m, mapping(m), signatureKey, effectiveUnitOutputsAsArrays, effectiveBinaryOutputs)
+    val (binding, _, _) = DataFramePredictions.bindColumns(
+      empty,
+      m,
+      mapping(m),
+      signatureKey,
+      Setting.of(get(unitOutputsAsArrays)),
+      Setting.of(get(binaryOutputs).map(_.toSeq))
+    )
     val scored = schema.add(StructField($(outputCol), binding.resultType, nullable = true))
-    if (effectiveOnError.isolates) scored.add(StructField(getErrorCol, TFPredict.ErrorType, nullable = true)) else scored
+    if (effectiveOnError(spark).isolates) scored.add(StructField(getErrorCol, TFPredict.ErrorType, nullable = true)) else scored
   }
 
   override def copy(extra: ParamMap): TFModelTransformer = defaultCopy(extra)

@@ -1,12 +1,12 @@
 package tfspark.rdd
 
-import org.apache.spark.TaskContext
+import org.apache.spark.{SparkContext, TaskContext}
 import org.apache.spark.rdd.RDD
 import org.apache.spark.sql.Row
 import org.apache.spark.sql.catalyst.expressions.GenericInternalRow
 import org.apache.spark.sql.types.{ArrayType, DataType, FloatType, StructField, StructType}
 
-import tfspark.conf.NullPolicy
+import tfspark.conf.{NullPolicy, Setting, TFSparkConf}
 import tfspark.errors.TFSparkErrors
 import tfspark.model.{ModelCache, ModelLocation, ModelManifest, ShippedModel, SignatureSpec, TFDType}
 import tfspark.tensor.{BatchLimits, BatchRunner, BatchingIterator, ExternalValues, OutputDecoder, SignatureBinding, SparkTypes, ValueText}
@@ -21,18 +21,19 @@ private[tfspark] object RDDPredictions {
 
   /**
    * Predicts each array of `rdd` with a signature of one numeric input and one float32 output.
+   * A `batchSize` not given is the session's `spark.tfpredict.batchSize` ([[settings]]).
    *
-   * @throws tfspark.errors.TFSparkException UNSUPPORTED_SIGNATURE, SIGNATURE_NOT_FOUND or
-   *   INVALID_ARGUMENT here; NULL_INPUT or INPUT_SHAPE_MISMATCH (naming the row and partition)
-   *   from the job, as the cause of Spark's job failure
+   * @throws tfspark.errors.TFSparkException UNSUPPORTED_SIGNATURE, SIGNATURE_NOT_FOUND,
+   *   INVALID_ARGUMENT or INVALID_CONFIG here; NULL_INPUT or INPUT_SHAPE_MISMATCH (naming the row
+   *   and partition) from the job, as the cause of Spark's job failure
    */
-  def predictArrays(rdd: RDD[Array[Float]], model: ShippedModel, batchSize: Int, signature: String): RDD[Array[Float]] = {
+  def predictArrays(rdd: RDD[Array[Float]], model: ShippedModel, batchSize: Setting[Int], signature: String): RDD[Array[Float]] = {
     val binding = floatArrayBinding(model.name, SignatureSpec.find(model.name, model.signatures, signature))
-    BatchLimits.check(batchSize, Some(binding), "batchSize", isConfig = false)
+    val capacity = batchRows(settings(rdd.sparkContext), batchSize, binding)
     rdd.mapPartitions { rows =>
       arrays(
         rows,
-        new BatchRunner(ModelCache.acquire(model), binding, batchSize, fillNulls = false),
+        new BatchRunner(ModelCache.acquire(model), binding, capacity, fillNulls = false),
         s"partition ${TaskContext.getPartitionId()}"
       )
     }
@@ -41,33 +42,41 @@ private[tfspark] object RDDPredictions {
   /**
    * Predicts rows given as maps from input key to plain Scala value; returns, per row, a map from
    * output key to value. String outputs are `String`s (UTF-8 checked: OUTPUT_NOT_UTF8), or
-   * `Array[Byte]` for those named in `binaryOutputs` (keys, or `*`).
+   * `Array[Byte]` for those named in `binaryOutputs` (keys, or `*`). A `batchSize` or
+   * `binaryOutputs` not given is the session's setting ([[settings]]).
    *
    * @throws tfspark.errors.TFSparkException as [[predictArrays]], and INPUT_TYPE_MISMATCH or
    *   MISSING_INPUT for a value of the wrong kind or a missing key (in the job), INVALID_ARGUMENT
-   *   for a binaryOutputs key that is not a string output
+   *   for a binaryOutputs key given that is not a string output (INVALID_CONFIG for such a key of
+   *   `spark.tfpredict.binaryOutputs`)
    */
   def predictMaps(
       rdd: RDD[Map[String, Any]],
       model: ShippedModel,
-      batchSize: Int,
+      batchSize: Setting[Int],
       signature: String,
-      binaryOutputs: Seq[String] = Nil
+      binaryOutputs: Setting[Seq[String]]
   ): RDD[Map[String, Any]] = {
     val spec = SignatureSpec.find(model.name, model.signatures, signature)
-    val (unknown, expected) = SignatureBinding.unknownBinaryOutputs(spec, binaryOutputs)
-    if (unknown.nonEmpty) throw TFSparkErrors.invalidArgument(s"binaryOutputs of model ${model.name}", unknown.mkString(", "), expected)
+    val session = settings(rdd.sparkContext)
+    val binary = binaryOutputs.orSession(session.binaryOutputsOf(model.name))
+    val (unknown, expected) = SignatureBinding.unknownBinaryOutputs(spec, binary)
+    if (unknown.nonEmpty) {
+      throw (if (binaryOutputs.isGiven)
+               TFSparkErrors.invalidArgument(s"binaryOutputs of model ${model.name}", unknown.mkString(", "), expected)
+             else TFSparkErrors.invalidConfig(TFSparkConf.BinaryOutputs, binary.mkString(","), s"for model ${model.name}: $expected"))
+    }
     // Plain Scala values may hold null elements: the arrays say so, so the feeders check for them.
     def nullableElements(t: DataType): DataType = t match {
       case ArrayType(e, _) => ArrayType(nullableElements(e), containsNull = true)
       case other => other
     }
     val struct = StructType(spec.inputs.map(i => StructField(i.key, nullableElements(SparkTypes.external(i)))))
-    val binding = SignatureBinding.bind(model.name, spec, struct, binaryOutputs = binaryOutputs, probe = Some(model))
-    BatchLimits.check(batchSize, Some(binding), "batchSize", isConfig = false)
+    val binding = SignatureBinding.bind(model.name, spec, struct, binaryOutputs = binary, probe = Some(model))
+    val capacity = batchRows(session, batchSize, binding)
     val keys = spec.outputs.map(_.key)
     rdd.mapPartitions { rows =>
-      val runner = new BatchRunner(ModelCache.acquire(model), binding, batchSize, fillNulls = false)
+      val runner = new BatchRunner(ModelCache.acquire(model), binding, capacity, fillNulls = false)
       val toScala = ExternalValues.toScala(binding.resultType)
       val partition = TaskContext.getPartitionId()
       val argument = (m: Map[String, Any]) =>
@@ -84,7 +93,7 @@ private[tfspark] object RDDPredictions {
       new BatchingIterator[Map[String, Any], Map[String, Any]](
         rows,
         IndexedSeq(BatchingIterator.Call(runner, argument, NullPolicy.Error, "a non-null row")),
-        batchSize,
+        capacity,
         keep = identity,
         emit = (_, results) =>
           toScala(results(0)) match {
@@ -94,6 +103,34 @@ private[tfspark] object RDDPredictions {
         label = (m, index) => s"row $index of partition $partition (${ValueText.of(argument(m), struct)})"
       )
     }
+  }
+
+  /**
+   * The `spark.tfpredict.*` settings that apply to a call on `sc`'s RDDs: those of the session
+   * that runs on `sc` (the thread's active one, else the default one; its settings are checked
+   * as at every use of tfspark in a session), else those the application started with.
+   *
+   * @throws tfspark.errors.TFSparkException INVALID_CONFIG
+   */
+  private def settings(sc: SparkContext): RDDSettings = TFSparkConf.sessionOf(sc) match {
+    case Some(spark) =>
+      TFSparkConf.validate(spark)
+      RDDSettings(() => TFSparkConf.batchSize(spark), TFSparkConf.binaryOutputsOf(_, spark))
+    case None => RDDSettings(() => TFSparkConf.batchSize(sc.getConf), TFSparkConf.binaryOutputsOf(_, sc.getConf))
+  }
+
+  /** The readers of the settings an RDD call leaves to its session (read only when not given). */
+  private final case class RDDSettings(batchSize: () => Int, binaryOutputsOf: String => Seq[String])
+
+  /**
+   * The rows per batch: the `batchSize` given (INVALID_ARGUMENT if out of range for `binding`),
+   * else `spark.tfpredict.batchSize` (INVALID_CONFIG).
+   */
+  private def batchRows(session: RDDSettings, batchSize: Setting[Int], binding: SignatureBinding): Int = {
+    val rows = batchSize.orSession(session.batchSize())
+    if (batchSize.isGiven) BatchLimits.check(rows, Some(binding), "batchSize", isConfig = false)
+    else BatchLimits.check(rows, Some(binding), TFSparkConf.BatchSize, isConfig = true)
+    rows
   }
 
   /**

@@ -5,7 +5,7 @@ import org.apache.spark.sql.catalyst.expressions.{CreateNamedStruct, Literal}
 import org.apache.spark.sql.tfspark.ExpressionColumns
 import org.apache.spark.sql.types.{StructField, StructType}
 
-import tfspark.conf.{NullPolicy, OnError, TFSparkConf}
+import tfspark.conf.{NullPolicy, OnError, Setting, TFSparkConf}
 import tfspark.errors.TFSparkErrors
 import tfspark.model.{ShippedModel, SignatureSpec}
 import tfspark.tensor.{BatchLimits, SignatureBinding}
@@ -24,9 +24,13 @@ private[tfspark] object DataFramePredictions {
    * columns named like the signature's inputs (as Spark matches names), or from the column that
    * `inputCols` names for an input; other columns pass through.
    *
+   * Each [[Setting]] not given is the session's `spark.tfpredict.*` setting of the same name
+   * (`df`'s session, read when this is called); one given wins. A malformed setting is
+   * INVALID_CONFIG naming the key, a bad value given INVALID_ARGUMENT.
+   *
    * With [[OnError.ReturnNull]], a row the model cannot score gets a null `outputCol` and its
    * error in `errorCol` (`struct<errorClass, message>`, null for the other rows) instead of failing
-   * the job. `rowLabel` columns name rows in errors (default: `spark.tfpredict.rowLabel`).
+   * the job. `rowLabel` columns name rows in errors (none given: `spark.tfpredict.rowLabel`).
    *
    * `outputCol` and `errorCol` must be new names in `df` (as Spark matches names): a clash is
    * INVALID_ARGUMENT unless `replaceColumns`, which replaces the existing columns in place.
@@ -34,28 +38,31 @@ private[tfspark] object DataFramePredictions {
    * UTF-8-checked `string` (OUTPUT_NOT_UTF8 for a row whose value is not).
    *
    * @throws tfspark.errors.TFSparkException MISSING_INPUT, AMBIGUOUS_INPUT, INPUT_TYPE_MISMATCH,
-   *   UNSUPPORTED_SIGNATURE, SIGNATURE_NOT_FOUND, INVALID_ARGUMENT here; row errors from the job
+   *   UNSUPPORTED_SIGNATURE, SIGNATURE_NOT_FOUND, INVALID_ARGUMENT, INVALID_CONFIG here; row
+   *   errors from the job
    */
   def predict(
       df: DataFrame,
       model: ShippedModel,
       outputCol: String,
       inputCols: Map[String, String],
-      batchSize: Int,
+      batchSize: Setting[Int],
       signature: String,
-      nullPolicy: NullPolicy,
-      unitOutputsAsArrays: Boolean,
-      onError: OnError = OnError.Fail,
-      errorCol: Option[String] = None,
-      rowLabel: Seq[String] = Nil,
-      binaryOutputs: Seq[String] = Nil,
-      replaceColumns: Boolean = false
+      nullPolicy: Setting[NullPolicy],
+      unitOutputsAsArrays: Setting[Boolean],
+      onError: Setting[OnError],
+      errorCol: Option[String],
+      rowLabel: Seq[String],
+      binaryOutputs: Setting[Seq[String]],
+      replaceColumns: Boolean
   ): DataFrame = {
+    TFSparkConf.validate(df.sparkSession)
+    val policy = onError.orSession(TFSparkConf.onError(df.sparkSession))
     val errorName = errorCol.getOrElse(s"${outputCol}_error")
-    val added = Seq("outputCol" -> outputCol) ++ (if (onError.isolates) Seq("errorCol" -> errorName) else Nil)
+    val added = Seq("outputCol" -> outputCol) ++ (if (policy.isolates) Seq("errorCol" -> errorName) else Nil)
     if (!replaceColumns) checkOutputColumns(df.schema, added, caseSensitive(df), c => s"a new name, or drop column '$c' first")
-    val call = column(df, model, inputCols, batchSize, signature, nullPolicy, unitOutputsAsArrays, onError, rowLabel, binaryOutputs)
-    if (!onError.isolates) df.withColumn(outputCol, call)
+    val call = column(df, model, inputCols, batchSize, signature, nullPolicy, unitOutputsAsArrays, policy, rowLabel, binaryOutputs)
+    if (!policy.isolates) df.withColumn(outputCol, call)
     else // the same call twice: the plan evaluates it once (equal calls share a BatchEvalTF result)
       df.withColumns(Map(outputCol -> call.getField("result"), errorName -> call.getField("error")))
   }
@@ -84,31 +91,36 @@ private[tfspark] object DataFramePredictions {
   private def caseSensitive(df: DataFrame): Boolean = df.sparkSession.conf.get("spark.sql.caseSensitive", "false").toBoolean
 
   /**
-   * The `tfpredict` Column of [[predict]], to use in any projection of `df`; with
-   * [[OnError.ReturnNull]] it is `struct<result, error>` ([[TFPredict]]).
+   * The `tfpredict` Column of [[predict]], to use in any projection of `df`, with the same
+   * settings; with [[OnError.ReturnNull]] it is `struct<result, error>` ([[TFPredict]]).
    */
   def column(
       df: DataFrame,
       model: ShippedModel,
       inputCols: Map[String, String],
-      batchSize: Int,
+      batchSize: Setting[Int],
       signature: String,
-      nullPolicy: NullPolicy,
-      unitOutputsAsArrays: Boolean,
-      onError: OnError = OnError.Fail,
-      rowLabel: Seq[String] = Nil,
-      binaryOutputs: Seq[String] = Nil
+      nullPolicy: Setting[NullPolicy],
+      unitOutputsAsArrays: Setting[Boolean],
+      onError: Setting[OnError],
+      rowLabel: Seq[String],
+      binaryOutputs: Setting[Seq[String]]
   ): Column = {
-    TFSparkSQL.install(df.sparkSession)
-    TFSparkConf.validate(df.sparkSession)
-    checkRowLabel(df, if (rowLabel.nonEmpty) rowLabel else TFSparkConf.rowLabel(df.sparkSession), rowLabel.isEmpty)
+    val spark = df.sparkSession
+    TFSparkSQL.install(spark)
+    TFSparkConf.validate(spark)
+    val labels = if (rowLabel.nonEmpty) rowLabel else TFSparkConf.rowLabel(spark)
+    checkRowLabel(df, labels, fromConf = rowLabel.isEmpty)
     val (binding, _, ordinals) = bindColumns(df, model, inputCols, signature, unitOutputsAsArrays, binaryOutputs)
-    BatchLimits.check(batchSize, Some(binding), "batchSize", isConfig = false)
+    val rows = batchSize.orSession(TFSparkConf.batchSize(spark))
+    if (batchSize.isGiven) BatchLimits.check(rows, Some(binding), "batchSize", isConfig = false)
+    else BatchLimits.check(rows, Some(binding), TFSparkConf.BatchSize, isConfig = true)
     val attributes = df.queryExecution.analyzed.output
     val argument = CreateNamedStruct(binding.argumentType.asInstanceOf[StructType].fieldNames.toSeq.zip(ordinals).flatMap {
       case (name, ordinal) => Seq(Literal(name), attributes(ordinal))
     })
-    ExpressionColumns.column(TFPredict(argument, model, binding, nullPolicy, Some(batchSize), onError, rowLabel))
+    val policy = nullPolicy.orSession(TFSparkConf.nullPolicy(spark))
+    ExpressionColumns.column(TFPredict(argument, model, binding, policy, Some(rows), onError.orSession(TFSparkConf.onError(spark)), labels))
   }
 
   /**
@@ -129,21 +141,29 @@ private[tfspark] object DataFramePredictions {
    * How `model` is fed from `df`'s columns: the binding, the argument struct type, and the
    * ordinals of its fields in `df`.
    *
+   * `unitOutputsAsArrays` and `binaryOutputs` not given are the settings of `df`'s session.
+   *
    * @throws tfspark.errors.TFSparkException MISSING_INPUT, AMBIGUOUS_INPUT, INPUT_TYPE_MISMATCH,
-   *   UNSUPPORTED_SIGNATURE, INVALID_ARGUMENT (also for a binaryOutputs key that names no string
-   *   output), SIGNATURE_NOT_FOUND
+   *   UNSUPPORTED_SIGNATURE, SIGNATURE_NOT_FOUND, INVALID_ARGUMENT (also for a binaryOutputs key
+   *   given that names no string output), INVALID_CONFIG (such a key of `spark.tfpredict.binaryOutputs`)
    */
   def bindColumns(
       df: DataFrame,
       model: ShippedModel,
       inputCols: Map[String, String],
       signature: String,
-      unitOutputsAsArrays: Boolean,
-      binaryOutputs: Seq[String] = Nil
+      unitOutputsAsArrays: Setting[Boolean],
+      binaryOutputs: Setting[Seq[String]]
   ): (SignatureBinding, StructType, Array[Int]) = {
+    val spark = df.sparkSession
     val spec = SignatureSpec.find(model.name, model.signatures, signature)
-    val (unknown, expected) = SignatureBinding.unknownBinaryOutputs(spec, binaryOutputs)
-    if (unknown.nonEmpty) throw TFSparkErrors.invalidArgument(s"binaryOutputs of model ${model.name}", unknown.mkString(", "), expected)
+    val binary = binaryOutputs.orSession(TFSparkConf.binaryOutputsOf(model.name, spark))
+    val (unknown, expected) = SignatureBinding.unknownBinaryOutputs(spec, binary)
+    if (unknown.nonEmpty) {
+      throw (if (binaryOutputs.isGiven)
+               TFSparkErrors.invalidArgument(s"binaryOutputs of model ${model.name}", unknown.mkString(", "), expected)
+             else TFSparkErrors.invalidConfig(TFSparkConf.BinaryOutputs, binary.mkString(","), s"for model ${model.name}: $expected"))
+    }
     val caseSensitive = this.caseSensitive(df)
     val schema = df.schema
     def column(name: String): Int = {
@@ -165,9 +185,9 @@ private[tfspark] object DataFramePredictions {
       spec,
       StructType(fields.map { case (name, i) => StructField(name, schema(i).dataType) }),
       caseSensitive,
-      unitDimAsArray = unitOutputsAsArrays,
+      unitDimAsArray = unitOutputsAsArrays.orSession(TFSparkConf.unitOutputsAsArrays(spark)),
       byName = true,
-      binaryOutputs = binaryOutputs,
+      binaryOutputs = binary,
       probe = Some(model)
     )
     val (binding, used) = all.usedFieldsOnly.getOrElse(throw new IllegalStateException("a binding by name reads struct fields"))
