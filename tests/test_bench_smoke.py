@@ -6,8 +6,7 @@ import subprocess
 import sys
 
 import pytest
-
-from python_trainer.data_dir import REPO_ROOT
+from conftest import REPO_ROOT
 
 pytestmark = [pytest.mark.jvm, pytest.mark.bench]
 
