@@ -46,9 +46,10 @@ def test_both_packages_read_the_one_file_and_it_is_sorted():
 
 def test_the_python_classes_are_the_registrys():
     assert _raised_in("tfspark") == _classes("tfspark")
-    trainer = {  # every `error_class = "..."` of python_trainer's error classes, wherever they are defined
+    trainer = {  # every `error_class = "..."` of the trainer's error classes (python_trainer and the toolkit)
         match
-        for path in (REPO_ROOT / "python_trainer").rglob("*.py")
+        for folder in (REPO_ROOT / "python_trainer", REPO_ROOT / "tfspark" / "toolkit")
+        for path in folder.rglob("*.py")
         for match in re.findall(r'^    error_class = "([A-Z_]+)"$', path.read_text(encoding="utf-8"), re.M)
     }
     assert trainer == _classes("python_trainer")
@@ -96,7 +97,7 @@ def test_tfpredict_without_a_model_is_invalid_argument_with_the_jvms_parameters(
 
 def test_check_words_the_causes_and_fixes_as_the_registry_does():
     pytest.importorskip("tensorflow")
-    from python_trainer import check
+    from tfspark.toolkit import check
 
     diagnoses = error_classes()["MODEL_LOAD_FAILED"]["diagnoses"]
     assert (check.UNRESTORED_CAUSE, check.UNRESTORED_FIX) == tuple(diagnoses["variablesNotRestored"].values())
