@@ -1,6 +1,7 @@
 package tfspark
 
 import org.apache.spark.sql.Row
+import org.scalatest.Tag
 import org.scalatest.funsuite.AnyFunSuite
 
 import tfspark.model.{ModelRepository, ShippedModel}
@@ -63,7 +64,7 @@ abstract class GoldenAgreementBehaviour extends AnyFunSuite with SparkSessionFix
       }
     }
 
-    test(s"$name/$version: golden vectors reproduce through the BatchScore job (Parquet in and out)") {
+    test(s"$name/$version: golden vectors reproduce through the BatchScore job (Parquet in and out)", Tag("tfspark.tags.JobPerModelTest")) {
       agree(root, name, version) { (_, c) =>
         val dir = TestModels.tempDir("golden-batchscore")
         val input = new java.io.File(dir, "in.parquet").getPath

@@ -162,6 +162,7 @@ abstract class OutputCommitSuite extends AnyFunSuite {
   }
 }
 
+@tfspark.tags.FaultInjectionTest
 class LocalOutputCommitSuite extends OutputCommitSuite {
   protected val OldFiles = 300
   protected val fs: FileSystem = FileSystem.getLocal(new Configuration()) // as BatchScore's: with .crc files
