@@ -34,6 +34,7 @@ SLOW_TIERS: dict[str, str] = {
     "corpus": "the generated foreign-model corpus: its generator, check on every model, every model from pyspark",
     "training": "trains the book's models (smoke training of each workflow, determinism of training)",
     "bench": "the benchmark harness end to end",
+    "cli": "the trainer's command line run as processes, several commands a test (each process imports TensorFlow)",
 }
 
 

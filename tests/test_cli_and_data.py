@@ -62,6 +62,7 @@ def test_explicit_data_dir_wins(tmp_path):
     assert data_dir.resolve_data_file("covid-19.csv", data_dir=tmp_path) == tmp_path / "covid-19.csv"
 
 
+@pytest.mark.cli
 def test_verify_and_signatures_commands(models_dir):
     ok = run_cli("verify", str(models_dir / "linear" / "1"))
     assert ok.returncode == 0 and "reproduce" in ok.stdout

@@ -273,6 +273,7 @@ def test_sample_files_match_inputs_like_spark_columns(tmp_path):
         read_sample_inputs(tmp_path / "x.txt", wide)
 
 
+@pytest.mark.cli
 def test_cli_exports_a_keras_file_quietly(tmp_path):
     model = two_input_model()
     model.save(tmp_path / "churn.keras")
@@ -308,6 +309,7 @@ def test_verbose_brings_tensorflows_log_lines_back(models_dir):
     assert TF_LOG_LINE.search(run.stderr), run.stderr
 
 
+@pytest.mark.cli
 def test_verify_without_golden_vectors_says_how_to_make_them(tmp_path):
     keras.utils.set_random_seed(2)
     inputs = keras.Input(shape=(3,), name="features")

@@ -74,6 +74,7 @@ def test_two_trainings_give_equal_predictions(tmp_path):
         np.testing.assert_array_equal(ca.outputs["prediction"], cb.outputs["prediction"])
 
 
+@pytest.mark.training
 def test_cli_regenerates_the_committed_export_exactly(tmp_path, models_dir):
     """``python -m python_trainer train linear`` reproduces the committed golden outputs bit for bit."""
     result = subprocess.run(
