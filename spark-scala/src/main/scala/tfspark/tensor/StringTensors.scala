@@ -17,8 +17,8 @@ import org.tensorflow.types.TString
  *    (byte 0 = length << 2, then the bytes, then zeros), in bulk through the tensor's raw data
  *    buffer, bit for bit what `TF_TString_Copy` writes;
  *  - longer strings are left zeroed (a zeroed `TF_TString` is the empty SMALL string, what
- *    `TF_TString_Init` makes) and then copied in by TF's own `TF_TString_Copy`, one JNI call per
- *    long string, from one native staging block per call ([[LargeTStrings]], which says why the
+ *    `TF_TString_Init` makes) and then copied in by TF's own `TF_TString_Copy` through one native
+ *    staging block per call, two JNI calls per long string ([[LargeTStrings]], which says why the
  *    public API cannot do this and who frees the LARGE elements: closing the tensor does).
  *
  * DO NOT use the OFFSET layout (data after the element array): reading it back works, but the
@@ -71,8 +71,7 @@ object StringTensors {
     if (count > 0) try {
       val data = tensor.asRawTensor().data()
       val raw = new Array[Byte](ElementBytes * math.min(count, SmallChunk))
-      var longBytes = 0L
-      var longest = 0
+      var anyLong = false
       var start = 0
       while (start < count) {
         val n = math.min(SmallChunk, count - start)
@@ -83,16 +82,13 @@ object StringTensors {
           if (v.length <= SmallMax) {
             raw(i * ElementBytes) = (v.length << 2).toByte
             System.arraycopy(v, 0, raw, i * ElementBytes + 1, v.length)
-          } else {
-            longBytes += v.length
-            if (v.length > longest) longest = v.length
-          }
+          } else anyLong = true
           i += 1
         }
         data.offset(ElementBytes.toLong * start).write(raw, 0, ElementBytes * n)
         start += n
       }
-      if (longest > 0) LargeTStrings.write(data, values, from, count, SmallMax, longBytes, longest)
+      if (anyLong) LargeTStrings.write(data, values, from, count, SmallMax)
     } catch { case e: Throwable => tensor.close(); throw e }
     tensor
   }

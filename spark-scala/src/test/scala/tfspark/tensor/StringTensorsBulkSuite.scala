@@ -105,9 +105,17 @@ class StringTensorsBulkSuite extends AnyFunSuite {
     bothWays(Shape.of(0L, 3L), values, 5, 0)
   }
 
-  test("more long bytes than one staging block (4 MiB), and one string longer than a block") {
+  test("20,001 strings of many lengths (8 MB of long strings), and one of 6 MB") {
     val big = Array.tabulate(6 * 1024 * 1024)(i => (i % 251).toByte)
-    val values = Array.tabulate(700)(i => if (i % 7 == 0) Array.fill(9000)((i % 256).toByte) else s"row $i".getBytes("UTF-8")) :+ big
+    val values = Array.tabulate(20000) { i =>
+      i % 5 match {
+        case 0 => Array.fill(300 + i % 200)((i % 256).toByte)
+        case 1 => Array.fill(511 + i % 2)((i % 256).toByte)
+        case 2 => Array.fill(9000)((i % 256).toByte)
+        case 3 => s"row $i".getBytes("UTF-8")
+        case _ => Array.fill(23 + i % 40)((i % 256).toByte)
+      }
+    } :+ big
     bothWays(Shape.of(values.length.toLong), values, 0, values.length)
   }
 
