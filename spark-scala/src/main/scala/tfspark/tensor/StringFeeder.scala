@@ -9,7 +9,11 @@ import org.tensorflow.ndarray.Shape
 
 import tfspark.model.TensorSpec
 
-/** string inputs from string values (their UTF-8 bytes) and binary values (their bytes as they are). */
+/**
+ * string inputs from string values (their UTF-8 bytes) and binary values (their bytes as they are),
+ * built by [[StringTensors]] (also for a ragged input's string values, which `RaggedInputFeeder`
+ * feeds through this feeder).
+ */
 private[tensor] final class StringFeeder(model: String, spec: TensorSpec, sparkType: DataType, fill: Boolean)
     extends InputFeeder(model, spec, sparkType, fill) {
   private val binary = leafType == BinaryType
@@ -32,9 +36,7 @@ private[tensor] final class StringFeeder(model: String, spec: TensorSpec, sparkT
     java.util.Arrays.fill(values.asInstanceOf[Array[AnyRef]], n, math.max(n, count), null)
     count = n
   }
-  override protected def build(shape: Shape, offset: Int, length: Int): Tensor =
-    if (offset == 0) StringTensors.of(shape, values, length)
-    else StringTensors.of(shape, java.util.Arrays.copyOfRange(values, offset, offset + length), length)
+  override protected def build(shape: Shape, offset: Int, length: Int): Tensor = StringTensors.of(shape, values, offset, length)
   private def bytes(value: Any): Array[Byte] = value match {
     case s: UTF8String => s.getBytes
     case b: Array[Byte] => b

@@ -3,14 +3,16 @@ package tfspark.model.warmup
 import org.tensorflow.Tensor
 import org.tensorflow.ndarray.Shape
 import org.tensorflow.ndarray.buffer.DataBuffers
-import org.tensorflow.types.{TBool, TFloat32, TFloat64, TString}
+import org.tensorflow.types.{TBool, TFloat32, TFloat64}
 
 import tfspark.model.{NumericValues, TFDType, TensorTypes}
+import tfspark.tensor.StringTensors
 
 /**
  * Builds the warm-up's input tensors from plain arrays (row-major, `shape` without wildcards).
  * Only the warm-up uses it; Spark rows go through `tensor.InputFeeder`. Values convert as
- * [[NumericValues]] defines (integers range-checked, half types rounded as TF does). The caller
+ * [[NumericValues]] defines (integers range-checked, half types rounded as TF does); strings are
+ * built by [[StringTensors]], as the feeders' are. The caller
  * owns and closes the returned tensor.
  */
 private[warmup] object WarmupTensors {
@@ -70,7 +72,7 @@ private[warmup] object WarmupTensors {
           case b: Array[Byte] => b
           case other => String.valueOf(other).getBytes("UTF-8")
         }
-        TString.tensorOfBytes(s, DataBuffers.ofObjects(bytes: _*))
+        StringTensors.of(s, bytes.toArray, bytes.size)
       case other => throw new IllegalArgumentException(s"dtype $other cannot be fed")
     }
   }
