@@ -641,11 +641,12 @@ PARQUET_PEER = "(peer Parquet to Parquet)"
 # The report's protocol paragraph on profiles (bench/RESULTS.md keeps it).
 PROFILES = (
     "- profiles: `bench/run --jfr DIR [--jfr-paths d,i2]` records one JFR file per path, "
-    "`DIR/<model>-<label>.jfr`, holding that path's timed runs only (a `jdk.jfr.Recording` with the "
-    "`profile` settings, started through py4j after the warm-up; the driver JVM gets "
+    "`DIR/<model>-<label>.jfr`, holding that path's timed runs only ((a), (a0) and (a1), which time "
+    "themselves in the JVM: their whole call, set-up and warm-up included; a `jdk.jfr.Recording` with the"
+    " `profile` settings, started through py4j after the warm-up; the driver JVM gets "
     "`-XX:FlightRecorderOptions=stackdepth=256` through `spark.driver.extraJavaOptions`, and the harness "
-    "fails if it did not). `.venv/bin/python bench/jfr_top.py FILE [--top 15] [--thread 'Executor task "
-    "launch']` prints the top leaf and inclusive frames of the Java samples and of the native ones "
+    "fails if it did not). `.venv/bin/python bench/jfr_top.py FILE [--top 15] [--thread 'Executor task']`"
+    " prints the top leaf and inclusive frames of the Java samples and of the native ones "
     "(`TF_SessionRun`), from `jfr print --events jdk.ExecutionSample,jdk.NativeMethodSample`."
 )
 

@@ -4,6 +4,8 @@ The harness runs every path in one driver JVM (Spark ``local[2]`` started by pys
 started with the JVM would mix all paths. Instead each selected path gets its own ``jdk.jfr.Recording``
 (JFR's ``profile`` settings), started through py4j after the path's warm-up and dumped to
 ``DIR/<model>-<label>.jfr`` after its timed runs (``label``: the path's letter, ``d``, ``i2``, ``g-pq``).
+The paths that time themselves in the JVM ((a), (a0), (a1)) are recorded over their whole call: collecting
+the rows, loading the model and the warm-up pass are in the recording too.
 Deep Spark stacks need more than JFR's default 64 frames: :data:`JVM_OPTIONS` must reach the driver JVM
 when it starts (``spark.driver.extraJavaOptions``), and :meth:`JfrRecorder.check_jvm_options` fails if it
 did not. ``bench/jfr_top.py FILE`` prints the top frames of a recording.

@@ -2,13 +2,13 @@
 
 Reads ``jfr print --stack-depth D --events jdk.ExecutionSample,jdk.NativeMethodSample FILE`` (the JDK's
 ``jfr`` tool: ``$JAVA_HOME/bin/jfr``, else the one on ``PATH``) as it streams, and prints, for the Java
-samples and for the native ones (threads in native code, such as ``TF_SessionRun``), the top-N *leaf*
-frames (where the thread was) and the top-N *inclusive* frames (every method on the stack, counted
-once per sample). Frames are ``package.Class.method``; ``--params`` keeps the parameter lists.
-``--thread TEXT`` keeps the samples of threads whose name contains TEXT (``"Executor task launch"``:
-Spark's task threads); without it the native samples are mostly idle threads waiting in native code
-(``epollWait``, socket reads). A stack deeper than ``--stack-depth`` is cut at its top frames, so the
-inclusive counts of its outermost frames are low; bench/jfr_recording.py records 256 frames.
+samples and for the native ones (threads in native code, such as ``TF_SessionRun``), the top-N *leaf* frames
+(where the thread was) and the top-N *inclusive* frames (every method on the stack, counted once per
+sample). Frames are ``package.Class.method``; ``--params`` keeps the parameter lists. ``--thread TEXT``
+keeps the samples of threads whose name contains TEXT (``"Executor task"``: Spark's task threads, which JFR
+may name ``Executor task idle worker#N``); without it the native samples are mostly idle threads waiting in
+native code (``epollWait``, socket reads). A stack deeper than ``--stack-depth`` is cut at its top frames,
+so the inclusive counts of its outermost frames are low; bench/jfr_recording.py records 256 frames.
 
 Exits 2 when the ``jfr`` tool is missing or fails on the file.
 """
@@ -109,7 +109,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="bench/jfr_top.py", description=__doc__.split("\n")[0])
     p.add_argument("file", type=Path, help="a JFR recording (.jfr)")
     p.add_argument("--top", type=int, default=15, help="frames per list (default: %(default)s)")
-    p.add_argument("--thread", help="only threads whose name contains this text, e.g. 'Executor task launch'")
+    p.add_argument("--thread", help="only threads whose name contains this text, e.g. 'Executor task'")
     p.add_argument("--params", action="store_true", help="keep parameter lists (overloads apart)")
     p.add_argument("--stack-depth", type=int, default=256, help="frames read per stack (default: %(default)s)")
     args = p.parse_args(argv)
