@@ -8,7 +8,7 @@ import org.apache.spark.sql.functions.udf
 import org.tensorflow.SavedModelBundle
 import org.tensorflow.ndarray.Shape
 import org.tensorflow.ndarray.buffer.DataBuffers
-import org.tensorflow.types.{TFloat32, TInt64}
+import org.tensorflow.types.TFloat32
 
 import tfspark.TFInference
 import tfspark.model.{ModelRepository, NativeLibrary}
@@ -20,10 +20,11 @@ import tfspark.model.{ModelRepository, NativeLibrary}
 object BenchPaths {
 
   /**
-   * (a) The limit: TF Java's batched `Session.run` on random float rows, outside Spark, on one thread.
-   * Returns rows per second over `rows` rows (after one warm-up batch).
+   * (a) The limit for the numeric models: TF Java's batched `Session.run` on random float rows,
+   * outside Spark, on one thread (TF's default session options). Returns rows per second over
+   * `rows` rows, the median of `runs` passes after one warm-up batch.
    */
-  def rawSessionRun(modelDir: String, rows: Long, width: Int, batchSize: Int): Double = {
+  def rawSessionRun(modelDir: String, rows: Long, width: Int, batchSize: Int, runs: Int): Double = {
     NativeLibrary.ensureConfigured()
     Using.resource(SavedModelBundle.load(modelDir, SavedModelBundle.DEFAULT_TAG)) { bundle =>
       val fn = bundle.function("serving_default")
@@ -35,10 +36,13 @@ object BenchPaths {
         }
       runBatch()
       val batches = math.max(1L, rows / batchSize)
-      val start = System.nanoTime()
-      var i = 0L
-      while (i < batches) { runBatch(); i += 1 }
-      batches * batchSize / ((System.nanoTime() - start) / 1e9)
+      val rates = (1 to math.max(1, runs)).map { _ =>
+        val start = System.nanoTime()
+        var i = 0L
+        while (i < batches) { runBatch(); i += 1 }
+        batches * batchSize / ((System.nanoTime() - start) / 1e9)
+      }.sorted
+      rates(rates.length / 2)
     }
   }
 
@@ -95,7 +99,7 @@ object BenchPaths {
   def batchScore(spark: SparkSession, args: Array[String]): Long =
     tfspark.jobs.BatchScore.run(spark, tfspark.jobs.BatchScoreOptions.parse(args.toSeq)).rows
 
-  /** The Titanic signature's raw inputs, in the order of [[titanicRaw]]'s arrays. */
+  /** The Titanic signature's raw inputs and the columns of the Titanic CSV that feed them. */
   private val TitanicColumns =
     Seq(
       "pclass" -> "Pclass",
@@ -110,48 +114,19 @@ object BenchPaths {
     )
 
   /**
-   * (a) for Titanic: TF Java's batched `Session.run` outside Spark on the same raw columns Spark
-   * feeds (the rows of `df`, collected to the driver first and not timed), building each batch's
-   * tensors from primitive arrays and byte strings as tfspark does. Returns rows per second.
+   * (a) for a model with raw inputs (Titanic's columns, IMDB's text, CIFAR2's image bytes): TF
+   * Java's batched `Session.run` outside Spark on the rows of `df`, with tfspark's feed. See
+   * [[RawModelRuns.ourFeed]]; closes what it opens, returns its rate and outputs.
    */
-  def titanicRaw(modelDir: String, df: DataFrame, batchSize: Int): Double = {
-    NativeLibrary.ensureConfigured()
-    val rows = df.selectExpr(TitanicColumns.map(_._2): _*).collect()
-    val n = rows.length
-    def longs(i: Int) = rows.map(r => if (r.isNullAt(i)) 0L else r.getAs[Number](i).longValue())
-    def floats(i: Int) = rows.map(r => if (r.isNullAt(i)) Float.NaN else r.getAs[Number](i).floatValue())
-    def strings(i: Int) = rows.map(r => if (r.isNullAt(i)) Array.emptyByteArray else r.getString(i).getBytes("UTF-8"))
-    val (pclass, name, sex, age, sibsp, parch, fare, cabin, embarked) =
-      (longs(0), strings(1), strings(2), floats(3), longs(4), longs(5), floats(6), strings(7), strings(8))
-    Using.resource(SavedModelBundle.load(modelDir, SavedModelBundle.DEFAULT_TAG)) { bundle =>
-      val fn = bundle.function("serving_default")
-      def runBatch(from: Int): Unit = {
-        val m = math.min(batchSize, n - from)
-        val shape = Shape.of(m.toLong)
-        def l(a: Array[Long]) = TInt64.tensorOf(shape, DataBuffers.of(java.util.Arrays.copyOfRange(a, from, from + m), true, false))
-        def f(a: Array[Float]) = TFloat32.tensorOf(shape, DataBuffers.of(java.util.Arrays.copyOfRange(a, from, from + m), true, false))
-        def s(a: Array[Array[Byte]]) = tfspark.tensor.StringTensors.of(shape, java.util.Arrays.copyOfRange(a, from, from + m), m)
-        val inputs = Map[String, org.tensorflow.Tensor](
-          "pclass" -> l(pclass),
-          "name" -> s(name),
-          "sex" -> s(sex),
-          "age" -> f(age),
-          "sibsp" -> l(sibsp),
-          "parch" -> l(parch),
-          "fare" -> f(fare),
-          "cabin" -> s(cabin),
-          "embarked" -> s(embarked)
-        )
-        try Using.resource(fn.call(inputs.asJava))(_ => ())
-        finally inputs.values.foreach(_.close())
-      }
-      runBatch(0)
-      val start = System.nanoTime()
-      var from = 0
-      while (from < n) { runBatch(from); from += batchSize }
-      n / ((System.nanoTime() - start) / 1e9)
-    }
-  }
+  def rawFeed(modelDir: String, df: DataFrame, output: String, batchSize: Int, runs: Int, fillNulls: Boolean): RawRun =
+    RawModelRuns.ourFeed(modelDir, df, output, batchSize, runs, fillNulls)
+
+  /**
+   * (a0) the model's own rate: the same rows as [[rawFeed]] as tensors built once with TF Java's
+   * own API, then only `Session.run` is timed. See [[RawModelRuns.prebuilt]].
+   */
+  def prebuiltTensors(modelDir: String, df: DataFrame, output: String, batchSize: Int, runs: Int, fillNulls: Boolean): RawRun =
+    RawModelRuns.prebuilt(modelDir, df, output, batchSize, runs, fillNulls)
 
   /** (b) for Titanic: the rows of `df` as maps of raw inputs through the RDD API (`predictMaps`); returns the row count. */
   def titanicRdd(df: DataFrame, repository: String, batchSize: Int): Long = {
