@@ -202,11 +202,15 @@ class ColumnarEngineSuite extends AnyFunSuite with SparkSessionFixture with Erro
     withConf(TFSparkConf.ColumnarEnabled -> "true") {
       val expression = spark.sql("SELECT tfpredict('linear', array(CAST(id AS FLOAT), 1f)) FROM vectors")
       assert(columnarNodes(expression.queryExecution.executedPlan).isEmpty && expression.count() === 3000)
+      // The reason, on the plan the rule sees (before Spark's transitions put ColumnarToRow under the row exec).
+      def reason(df: DataFrame) = rowNodes(df.queryExecution.sparkPlan).flatMap(BatchEvalTFColumnarExec.rowOnlyReason)
+      assert(reason(expression).exists(_.contains("is an expression, not columns")), reason(expression))
       val rowChild = spark.sql("SELECT tfpredict('linear', f) FROM (SELECT array(CAST(id AS FLOAT), 1f) AS f FROM range(10))")
       assert(columnarNodes(rowChild.queryExecution.executedPlan).isEmpty && rowChild.count() === 10)
       // WHERE without a call stays below the call, and Spark's Filter produces rows.
       val filtered = spark.sql("SELECT tfpredict('linear', features) FROM vectors WHERE id < 400")
       assert(columnarNodes(filtered.queryExecution.executedPlan).isEmpty && filtered.count() === 400)
+      assert(reason(filtered).exists(_.contains("produces rows")), reason(filtered))
     }
   }
 
