@@ -34,6 +34,7 @@ object TFSparkConf {
   val BinaryOutputs = "spark.tfpredict.binaryOutputs"
   val MaxLoadedModels = "spark.tfpredict.maxLoadedModels"
   val BatchedSql = "spark.tfpredict.batchedSql"
+  val ColumnarEnabled = "spark.tfpredict.columnar.enabled"
   val IntraOpThreads = "spark.tfpredict.intraOpThreads"
   val NativeCacheDir = "spark.tfpredict.nativeCacheDir"
   val RepositoryShared = "spark.tfpredict.repositoryShared"
@@ -61,6 +62,7 @@ object TFSparkConf {
   private val unitOutputsAsArraysEntry = ConfEntry.boolean(UnitOutputsAsArrays, Session, default = false)
   private val binaryOutputsEntry = ConfEntry.names(BinaryOutputs, Session, "output keys, separated by commas, or *")
   private val batchedSqlEntry = ConfEntry.boolean(BatchedSql, Session, default = true)
+  private val columnarEnabledEntry = ConfEntry.boolean(ColumnarEnabled, Session, default = true)
   private val maxLoadedModelsEntry = ConfEntry.int(MaxLoadedModels, Application, DefaultMaxLoadedModels, 1, Int.MaxValue)
   private val intraOpThreadsEntry = ConfEntry.optionalInt(IntraOpThreads, Application, 1, 4096)
   private val nativeCacheDirEntry = ConfEntry.text(NativeCacheDir, Application, "a folder")
@@ -84,6 +86,7 @@ object TFSparkConf {
     unitOutputsAsArraysEntry,
     binaryOutputsEntry,
     batchedSqlEntry,
+    columnarEnabledEntry,
     maxLoadedModelsEntry,
     intraOpThreadsEntry,
     nativeCacheDirEntry,
@@ -198,6 +201,12 @@ object TFSparkConf {
 
   /** Whether `tfpredict` calls run batched (`false`: one `Session.run` per row, on request only). */
   def batchedSql(conf: SQLConf = SQLConf.get): Boolean = batchedSqlEntry.read(session(conf))
+
+  /**
+   * Whether a batched call over a child that produces columnar batches runs on them
+   * (`BatchEvalTFColumnarExec`, chosen at planning), rather than on rows. @throws INVALID_CONFIG
+   */
+  def columnarEnabled(conf: SQLConf = SQLConf.get): Boolean = columnarEnabledEntry.read(session(conf))
 
   /**
    * Threads per TF op in each session (`intra_op_parallelism_threads`), from the application's

@@ -1,5 +1,6 @@
 package tfspark.sql
 
+import org.apache.spark.SparkContext
 import org.apache.spark.rdd.RDD
 import org.apache.spark.sql.catalyst.InternalRow
 import org.apache.spark.sql.catalyst.expressions.{
@@ -39,11 +40,7 @@ case class BatchEvalTFExec(calls: Seq[TFPredict], resultAttrs: Seq[Attribute], c
 
   override def producedAttributes: AttributeSet = AttributeSet(resultAttrs)
 
-  override lazy val metrics: Map[String, SQLMetric] = Map(
-    "numOutputRows" -> SQLMetrics.createMetric(sparkContext, "number of output rows"),
-    "numBatches" -> SQLMetrics.createMetric(sparkContext, "number of TF batches"),
-    "numRowErrors" -> SQLMetrics.createMetric(sparkContext, "number of rows with an isolated error")
-  )
+  override lazy val metrics: Map[String, SQLMetric] = BatchEvalTFExec.metricsOf(sparkContext)
 
   override protected def doExecute(): RDD[InternalRow] = {
     val numOutputRows = longMetric("numOutputRows")
@@ -55,28 +52,8 @@ case class BatchEvalTFExec(calls: Seq[TFPredict], resultAttrs: Seq[Attribute], c
     val callsHere = calls
     val labelColumns = rowLabel
     child.execute().mapPartitions { rows =>
-      val engineCalls = callsHere.map { c =>
-        // struct(*) and the DataFrame API's arguments are structs of columns: the runner reads
-        // those fields straight from the child's row, and no struct is built per row.
-        val columns = BatchEvalTFExec.columnOrdinals(c.argument, childOutput)
-        val argument = BindReferences.bindReference(c.argument, childOutput)
-        BatchingIterator.Call[InternalRow](
-          new BatchRunner(
-            ModelCache.acquire(c.model),
-            c.binding,
-            capacity,
-            c.nullPolicy.fillNulls,
-            stopAtFirstFailure = !c.onError.isolates,
-            fieldOrdinals = columns
-          ),
-          if (columns.isDefined) row => row else row => argument.eval(row),
-          c.nullPolicy,
-          s"a non-null ${c.argument.dataType.simpleString}",
-          c.onError
-        )
-      }.toIndexedSeq
-      val firstArgument = BindReferences.bindReference(callsHere.head.argument, childOutput)
-      val label = RowLabel.of(childOutput, labelColumns, row => s"row ${ValueText.of(firstArgument.eval(row), firstArgument.dataType)}")
+      val engineCalls = BatchEvalTFExec.engineCalls[InternalRow](callsHere, childOutput, capacity, row => row)
+      val label = BatchEvalTFExec.labeller(callsHere, childOutput, labelColumns)
       val project = UnsafeProjection.create(schema, schema)
       val joined = new JoinedRow
       new BatchingIterator[InternalRow, InternalRow](
@@ -94,13 +71,60 @@ case class BatchEvalTFExec(calls: Seq[TFPredict], resultAttrs: Seq[Attribute], c
 
   override protected def withNewChildInternal(newChild: SparkPlan): BatchEvalTFExec = copy(child = newChild)
 
-  override def simpleString(maxFields: Int): String =
-    s"BatchEvalTF [${calls.map(c => s"${c.model.name}/${c.model.version}:${c.binding.signature}").mkString(", ")}] " +
-      s"-> [${resultAttrs.mkString(", ")}], batchSize=$batchSize" +
-      (if (calls.exists(_.onError.isolates)) ", onError=null" else "")
+  override def simpleString(maxFields: Int): String = BatchEvalTFExec.describe(calls, resultAttrs, batchSize)
 }
 
 object BatchEvalTFExec {
+
+  /** The metrics of both execs ([[BatchEvalTFExec]], [[BatchEvalTFColumnarExec]]). */
+  private[sql] def metricsOf(sc: SparkContext): Map[String, SQLMetric] = Map(
+    "numOutputRows" -> SQLMetrics.createMetric(sc, "number of output rows"),
+    "numBatches" -> SQLMetrics.createMetric(sc, "number of TF batches"),
+    "numRowErrors" -> SQLMetrics.createMetric(sc, "number of rows with an isolated error")
+  )
+
+  /** What `EXPLAIN` shows of either exec: `BatchEvalTF [model/version:signature] -> [results], batchSize=n`. */
+  private[sql] def describe(calls: Seq[TFPredict], resultAttrs: Seq[Attribute], batchSize: Int): String =
+    s"BatchEvalTF [${calls.map(c => s"${c.model.name}/${c.model.version}:${c.binding.signature}").mkString(", ")}] " +
+      s"-> [${resultAttrs.mkString(", ")}], batchSize=$batchSize" +
+      (if (calls.exists(_.onError.isolates)) ", onError=null" else "")
+
+  /**
+   * One task's engine calls, for items of type `T` that `row` shows as a row of the child (the
+   * row itself, or a view of a columnar batch's row): each call's runner on its cached model,
+   * and its argument read from that row. struct(*) and the DataFrame API's arguments are structs
+   * of columns: the runner reads those fields straight from the row, and no struct is built.
+   */
+  private[sql] def engineCalls[T](
+      calls: Seq[TFPredict],
+      childOutput: Seq[Attribute],
+      capacity: Int,
+      row: T => InternalRow
+  ): IndexedSeq[BatchingIterator.Call[T]] =
+    calls.map { c =>
+      val columns = columnOrdinals(c.argument, childOutput)
+      val argument = BindReferences.bindReference(c.argument, childOutput)
+      BatchingIterator.Call[T](
+        new BatchRunner(
+          ModelCache.acquire(c.model),
+          c.binding,
+          capacity,
+          c.nullPolicy.fillNulls,
+          stopAtFirstFailure = !c.onError.isolates,
+          fieldOrdinals = columns
+        ),
+        if (columns.isDefined) item => row(item) else item => argument.eval(row(item)),
+        c.nullPolicy,
+        s"a non-null ${c.argument.dataType.simpleString}",
+        c.onError
+      )
+    }.toIndexedSeq
+
+  /** Names a row of the child in errors ([[RowLabel]]); for rows without columns, by the first call's argument. */
+  private[sql] def labeller(calls: Seq[TFPredict], childOutput: Seq[Attribute], labelColumns: Seq[String]): InternalRow => String = {
+    val firstArgument = BindReferences.bindReference(calls.head.argument, childOutput)
+    RowLabel.of(childOutput, labelColumns, row => s"row ${ValueText.of(firstArgument.eval(row), firstArgument.dataType)}")
+  }
 
   /** For a struct argument whose fields are all columns of `childOutput`: their ordinals there. */
   def columnOrdinals(argument: Expression, childOutput: Seq[Attribute]): Option[IndexedSeq[Int]] = argument match {

@@ -9,7 +9,9 @@ import tfspark.errors.TaskErrorLogFilter
  * Installs tfspark into every session built with
  * `spark.sql.extensions=tfspark.sql.TFSparkExtensions`: registers the `tfpredict` function, and
  * batches its calls: the optimizer rule [[ExtractTFPredict]] moves them into a [[BatchEvalTF]] node,
- * planned as [[BatchEvalTFExec]] (`EXPLAIN` shows `BatchEvalTF`).
+ * planned as [[BatchEvalTFExec]] (`EXPLAIN` shows `BatchEvalTF`), which the columnar rule
+ * [[BatchEvalTFColumnarRule]] replaces by [[BatchEvalTFColumnarExec]] over a child that produces
+ * columnar batches (`EXPLAIN` shows `BatchEvalTF [...], columnar`).
  */
 class TFSparkExtensions extends (SparkSessionExtensions => Unit) {
   override def apply(extensions: SparkSessionExtensions): Unit = {
@@ -18,5 +20,6 @@ class TFSparkExtensions extends (SparkSessionExtensions => Unit) {
     extensions.injectFunction((TFPredictFunction.identifier, TFPredictFunction.info, TFPredictFunction.build _))
     extensions.injectOptimizerRule(_ => ExtractTFPredict)
     extensions.injectPlannerStrategy(_ => BatchEvalTFStrategy)
+    extensions.injectColumnar(_ => BatchEvalTFColumnarRule)
   }
 }

@@ -36,6 +36,11 @@ object TFSparkSQL {
    * on `spark` through `spark.experimental`, unless the session already has them (from the
    * extension, or an earlier call). Idempotent and thread-safe. The DataFrame API, the
    * Transformer, BatchScore and pyspark's `register` call it at first use.
+   *
+   * It cannot install the columnar rule ([[BatchEvalTFColumnarRule]]): Spark fixes a session's
+   * columnar rules when it builds the session state, and `spark.experimental` has no place for
+   * them. Such a session runs every batched call on rows (same results); a session started with
+   * `spark.sql.extensions=tfspark.sql.TFSparkExtensions` has the columnar exec.
    */
   def install(spark: SparkSession): Unit = {
     TFSparkConf.register()
