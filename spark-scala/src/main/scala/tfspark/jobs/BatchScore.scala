@@ -3,6 +3,7 @@ package tfspark.jobs
 import java.lang.management.ManagementFactory
 
 import org.apache.hadoop.fs.Path
+import org.apache.spark.SparkConf
 import org.apache.spark.sql.{DataFrame, SparkSession}
 
 import tfspark.TFInference
@@ -10,6 +11,7 @@ import tfspark.conf.TFSparkConf
 import tfspark.errors.{TFSparkErrors, TFSparkException}
 import tfspark.jobs.ScoringInput.noRows
 import tfspark.model.{ModelReference, ModelRepository, ShippedModel, SignatureSpec}
+import tfspark.sql.TFSparkSQL
 
 /**
  * The `spark-submit` batch-scoring job: reads a table of features, adds the model's prediction
@@ -79,7 +81,14 @@ object BatchScore {
       // The Spark progress bar, unless --conf spark.ui.showConsoleProgress says otherwise.
       val progress = sys.props.getOrElse("spark.ui.showConsoleProgress", "true")
       ConsoleLogging.quiet() // INFO logs, start-up included, would bury the progress bar and the summary
-      val spark = SparkSession.builder().appName("tfspark BatchScore").config("spark.ui.showConsoleProgress", progress).getOrCreate()
+      // tfspark's extension, so that this session has the columnar exec too (TFSparkSQL.install cannot add it).
+      val extensions = TFSparkSQL.extensionsWithTFSpark(new SparkConf().get("spark.sql.extensions", ""))
+      val spark = SparkSession
+        .builder()
+        .appName("tfspark BatchScore")
+        .config("spark.ui.showConsoleProgress", progress)
+        .config("spark.sql.extensions", extensions)
+        .getOrCreate()
       val phases = new PhaseTimes
       // From the JVM's start: spark-submit's own start-up, the Spark session and its executors.
       phases.record(Phase.StartUp, (System.currentTimeMillis() - ManagementFactory.getRuntimeMXBean.getStartTime) / 1000.0)

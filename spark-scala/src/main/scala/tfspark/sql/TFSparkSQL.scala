@@ -55,7 +55,19 @@ object TFSparkSQL {
 
   /** Whether `spark.sql.extensions` names [[TFSparkExtensions]] (then the rule is already injected). */
   private def hasExtension(spark: SparkSession): Boolean =
-    spark.sparkContext.getConf.get("spark.sql.extensions", "").split(",").map(_.trim).contains(classOf[TFSparkExtensions].getName)
+    namesExtension(spark.sparkContext.getConf.get("spark.sql.extensions", ""))
+
+  private def namesExtension(extensions: String): Boolean =
+    extensions.split(",").map(_.trim).contains(classOf[TFSparkExtensions].getName)
+
+  /**
+   * A `spark.sql.extensions` value that names [[TFSparkExtensions]]: `extensions` as it is when it
+   * names it already, else with it appended. For a program that builds its own session
+   * (BatchScore), so that the session gets the columnar rule, which [[install]] cannot add.
+   */
+  private[tfspark] def extensionsWithTFSpark(extensions: String): String =
+    if (namesExtension(extensions)) extensions
+    else (extensions.split(",").map(_.trim).filter(_.nonEmpty) :+ classOf[TFSparkExtensions].getName).mkString(",")
 
   private def classic(spark: SparkSession): org.apache.spark.sql.classic.SparkSession =
     spark.asInstanceOf[org.apache.spark.sql.classic.SparkSession]

@@ -7,7 +7,7 @@ import org.apache.spark.unsafe.types.UTF8String
 import org.tensorflow.Tensor
 import org.tensorflow.ndarray.Shape
 
-import tfspark.model.TensorSpec
+import tfspark.model.{StringTensors, TensorSpec}
 
 /**
  * string inputs from string values (their UTF-8 bytes) and binary values (their bytes as they are),

@@ -223,4 +223,11 @@ class ColumnarEngineSuite extends AnyFunSuite with SparkSessionFixture with Erro
       assert(spark.sql("SELECT count(*) FROM vectors").head().getLong(0) === 3000L, "other queries are not affected")
     }
   }
+
+  test("a program that builds its own session (BatchScore) names the extension once, keeping the others") {
+    val ours = classOf[TFSparkExtensions].getName
+    assert(TFSparkSQL.extensionsWithTFSpark("") === ours)
+    assert(TFSparkSQL.extensionsWithTFSpark("a.B, c.D") === s"a.B,c.D,$ours")
+    assert(TFSparkSQL.extensionsWithTFSpark(s"a.B, $ours") === s"a.B, $ours", "named already: left as it is")
+  }
 }

@@ -5,8 +5,7 @@ import org.tensorflow.ndarray.Shape
 import org.tensorflow.ndarray.buffer.DataBuffers
 import org.tensorflow.types.{TBool, TFloat32, TFloat64}
 
-import tfspark.model.{NumericValues, TFDType, TensorTypes}
-import tfspark.tensor.StringTensors
+import tfspark.model.{NumericValues, StringTensors, TFDType, TensorTypes}
 
 /**
  * Builds the warm-up's input tensors from plain arrays (row-major, `shape` without wildcards).

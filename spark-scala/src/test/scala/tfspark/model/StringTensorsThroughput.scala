@@ -1,8 +1,6 @@
-package tfspark.tensor
+package tfspark.model
 
 import org.tensorflow.ndarray.Shape
-
-import tfspark.model.NativeLibrary
 
 /**
  * Prints how many strings per second each string-tensor path builds (and closes), per kind of
@@ -11,7 +9,7 @@ import tfspark.model.NativeLibrary
  * A measuring tool, not a test (it asserts nothing); the tracked figures live in bench/.
  *
  * {{{
- * ./sbt "sparkScala/Test/runMain tfspark.tensor.StringTensorsThroughput [seconds per round]"
+ * ./sbt "sparkScala/Test/runMain tfspark.model.StringTensorsThroughput [seconds per round]"
  * }}}
  */
 object StringTensorsThroughput {

@@ -1,10 +1,8 @@
-package tfspark.tensor
+package tfspark.model
 
 import org.scalatest.funsuite.AnyFunSuite
 import org.tensorflow.ndarray.Shape
 import org.tensorflow.types.TString
-
-import tfspark.model.NativeLibrary
 
 /** String tensors built in bulk (SMALL layout in one copy, longer strings through TF_TString_Copy) read back exactly. */
 class StringTensorsSuite extends AnyFunSuite {

@@ -1,4 +1,4 @@
-package tfspark.tensor
+package tfspark.model
 
 import scala.jdk.CollectionConverters._
 
@@ -9,7 +9,6 @@ import org.tensorflow.ndarray.buffer.DataBuffers
 import org.tensorflow.types.{TFloat32, TInt64, TString}
 
 import tfspark.{GoldenVectors, TestModels}
-import tfspark.model.{ModelRepository, NativeLibrary, SavedModelHandle}
 
 /**
  * The bulk string path (SMALL elements in one copy, long ones through `TF_TString_Copy`) builds

@@ -1,4 +1,4 @@
-package tfspark.tensor
+package tfspark.model
 
 import java.nio.ByteBuffer
 
@@ -41,7 +41,7 @@ import org.tensorflow.ndarray.buffer.{ByteDataBuffer, DataStorageVisitor}
  * array first, to put them into native memory with one JNI call per batch, measured no faster on a
  * 2-core machine (within run-to-run noise for 25-200-byte strings, ~25% slower for reviews).
  */
-private[tensor] object LargeTStrings {
+private[model] object LargeTStrings {
 
   /** The bytes of a `TF_TString` element (SMALL, LARGE, OFFSET and VIEW layouts alike). */
   val ElementBytes = 24

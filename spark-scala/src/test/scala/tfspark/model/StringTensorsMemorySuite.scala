@@ -1,4 +1,4 @@
-package tfspark.tensor
+package tfspark.model
 
 import java.lang.management.ManagementFactory
 
@@ -9,8 +9,6 @@ import org.tensorflow.{Graph, Session}
 import org.tensorflow.ndarray.Shape
 import org.tensorflow.op.Ops
 import org.tensorflow.types.TString
-
-import tfspark.model.NativeLibrary
 
 /**
  * Closing a string tensor built in bulk frees its LARGE elements (the `malloc`ed copies

@@ -1,4 +1,4 @@
-package tfspark.tensor
+package tfspark.model
 
 import java.util.concurrent.atomic.AtomicReference
 
@@ -62,11 +62,11 @@ object StringTensors {
   }
 
   /** TF Java's own path: one native pointer per element. */
-  private[tensor] def viaTString(shape: Shape, values: Array[Array[Byte]], from: Int, count: Int): Tensor =
+  private[model] def viaTString(shape: Shape, values: Array[Array[Byte]], from: Int, count: Int): Tensor =
     TString.tensorOfBytes(shape, DataBuffers.ofObjects(java.util.Arrays.copyOfRange(values, from, from + count): _*))
 
   /** SMALL elements in bulk from the Java heap, then the long ones through [[LargeTStrings]]. */
-  private[tensor] def bulk(shape: Shape, values: Array[Array[Byte]], from: Int, count: Int): Tensor = {
+  private[model] def bulk(shape: Shape, values: Array[Array[Byte]], from: Int, count: Int): Tensor = {
     val tensor = Tensor.of(classOf[TString], shape, ElementBytes.toLong * count)
     if (count > 0) try {
       val data = tensor.asRawTensor().data()
@@ -98,7 +98,7 @@ object StringTensors {
    * bulk path and reads them back through `TString.asBytes()`; `None` when they all match, else
    * what went wrong.
    */
-  private[tensor] def selfCheckFailure(): Option[String] =
+  private[model] def selfCheckFailure(): Option[String] =
     try {
       val probe = selfCheckValues
       val tensor = bulk(Shape.of(probe.length.toLong), probe, 0, probe.length)
@@ -111,7 +111,7 @@ object StringTensors {
     } catch { case e: Throwable => Some(e.toString + e.getStackTrace.take(3).mkString(" at ", " <- ", "")) }
 
   /** The self-check's strings. */
-  private[tensor] def selfCheckValues: Array[Array[Byte]] = {
+  private[model] def selfCheckValues: Array[Array[Byte]] = {
     val everyByte = Array.tabulate(5000)(i => (i * 7 + 3).toByte) // every byte value, NULs included
     Array(
       Array.emptyByteArray,
