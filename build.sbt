@@ -103,6 +103,14 @@ lazy val sparkScala = (project in file("spark-scala"))
     Test / fork := true,
     Test / parallelExecution := false,
     Test / testForkedParallel := false,
+    // The memory soak measures its process's native memory: it runs in a JVM of its own, so that no
+    // other suite's threads, sessions or caches allocate while it measures. Every other suite shares one.
+    Test / testGrouping := {
+      val ownJvm = Set("tfspark.model.StringTensorsMemorySuite")
+      val fork = Tests.SubProcess((Test / forkOptions).value)
+      val (alone, shared) = (Test / definedTests).value.partition(t => ownJvm(t.name))
+      Tests.Group("shared", shared, fork) +: alone.map(t => Tests.Group(t.name, Seq(t), fork))
+    },
     Test / baseDirectory := (ThisBuild / baseDirectory).value,
     Test / javaOptions ++= sparkJavaModuleOptions ++ Seq(
       "-Xmx3g",

@@ -1,7 +1,5 @@
 package tfspark.model
 
-import java.lang.management.ManagementFactory
-
 import scala.jdk.CollectionConverters._
 
 import org.scalatest.funsuite.AnyFunSuite
@@ -19,9 +17,10 @@ import org.tensorflow.types.TString
  * leave the strings to the output's) and new strings (`StringJoin`), closing inputs before
  * outputs and after them.
  *
- * '''What is measured.''' Native memory is VmRSS (`/proc/self/status`) minus the Java heap's
- * committed size (the forked test JVM's heap grows and shrinks by itself; this keeps that out).
- * The baseline is the highest value over the warm-up (the first [[WarmUpBatches]] batches, in
+ * '''What is measured.''' Native memory is the resident memory outside the Java heap's address
+ * range ([[NativeResidentMemory]]), so that the heap, which G1 commits, touches and uncommits by
+ * itself, stays out of it. The suite runs in a JVM of its own (build.sbt's `testGrouping`), so no
+ * other suite's threads or caches allocate while it measures. The baseline is the highest value over the warm-up (the first [[WarmUpBatches]] batches, in
  * which malloc's arenas, TF's allocator and the JIT reach their working sizes); after it, every
  * sample must stay within [[MarginMb]] of the baseline, and the run stops at the first sample that
  * does not (so a leak fails in seconds instead of filling the machine). The margin: the strings of
@@ -45,14 +44,7 @@ class StringTensorsMemorySuite extends AnyFunSuite {
     IndexedSeq.fill(64)(Array.fill(BatchSize)(Array.fill(64 + random.nextInt(137))((32 + random.nextInt(95)).toByte)))
   }
 
-  private def rssMb: Long =
-    scala.io.Source
-      .fromFile("/proc/self/status")
-      .getLines()
-      .collectFirst { case l if l.startsWith("VmRSS:") => l.trim.split("\\s+")(1).toLong / 1024 }
-      .getOrElse(fail("no VmRSS in /proc/self/status"))
-
-  private def nativeMb: Long = rssMb - ManagementFactory.getMemoryMXBean.getHeapMemoryUsage.getCommitted / (1024 * 1024)
+  private def nativeMb: Long = NativeResidentMemory.mb
 
   /**
    * Runs `batch(i)` for `batches` batches, sampling native memory; returns (baseline, highest after
