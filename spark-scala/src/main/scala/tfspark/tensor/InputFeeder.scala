@@ -149,8 +149,13 @@ abstract class InputFeeder(val model: String, val spec: TensorSpec, val sparkTyp
   protected def putRawBytes(base: AnyRef, offset: Long, n: Int): Unit =
     throw new IllegalStateException(s"input ${spec.key} is not fed from raw bytes")
 
-  /** A top-level scalar from a struct field; feeders override it to avoid boxing. */
-  protected def putField(struct: InternalRow, ordinal: Int): Unit = putBoxed(struct.get(ordinal, sparkType))
+  /**
+   * A top-level scalar from a struct field, read with the struct's typed getter ([[putLeaf]]).
+   * Never `InternalRow.get(ordinal, type)`: on an `UnsafeRow` in a task, Spark 4.2 resolves the
+   * type's physical reader through `SQLConf.get`, which builds a `ReadOnlySQLConf` per call (half
+   * of Titanic's SQL samples before this, bench/RESULTS.md).
+   */
+  protected def putField(struct: InternalRow, ordinal: Int): Unit = putLeaf(struct, ordinal)
 
   /**
    * The one width check: `n` values at per-row dimension `level` must match the signature's fixed
