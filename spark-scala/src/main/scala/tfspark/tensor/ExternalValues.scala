@@ -8,7 +8,8 @@ import tfspark.errors.TFSparkErrors
 /**
  * Converts plain Scala values (`Map[String, Any]` rows of the RDD API) to Catalyst's internal
  * form for a target Spark type: any `Number` for numeric types, `Seq`/`Array` for arrays,
- * `String` or `Array[Byte]` for strings. Integer inputs take integer values as bigint (uint64:
+ * `String` or `Array[Byte]` for strings (a `UTF8String` of those bytes as they are, as a string
+ * column holds them). Integer inputs take integer values as bigint (uint64:
  * decimal(20,0)); the feeder checks their range for the input's dtype.
  */
 object ExternalValues {
@@ -24,7 +25,8 @@ object ExternalValues {
       Decimal(wholeDecimal(n).get) // out of the dtype's range: the feeder says so, naming the row
     case (b: Boolean, BooleanType) => b
     case (s: String, StringType) => org.apache.spark.unsafe.types.UTF8String.fromString(s)
-    case (b: Array[Byte], StringType | BinaryType) => b
+    case (b: Array[Byte], StringType) => org.apache.spark.unsafe.types.UTF8String.fromBytes(b) // its bytes as they are
+    case (b: Array[Byte], BinaryType) => b
     case (seq: scala.collection.Seq[_], ArrayType(elem, _)) => array(model, input, seq, elem)
     case (arr: Array[_], ArrayType(elem, _)) => array(model, input, arr.toSeq, elem)
     case (other, _) => throw TFSparkErrors.inputTypeMismatch(model, input, target.simpleString, other.getClass.getSimpleName)

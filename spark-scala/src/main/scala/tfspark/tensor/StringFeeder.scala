@@ -1,7 +1,6 @@
 package tfspark.tensor
 
-import org.apache.spark.sql.catalyst.InternalRow
-import org.apache.spark.sql.catalyst.expressions.{GenericInternalRow, SpecializedGetters}
+import org.apache.spark.sql.catalyst.expressions.SpecializedGetters
 import org.apache.spark.sql.types.{BinaryType, DataType}
 import org.apache.spark.unsafe.types.UTF8String
 import org.tensorflow.Tensor
@@ -29,11 +28,6 @@ private[tensor] final class StringFeeder(model: String, spec: TensorSpec, sparkT
   override protected def putBoxed(value: Any): Unit = put(bytes(value))
   override protected def putLeaf(array: SpecializedGetters, ordinal: Int): Unit =
     put(if (binary) array.getBinary(ordinal) else array.getUTF8String(ordinal).getBytes)
-  override protected def putField(struct: InternalRow, ordinal: Int): Unit = struct match {
-    // A struct built from Scala values (predictMaps) may hold bytes where it declares a string.
-    case scalaValues: GenericInternalRow => putBoxed(scalaValues.values(ordinal))
-    case _ => putLeaf(struct, ordinal)
-  }
   override protected def clearValues(): Unit = truncateValues(0)
   override protected def truncateValues(n: Int): Unit = {
     java.util.Arrays.fill(values.asInstanceOf[Array[AnyRef]], n, math.max(n, count), null)

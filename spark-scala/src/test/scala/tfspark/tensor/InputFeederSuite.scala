@@ -75,6 +75,30 @@ class InputFeederSuite extends AnyFunSuite with ErrorChecks {
     } finally { td.close(); ts.close() }
   }
 
+  test("plain Scala values (predictMaps): bytes and text for strings, alone, in arrays and in structs, feed the same bytes") {
+    val notUtf8 = Array[Byte](-1, 0, 'a')
+    def strings(t: Tensor): Seq[Seq[Byte]] = {
+      val n = t.shape().size()
+      (0L until n).map(i => t.asInstanceOf[TString].asBytes().getObject(i / t.shape().size(1), i % t.shape().size(1)).toSeq)
+    }
+    val arrayType = ArrayType(StringType, containsNull = false)
+    val asArray = feeder(TFDType.String, Some(Seq(-1L, 2L)), arrayType)
+    asArray.add(ExternalValues.toCatalyst("m", "x", Seq(notUtf8, "café".getBytes("UTF-8")), arrayType), "row 0")
+    asArray.add(ExternalValues.toCatalyst("m", "x", Array("b", "c"), arrayType), "row 1")
+    val struct = new GenericInternalRow(
+      Array[Any](ExternalValues.toCatalyst("m", "x", notUtf8, StringType), ExternalValues.toCatalyst("m", "x", "café", StringType))
+    )
+    val fields = feeder(TFDType.String, Some(Seq(-1L, 1L)), StringType)
+    fields.addField(struct, 0, "row 0")
+    fields.addField(struct, 1, "row 1")
+    val (ta, tf) = (asArray.toTensor(), fields.toTensor())
+    try {
+      val cafe = "café".getBytes("UTF-8").toSeq
+      assert(strings(ta) === Seq(notUtf8.toSeq, cafe, "b".getBytes.toSeq, "c".getBytes.toSeq))
+      assert(strings(tf) === Seq(notUtf8.toSeq, cafe))
+    } finally { ta.close(); tf.close() }
+  }
+
   test("a scalar-shaped input builds a scalar tensor from one row; fill turns a null into NaN") {
     val f = feeder(TFDType.Float32, Some(Seq.empty), FloatType, fill = true)
     assert(!f.batched)
