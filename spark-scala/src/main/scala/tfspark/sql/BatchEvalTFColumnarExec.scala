@@ -23,7 +23,8 @@ import tfspark.tensor.BatchingIterator
  * each call's argument columns through the batch's row view (`ColumnarBatch.getRow`, typed getters
  * on the column vectors: no `ColumnarToRow`, no `UnsafeRow`, no row copy). The results are
  * appended to one column vector per call ([[ResultColumns]]), and the output batch is the input
- * batch's own vectors followed by those: pass-through columns are never copied. Spark puts
+ * batch's own vectors of the `passThrough` columns followed by those: pass-through columns are
+ * never copied. Spark puts
  * `ColumnarToRow` above this node where a row consumer needs rows.
  *
  * A `Session.run` batch never spans two input batches (the child reuses its vectors for the next
@@ -37,12 +38,13 @@ import tfspark.tensor.BatchingIterator
 case class BatchEvalTFColumnarExec(
     calls: Seq[TFPredict],
     resultAttrs: Seq[Attribute],
+    passThrough: Seq[Attribute],
     child: SparkPlan,
     batchSize: Int,
     rowLabel: Seq[String]
 ) extends UnaryExecNode {
 
-  override def output: Seq[Attribute] = child.output ++ resultAttrs
+  override def output: Seq[Attribute] = passThrough ++ resultAttrs
 
   override def producedAttributes: AttributeSet = AttributeSet(resultAttrs)
 
@@ -61,6 +63,8 @@ case class BatchEvalTFColumnarExec(
     val capacity = batchSize
     val callsHere = calls
     val labelColumns = rowLabel
+    val passed = passThrough.map(a => childOutput.indexWhere(_.exprId == a.exprId)).toArray
+    val namedByInputs = BatchEvalTFExec.keptColumns(childOutput, passThrough, labelColumns)._2 // as the row exec names them
     child.executeColumnar().mapPartitions { batches =>
       var current: ColumnarBatch = null
       val view: Int => InternalRow = rowId => current.getRow(rowId) // one shared row, moved to rowId
@@ -83,6 +87,7 @@ case class BatchEvalTFColumnarExec(
             while (c < values.length) { ResultColumns.append(results(c), types(c), values(c)); c += 1 }
           },
           label = (rowId, _) => label(view(rowId)), // built only for an error message
+          namedByInputs = namedByInputs,
           onBatch = () => numBatches += 1,
           onRowError = () => numRowErrors += 1
         )
@@ -91,10 +96,10 @@ case class BatchEvalTFColumnarExec(
           if (v.getElementsAppended != n) throw new IllegalStateException(s"${v.getElementsAppended} results for a batch of $n rows")
         }
         numOutputRows += n
-        val columns = new Array[ColumnVector](batch.numCols() + results.length)
+        val columns = new Array[ColumnVector](passed.length + results.length)
         var i = 0
-        while (i < batch.numCols()) { columns(i) = batch.column(i); i += 1 }
-        System.arraycopy(results, 0, columns, batch.numCols(), results.length)
+        while (i < passed.length) { columns(i) = batch.column(passed(i)); i += 1 }
+        System.arraycopy(results, 0, columns, passed.length, results.length)
         new ColumnarBatch(columns, n)
       }
     }

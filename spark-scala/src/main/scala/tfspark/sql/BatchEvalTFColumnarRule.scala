@@ -34,7 +34,7 @@ object BatchEvalTFColumnarRule extends ColumnarRule {
       else
         plan.transformUp { // innermost first: a call over another call's columnar exec runs on its batches too
           case e: BatchEvalTFExec if BatchEvalTFColumnarExec.rowOnlyReason(e).isEmpty =>
-            BatchEvalTFColumnarExec(e.calls, e.resultAttrs, e.child, e.batchSize, e.rowLabel)
+            BatchEvalTFColumnarExec(e.calls, e.resultAttrs, e.passThrough, e.child, e.batchSize, e.rowLabel)
         }
   }
 }

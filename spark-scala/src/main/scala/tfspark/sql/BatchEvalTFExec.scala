@@ -24,19 +24,28 @@ import tfspark.tensor.{BatchLimits, BatchRunner, BatchingIterator, ValueText}
 /**
  * Runs `calls` over the child's rows in batches of `batchSize`: one `Session.run` per batch per
  * call, results joined back to their rows in order, through tfspark's one batching loop
- * ([[BatchingIterator]]).
+ * ([[BatchingIterator]]). Outputs the `passThrough` columns of the child, then the results.
  *
  * Input rows are reused by the child operator, so each call's argument is copied into its batch
- * buffers as soon as the row is read, and the row itself is copied (`InternalRow.copy`) to be
- * joined with its results later. Memory is bounded by one batch of rows and results.
+ * buffers as soon as the row is read, and the row's *kept* columns are copied to be joined with
+ * its results later: the pass-through columns, and the `rowLabel` (or `path`) columns that name
+ * it. Columns that only the model reads are not kept. Memory is bounded by one batch of rows and results.
  *
- * Errors name a row by its content ([[RowLabel]], preferring the `rowLabel` columns). A call under
- * `spark.tfpredict.onError=null` isolates its bad rows instead of failing; `numRowErrors` counts them.
+ * Errors name a row by its content ([[RowLabel]], preferring the `rowLabel` columns); a row that
+ * TF fails on whose label columns were not kept is named by its model inputs, read back from the
+ * batch. A call under `spark.tfpredict.onError=null` isolates its bad rows instead of failing;
+ * `numRowErrors` counts them.
  */
-case class BatchEvalTFExec(calls: Seq[TFPredict], resultAttrs: Seq[Attribute], child: SparkPlan, batchSize: Int, rowLabel: Seq[String])
-    extends UnaryExecNode {
+case class BatchEvalTFExec(
+    calls: Seq[TFPredict],
+    resultAttrs: Seq[Attribute],
+    passThrough: Seq[Attribute],
+    child: SparkPlan,
+    batchSize: Int,
+    rowLabel: Seq[String]
+) extends UnaryExecNode {
 
-  override def output: Seq[Attribute] = child.output ++ resultAttrs
+  override def output: Seq[Attribute] = passThrough ++ resultAttrs
 
   override def producedAttributes: AttributeSet = AttributeSet(resultAttrs)
 
@@ -51,18 +60,27 @@ case class BatchEvalTFExec(calls: Seq[TFPredict], resultAttrs: Seq[Attribute], c
     val capacity = batchSize
     val callsHere = calls
     val labelColumns = rowLabel
+    val (kept, namedByInputs) = BatchEvalTFExec.keptColumns(childOutput, passThrough, labelColumns)
     child.execute().mapPartitions { rows =>
       val engineCalls = BatchEvalTFExec.engineCalls[InternalRow](callsHere, childOutput, capacity, row => row)
       val label = BatchEvalTFExec.labeller(callsHere, childOutput, labelColumns)
-      val project = UnsafeProjection.create(schema, schema)
+      val keep: InternalRow => InternalRow =
+        if (kept == childOutput) _.copy()
+        else if (kept.isEmpty) _ => InternalRow.empty
+        else { val narrow = UnsafeProjection.create(kept, childOutput); row => narrow(row).copy() }
+      val project = UnsafeProjection.create(schema, kept ++ resultAttrs)
       val joined = new JoinedRow
       new BatchingIterator[InternalRow, InternalRow](
         rows,
         engineCalls,
         capacity,
-        keep = _.copy(),
+        keep = keep,
         emit = (row, results) => { numOutputRows += 1; project(joined(row, new GenericInternalRow(results))) },
         label = (row, _) => label(row), // built only for an error message
+        labelKept =
+          if (kept == childOutput || namedByInputs) None
+          else Some { val read = RowLabel.reading(kept, childOutput, labelColumns); (row, _) => read(row) },
+        namedByInputs = namedByInputs,
         onBatch = () => numBatches += 1,
         onRowError = () => numRowErrors += 1
       )
@@ -120,6 +138,24 @@ object BatchEvalTFExec {
       )
     }.toIndexedSeq
 
+  /**
+   * The columns of the child that either exec keeps with a row until its batch is emitted: the
+   * `passThrough` ones, and those that name it ([[RowLabel.named]]: the `rowLabel` columns, or
+   * `path`), in the child's order; and whether a row that TF fails on after its batch was read is
+   * named by its model inputs instead, because the kept columns cannot name it as the row's label
+   * would (the label reads the first columns of the child, and the query does not output them all).
+   */
+  private[sql] def keptColumns(
+      childOutput: Seq[Attribute],
+      passThrough: Seq[Attribute],
+      rowLabel: Seq[String]
+  ): (Seq[Attribute], Boolean) = {
+    val named = RowLabel.named(childOutput, rowLabel).getOrElse(Nil)
+    val kept = childOutput.filter(a => passThrough.exists(_.exprId == a.exprId) || named.exists(_.exprId == a.exprId))
+    // A literal-only argument's rows have no columns: its label reads the argument, not a column.
+    (kept, named.isEmpty && !childOutput.take(RowLabel.MaxColumns).forall(a => kept.exists(_.exprId == a.exprId)))
+  }
+
   /** Names a row of the child in errors ([[RowLabel]]); for rows without columns, by the first call's argument. */
   private[sql] def labeller(calls: Seq[TFPredict], childOutput: Seq[Attribute], labelColumns: Seq[String]): InternalRow => String = {
     val firstArgument = BindReferences.bindReference(calls.head.argument, childOutput)
@@ -144,14 +180,14 @@ object BatchEvalTFExec {
  */
 object BatchEvalTFStrategy extends SparkStrategy {
   override def apply(plan: LogicalPlan): Seq[SparkPlan] = plan match {
-    case BatchEvalTF(calls, resultAttrs, child, _) =>
+    case BatchEvalTF(calls, resultAttrs, passThrough, child, _) =>
       val batchSize = calls.flatMap(_.batchSize).headOption.getOrElse {
         val n = TFSparkConf.batchSize()
         calls.foreach(c => BatchLimits.check(n, Some(c.binding), TFSparkConf.BatchSize, isConfig = true))
         n
       }
       val rowLabel = calls.map(_.rowLabel).find(_.nonEmpty).getOrElse(TFSparkConf.rowLabel())
-      BatchEvalTFExec(calls, resultAttrs, planLater(child), batchSize, rowLabel) :: Nil
+      BatchEvalTFExec(calls, resultAttrs, passThrough, planLater(child), batchSize, rowLabel) :: Nil
     case _ => Nil
   }
 }

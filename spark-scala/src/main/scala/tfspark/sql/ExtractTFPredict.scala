@@ -110,7 +110,8 @@ object ExtractTFPredict extends Rule[LogicalPlan] {
     val byCall = calls.map(_.canonicalized).zip(results).toMap
     val rewrite = (e: Expression) => e.transformUp { case c: TFPredict if byCall.contains(c.canonicalized) => byCall(c.canonicalized) }
     val labels = labelColumns(calls, child)
-    (rewrite, BatchEvalTF(calls, results, expose(child, labels.filterNot(child.outputSet.contains)), labels))
+    val exposed = expose(child, labels.filterNot(child.outputSet.contains))
+    (rewrite, BatchEvalTF(calls, results, exposed.output, exposed, labels))
   }
 
   /**
@@ -135,7 +136,7 @@ object ExtractTFPredict extends Rule[LogicalPlan] {
 }
 
 /**
- * [[ExtractTFPredict]] followed by Spark's column pruning, for sessions where the rule is
+ * [[ExtractTFPredict]] followed by [[PruneTFPassThrough]] and Spark's column pruning, for sessions where the rule is
  * installed at run time (`spark.experimental.extraOptimizations`, [[TFSparkSQL.install]]): that
  * batch runs after Spark's operator optimizations, so without this the scan under a new
  * [[BatchEvalTF]] would read every column.
@@ -144,6 +145,6 @@ object ExtractTFPredictAndPrune extends Rule[LogicalPlan] {
   override def apply(plan: LogicalPlan): LogicalPlan = {
     val extracted = ExtractTFPredict(plan)
     if (extracted.fastEquals(plan)) plan
-    else RemoveNoopOperators(CollapseProject(ColumnPruning(extracted)))
+    else RemoveNoopOperators(CollapseProject(ColumnPruning(PruneTFPassThrough(ColumnPruning(extracted)))))
   }
 }

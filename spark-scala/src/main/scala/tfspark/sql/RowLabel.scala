@@ -32,15 +32,30 @@ object RowLabel {
     if (missing.isEmpty) "" else s" (spark.tfpredict.rowLabel names ${missing.mkString(", ")}, which this query does not select)"
 
   /** A labeller for rows of `output`, preferring the `preferred` columns (matched case-insensitively). */
-  def of(output: Seq[Attribute], preferred: Seq[String]): InternalRow => String = {
-    def find(name: String) = output.indexWhere(_.name.equalsIgnoreCase(name))
-    val missing = preferred.filter(find(_) < 0)
-    val chosen: Seq[Int] = Some(preferred.map(find)).filter(p => p.nonEmpty && missing.isEmpty).getOrElse {
-      val path = find("path")
-      if (path >= 0) Seq(path) else output.indices.take(MaxColumns)
+  def of(output: Seq[Attribute], preferred: Seq[String]): InternalRow => String = reading(output, output, preferred)
+
+  /**
+   * The columns of `output` that its labels read: the `preferred` ones when it has them all, else
+   * `path`; `None` when it has neither, and labels read its first [[MaxColumns]] columns.
+   */
+  def named(output: Seq[Attribute], preferred: Seq[String]): Option[Seq[Attribute]] = {
+    def find(name: String) = output.find(_.name.equalsIgnoreCase(name))
+    Some(preferred.flatMap(find)).filter(p => p.nonEmpty && p.size == preferred.size).orElse(find("path").map(Seq(_)))
+  }
+
+  /**
+   * A labeller for rows of `layout` that names them as [[of]]`(output, preferred)` names the rows
+   * of `output` they were projected from: for rows that keep only some columns, which must include
+   * the ones the label reads.
+   */
+  def reading(layout: Seq[Attribute], output: Seq[Attribute], preferred: Seq[String]): InternalRow => String = {
+    val chosen = named(output, preferred).getOrElse(output.take(MaxColumns))
+    val fields = chosen.map { a =>
+      val i = layout.indexWhere(_.exprId == a.exprId)
+      require(i >= 0, s"row label column ${a.name} is not among the kept columns ${layout.mkString(", ")}")
+      (i, a.name, a.dataType)
     }
-    val fields = chosen.map(i => (i, output(i).name, output(i).dataType))
-    val note = notSelected(missing)
+    val note = notSelected(preferred.filterNot(n => output.exists(_.name.equalsIgnoreCase(n))))
     row =>
       fields
         .map { case (i, name, t) => s"$name: ${if (row.isNullAt(i)) "null" else ValueText.of(row.get(i, t), t)}" }

@@ -6,7 +6,7 @@ import scala.util.Using
 import org.apache.spark.sql.catalyst.InternalRow
 import org.apache.spark.sql.catalyst.expressions.GenericInternalRow
 import org.apache.spark.sql.catalyst.util.ArrayData
-import org.apache.spark.sql.types.{ArrayType, DataType}
+import org.apache.spark.sql.types.{ArrayType, BinaryType, DataType}
 import org.tensorflow.Tensor
 
 import tfspark.errors.TFSparkErrors
@@ -51,6 +51,8 @@ final class BatchRunner(
   }.toArray
   private val ordinals = binding.inputs.map(_._3.map(o => fieldOrdinals.fold(o)(_(o)))).toArray
   private val types = binding.inputs.map(_._2).toArray
+  // Typed getters, chosen once: InternalRow.get(ordinal, type) on an UnsafeRow resolves its reader per call (through SQLConf).
+  private val accessors = types.map(t => InternalRow.getAccessor(t))
   private val unbatched = feeders.map(!_.batched)
   private val scalarTyped = types.map(SparkTypes.depthOf(_) == 0) // a null there can be filled
   private val anyUnbatched = unbatched.contains(true)
@@ -61,7 +63,9 @@ final class BatchRunner(
   private val segmentScalars = new Array[Any](feeders.length) // the open segment's scalar inputs
   private val closedSegments = ArrayBuffer.empty[Seq[Array[Any]]] // decoded columns per closed segment
   private val failed = ArrayBuffer.empty[(Int, Throwable)] // (row of the batch, TF's error), in row order
+  private val failedInputs = scala.collection.mutable.Map.empty[Int, String] // row of the batch -> its inputs as text
   private var lastFailures: Seq[(Int, Throwable)] = Nil
+  private var lastFailedInputs: Map[Int, String] = Map.empty
   private var rows = 0
   private var segmentRows = 0
 
@@ -73,6 +77,7 @@ final class BatchRunner(
     segmentRows = 0
     closedSegments.clear()
     failed.clear()
+    failedInputs.clear()
     feeders.foreach(_.clear())
   }
 
@@ -81,6 +86,13 @@ final class BatchRunner(
    * in order; their results are null. Empty when the whole batch ran.
    */
   def failures: Seq[(Int, Throwable)] = lastFailures
+
+  /**
+   * The model inputs of row `row` of the last [[run]]'s [[failures]], as text read back from the
+   * batch's own tensors (`row with inputs {key: value, ...}`, shortened by [[ValueText]]): names a row by its
+   * content where the caller did not keep the row itself.
+   */
+  def failedInput(row: Int): String = lastFailedInputs.getOrElse(row, s"row $row of its batch")
 
   private val elementsNullable = types.map(BatchRunner.elementsNullable)
 
@@ -152,7 +164,7 @@ final class BatchRunner(
 
   private def valueOf(argument: Any, i: Int): Any = ordinals(i) match {
     case None => argument
-    case Some(ordinal) => argument.asInstanceOf[InternalRow].get(ordinal, types(i))
+    case Some(ordinal) => accessors(i)(argument.asInstanceOf[InternalRow], ordinal)
   }
 
   private def scalarsChange(): Boolean = {
@@ -175,6 +187,7 @@ final class BatchRunner(
       else decoders.indices.map(c => closedSegments.iterator.flatMap(_(c)).toArray)
     val n = rows
     lastFailures = failed.toList
+    lastFailedInputs = failedInputs.toMap
     clear()
     if (columns.size == 1) columns.head
     else
@@ -190,7 +203,7 @@ final class BatchRunner(
       case Right(decoded) => decoded
       case Left(error) =>
         val decoded = decoders.map(_ => new Array[Any](n))
-        if (n == 1) failed += ((rows - segmentRows) -> error) else bisect(0, n, decoded)
+        if (n == 1) fail(0, error) else bisect(0, n, decoded)
         decoded
     }
     closedSegments += columns
@@ -202,12 +215,42 @@ final class BatchRunner(
   private def bisect(from: Int, until: Int, into: Seq[Array[Any]]): Unit =
     if (!(stopAtFirstFailure && failed.nonEmpty)) runRange(from, until) match {
       case Right(decoded) => decoded.zip(into).foreach { case (d, column) => System.arraycopy(d, 0, column, from, until - from) }
-      case Left(error) if until - from == 1 => failed += ((rows - segmentRows + from) -> error)
+      case Left(error) if until - from == 1 => fail(from, error)
       case Left(_) =>
         val middle = (from + until) >>> 1
         bisect(from, middle, into)
         bisect(middle, until, into)
     }
+
+  /** Records that TF failed on row `position` of the open segment, with that row's inputs as text (its buffers are still full). */
+  private def fail(position: Int, error: Throwable): Unit = {
+    val row = rows - segmentRows + position
+    failed += (row -> error)
+    failedInputs(row) = describeInput(position)
+  }
+
+  /** Row `position` of the open segment's inputs, read back from their tensors; an input that cannot be shown says so. */
+  private def describeInput(position: Int): String =
+    feeders.indices
+      .map { i =>
+        val f = feeders(i)
+        val text =
+          try
+            f.tensors(position, position + 1) match {
+              case Seq((_, tensor)) =>
+                try {
+                  val decoder =
+                    new OutputDecoder(binding.model, binding.signature, f.spec, unitDimAsArray = true, f.batched, types(i) == BinaryType)
+                  var utf8 = true
+                  val value = decoder.decode(tensor, 1, (_, _) => utf8 = false)(0)
+                  if (utf8) ValueText.of(value, decoder.sparkType) else "<not UTF-8>"
+                } finally tensor.close()
+              case several => several.foreach(_._2.close()); "<not shown>"
+            }
+          catch { case scala.util.control.NonFatal(_) => "<not shown>" }
+        s"${f.spec.key}: $text"
+      }
+      .mkString("row with inputs {", ", ", "}")
 
   /**
    * One `Session.run` on rows `[from, until)` of the open segment: the decoded columns, or TF's
@@ -235,7 +278,7 @@ final class BatchRunner(
         }
         if (invalid != null) invalid.foreach { case (r, e) =>
           decoded.foreach(_(r) = null)
-          failed += ((rows - segmentRows + from + r) -> e)
+          fail(from + r, e)
         }
         Right(decoded)
       }

@@ -29,6 +29,11 @@ import tfspark.errors.{TFSparkErrors, TFSparkException}
  *
  * @param keep the copy of an item to hold until its batch is emitted (`_.copy()` for reused rows)
  * @param label names an item in error messages from its content and its index in the partition
+ * @param labelKept names a kept item (what `keep` returned) when TF fails on its row after the
+ *   batch was read; by default `label`, for callers whose kept items are the items
+ * @param namedByInputs a row that TF fails on after the batch was read is named by its model
+ *   inputs, read back from the batch ([[BatchRunner.failedInput]]): for callers that keep no
+ *   columns that name it (only the ones they output)
  * @param onBatch called once per `Session.run` batch of a call (a metric)
  * @param onRowError called once per row and call whose error was isolated (a metric)
  */
@@ -39,6 +44,8 @@ final class BatchingIterator[T, R](
     keep: T => T,
     emit: (T, Array[Any]) => R,
     label: (T, Long) => String,
+    labelKept: Option[(T, Long) => String] = None,
+    namedByInputs: Boolean = false,
     onBatch: () => Unit = () => (),
     onRowError: () => Unit = () => ()
 ) extends Iterator[R] {
@@ -125,8 +132,10 @@ final class BatchingIterator[T, R](
     while (r < count) {
       val slot = slots(c)(r)
       if (slot >= 0) positions.get(slot).foreach { cause =>
-        val item = pending(r).asInstanceOf[T]
-        val e = OutputDecoder.rowError(calls(c).runner.binding.model, label(item, indexes(r)), cause)
+        val runner = calls(c).runner
+        val row =
+          if (namedByInputs) runner.failedInput(slot) else labelKept.getOrElse(label)(pending(r).asInstanceOf[T], indexes(r))
+        val e = OutputDecoder.rowError(runner.binding.model, row, cause)
         if (errors(c) == null) throw e
         errors(c)(r) = e
         onRowError()

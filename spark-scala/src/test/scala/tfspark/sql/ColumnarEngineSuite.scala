@@ -63,7 +63,16 @@ class ColumnarEngineSuite extends AnyFunSuite with SparkSessionFixture with Erro
     Files.write(new File(dir, "broken.jpg").toPath, Array[Byte](1, 2, 3))
     Files.write(new File(dir, "notes.jpg").toPath, "not an image".getBytes("UTF-8"))
     parquetView(spark.read.format("binaryFile").load(dir.getPath).select("path", "content").orderBy("path"), "images")
+    // The same images without their path: nothing but the bytes the model reads can name a row.
+    parquetView(spark.table("images").selectExpr("substring_index(path, '/', -1) AS name", "content"), "named_images")
+    parquetView(spark.table("images").select("content"), "image_bytes")
   }
+
+  private def passThroughOf(df: DataFrame): Seq[Seq[String]] =
+    collect(df.queryExecution.executedPlan) {
+      case b: BatchEvalTFExec => b.passThrough.map(_.name)
+      case b: BatchEvalTFColumnarExec => b.passThrough.map(_.name)
+    }
 
   private val titanicArgument = "struct(Pclass, Name, Sex, Age, SibSp, Parch, Fare, Cabin, Embarked)"
 
@@ -195,6 +204,73 @@ class ColumnarEngineSuite extends AnyFunSuite with SparkSessionFixture with Erro
     assert(rows.size === 3000 && rows.filter(_.isNullAt(1)).map(_.getLong(0)) === Seq(500L, 600L, 777L))
     assert(rows.forall(r => !r.getAs[Row](2).isNullAt(0) && r.getAs[Row](2).isNullAt(1)))
     assert(errors === 1)
+  }
+
+  test("only the columns the plan above reads pass through, in both execs, with the rows of the unpruned plan") {
+    tables
+    val conf = Seq(TFSparkConf.NullPolicy -> "null", TFSparkConf.OnError -> "null", TFSparkConf.BatchSize -> "100")
+    val selectNote = "SELECT id, p FROM (SELECT id, note, tfpredict('linear', features) AS p FROM vectors) WHERE"
+    // (query, the node's pass-through columns, whether it runs on columns)
+    val queries = Seq(
+      ("SELECT tfpredict('linear', features) AS p FROM vectors", Seq.empty[String], true),
+      ("SELECT id, tfpredict('linear', features) AS p FROM vectors", Seq("id"), true),
+      // A condition on `note` alone goes below the node (which then runs on rows); one that also reads the result stays above.
+      (s"$selectNote note LIKE '%7' AND p.error IS NULL", Seq("id"), false),
+      (s"$selectNote p.error IS NOT NULL OR note LIKE '%7'", Seq("id", "note"), true),
+      // An aggregate above reads the key it groups by and the result; not `note` or `features`.
+      (
+        "SELECT k, count(p.error) AS bad FROM (SELECT id % 3 AS k, note, features, tfpredict('linear', features) AS p FROM vectors) GROUP BY k",
+        Seq("id"),
+        true
+      )
+    )
+    spark.table("vectors").createOrReplaceTempView("vectors_all")
+    queries.foreach { case (query, expected, columnar) =>
+      Seq(true, false).foreach { enabled =>
+        withConf(conf :+ (TFSparkConf.ColumnarEnabled -> enabled.toString): _*) {
+          val df = spark.sql(query)
+          assert(passThroughOf(df) === Seq(expected), s"$query\n${df.queryExecution.executedPlan}")
+          assert(!df.queryExecution.executedPlan.toString.contains("other"), s"the scan reads only what the query needs:\n$query")
+        }
+      }
+      // The unpruned plan: every column of vectors goes through the node; the outer query drops them.
+      val unpruned = withConf(conf: _*) {
+        val everything = spark.sql("SELECT *, tfpredict('linear', features) AS p FROM vectors_all")
+        assert(passThroughOf(everything) === Seq(Seq("id", "features", "note", "other")))
+        everything.createOrReplaceTempView("scored_all")
+        spark.sql(query.replace("tfpredict('linear', features)", "p").replace("FROM vectors", "FROM scored_all")).collect().toSeq
+      }
+      val (rows, _) = bothExecs(query, conf: _*)(columnar)
+      assert(rows.sortBy(_.toString) === unpruned.sortBy(_.toString), query)
+    }
+  }
+
+  test("a row TF fails on is named by the columns the query keeps, else by its model inputs, the same in both execs") {
+    // The row label's `name` column is kept (not output) to name the row.
+    bothFail(
+      "SELECT tfpredict('cifar2', content) FROM named_images",
+      "MODEL_EXECUTION_FAILED",
+      Map("model" -> "cifar2", "row" -> "row {name: \"broken.jpg\"}"),
+      TFSparkConf.RowLabel -> "name",
+      TFSparkConf.BatchSize -> "8"
+    )
+    // An output column names it as the row's label would.
+    bothFail(
+      "SELECT content, tfpredict('cifar2', content) FROM image_bytes",
+      "MODEL_EXECUTION_FAILED",
+      Map("model" -> "cifar2", "row" -> "row {content: <3 bytes>}"),
+      TFSparkConf.BatchSize -> "8"
+    )
+    // Nothing kept: the model's input, read back from the batch.
+    tables
+    Seq(true, false).foreach { columnar =>
+      withConf(TFSparkConf.ColumnarEnabled -> columnar.toString, TFSparkConf.BatchSize -> "8") {
+        val df = spark.sql("SELECT tfpredict('cifar2', content) FROM image_bytes")
+        assert(passThroughOf(df) === Seq(Nil))
+        val row = checkError("MODEL_EXECUTION_FAILED", Map("model" -> "cifar2"))(df.collect()).messageParameters("row")
+        assert(row.startsWith("row with inputs {") && row.endsWith(": <3 bytes>}"), row)
+      }
+    }
   }
 
   test("the row exec stays where the columnar one cannot run: an expression argument, a row child, a Filter below") {
