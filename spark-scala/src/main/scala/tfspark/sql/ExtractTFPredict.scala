@@ -3,19 +3,21 @@ package tfspark.sql
 import scala.collection.mutable
 
 import org.apache.spark.sql.catalyst.expressions._
-import org.apache.spark.sql.catalyst.plans.logical.{Filter, LogicalPlan, Project, Subquery}
+import org.apache.spark.sql.catalyst.expressions.aggregate.AggregateExpression
+import org.apache.spark.sql.catalyst.plans.logical.{Aggregate, Filter, LogicalPlan, Project, Subquery}
 import org.apache.spark.sql.catalyst.optimizer.{CollapseProject, ColumnPruning, RemoveNoopOperators}
 import org.apache.spark.sql.catalyst.rules.Rule
 
 import tfspark.conf.TFSparkConf
 
 /**
- * Moves `tfpredict` calls out of `Project` and `Filter` into a [[BatchEvalTF]] node below them, so
- * that they run batched (Spark's `ExtractPythonUDFs` does the same for Python UDFs).
+ * Moves `tfpredict` calls out of `Project`, `Filter` and the aggregate functions of `Aggregate`
+ * into a [[BatchEvalTF]] node below them, so that they run batched (Spark's `ExtractPythonUDFs`
+ * does the same for Python UDFs).
  *
  * Only calls that run on every row are extracted: not those inside the branches of `CASE`, `IF`,
- * `COALESCE` (beyond their first input), the right side of `AND`/`OR`, or lambdas, which may skip
- * rows; not calls with non-deterministic arguments. Those stay row by row, which is correct. In a
+ * `COALESCE` (beyond their first input), the right side of `AND`/`OR`, lambdas, or an aggregate
+ * function with a `FILTER` clause, which may skip rows; not calls with non-deterministic arguments. Those stay row by row, which is correct. In a
  * `Filter`, conjuncts without calls stay below the new node, so rows they remove are never scored.
  * Nested calls are extracted innermost first; the optimizer's fixed point extracts the outer ones.
  * Equal calls share one evaluation. Idempotent. Off when `spark.tfpredict.batchedSql=false`.
@@ -54,8 +56,20 @@ object ExtractTFPredict extends Rule[LogicalPlan] {
               val below = plain.reduceOption(And).map(Filter(_, child)).getOrElse(child)
               val (rewrite, node) = evaluateBelow(extractable(withCalls), below)
               Project(f.output, Filter(withCalls.map(rewrite).reduce(And), node))
+            // An aggregate function's argument is evaluated on every input row, so its calls run
+            // batched below the Aggregate (Spark already moves grouping keys into a Project below).
+            case a: Aggregate if extractable(aggregatedPerRow(a)).nonEmpty =>
+              val (rewrite, node) = evaluateBelow(extractable(aggregatedPerRow(a)), a.child)
+              a.copy(aggregateExpressions = a.aggregateExpressions.map(rewrite(_).asInstanceOf[NamedExpression]), child = node)
           }
       }
+
+  /**
+   * The aggregate functions of `a` that see every input row: not those with a `FILTER (WHERE ...)`
+   * clause, which skips rows that a call must not score (a bad row the clause leaves out).
+   */
+  private def aggregatedPerRow(a: Aggregate): Seq[Expression] =
+    a.aggregateExpressions.flatMap(_.collect { case e: AggregateExpression if e.filter.isEmpty => e.aggregateFunction })
 
   /**
    * The results of calls that a [[BatchEvalTF]] evaluates below `plan`, by canonical call, when

@@ -106,6 +106,9 @@ class BatchedSqlSuite extends AnyFunSuite with SparkSessionFixture with ErrorChe
       "SELECT tfpredict('linear', f) > 0 AS positive, count(*) FROM points WHERE f IS NOT NULL GROUP BY 1",
     "struct outputs" -> "SELECT id, tfpredict('linear', f) AS p, tfpredict('titanic:features', t) AS q FROM points WHERE f IS NOT NULL",
     "subquery" -> "SELECT max(p) FROM (SELECT tfpredict('linear', f) AS p FROM points WHERE f IS NOT NULL)",
+    "inside aggregate functions" ->
+      ("SELECT id % 2 AS k, sum(tfpredict('linear', f)) AS s, max(tfpredict('linear', f) * 2) AS m, count(*) AS n " +
+        "FROM points WHERE f IS NOT NULL GROUP BY id % 2"),
     "struct(*) of columns, read straight from the row" -> "SELECT PassengerId, tfpredict('titanic', struct(*)) AS p FROM passengers",
     "a struct of computed fields" ->
       ("SELECT PassengerId, tfpredict('titanic', named_struct('pclass', Pclass + 0, 'name', trim(Name), 'sex', lower(Sex), " +
@@ -134,6 +137,13 @@ class BatchedSqlSuite extends AnyFunSuite with SparkSessionFixture with ErrorChe
     try assert(!plan(query).contains("BatchEvalTF"))
     finally spark.conf.unset(ExtractTFPredict.EnabledKey)
     info(explain(spark.sql(query)))
+  }
+
+  test("a call in an aggregate function with a FILTER clause stays row by row: the rows the clause leaves out are never scored") {
+    val query = "SELECT sum(tfpredict('linear', f)) FILTER (WHERE f IS NOT NULL) AS s, count(*) AS n FROM points"
+    assert(!plan(query).contains("BatchEvalTF"), explain(spark.sql(query)))
+    val rows = spark.sql(query).collect()
+    assert(rows.length === 1 && !rows.head.isNullAt(0), "null rows of f were left out, not scored (NULL_INPUT)")
   }
 
   test("a call inside a CASE branch stays row by row; LIMIT and whole-stage codegen off give the same rows") {
