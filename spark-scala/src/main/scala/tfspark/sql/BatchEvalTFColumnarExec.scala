@@ -68,7 +68,7 @@ case class BatchEvalTFColumnarExec(
     child.executeColumnar().mapPartitions { batches =>
       var current: ColumnarBatch = null
       val view: Int => InternalRow = rowId => current.getRow(rowId) // one shared row, moved to rowId
-      val engineCalls = BatchEvalTFExec.engineCalls[Int](callsHere, childOutput, capacity, view)
+      val engineCalls = BatchEvalTFExec.engineCalls[Int](callsHere, childOutput, capacity, view, namedByInputs)
       val label = BatchEvalTFExec.labeller(callsHere, childOutput, labelColumns)
       val types: Array[DataType] = callsHere.map(_.dataType).toArray
       val results = types.map(t => new OnHeapColumnVector(BatchEvalTFColumnarExec.InitialRows, t))

@@ -62,7 +62,7 @@ case class BatchEvalTFExec(
     val labelColumns = rowLabel
     val (kept, namedByInputs) = BatchEvalTFExec.keptColumns(childOutput, passThrough, labelColumns)
     child.execute().mapPartitions { rows =>
-      val engineCalls = BatchEvalTFExec.engineCalls[InternalRow](callsHere, childOutput, capacity, row => row)
+      val engineCalls = BatchEvalTFExec.engineCalls[InternalRow](callsHere, childOutput, capacity, row => row, namedByInputs)
       val label = BatchEvalTFExec.labeller(callsHere, childOutput, labelColumns)
       val keep: InternalRow => InternalRow =
         if (kept == childOutput) _.copy()
@@ -112,12 +112,14 @@ object BatchEvalTFExec {
    * row itself, or a view of a columnar batch's row): each call's runner on its cached model,
    * and its argument read from that row. struct(*) and the DataFrame API's arguments are structs
    * of columns: the runner reads those fields straight from the row, and no struct is built.
+   * With `namedByInputs` ([[keptColumns]]), the runners keep the text of the inputs TF fails on.
    */
   private[sql] def engineCalls[T](
       calls: Seq[TFPredict],
       childOutput: Seq[Attribute],
       capacity: Int,
-      row: T => InternalRow
+      row: T => InternalRow,
+      namedByInputs: Boolean
   ): IndexedSeq[BatchingIterator.Call[T]] =
     calls.map { c =>
       val columns = columnOrdinals(c.argument, childOutput)
@@ -129,7 +131,8 @@ object BatchEvalTFExec {
           capacity,
           c.nullPolicy.fillNulls,
           stopAtFirstFailure = !c.onError.isolates,
-          fieldOrdinals = columns
+          fieldOrdinals = columns,
+          describeFailedInputs = namedByInputs
         ),
         if (columns.isDefined) item => row(item) else item => argument.eval(row(item)),
         c.nullPolicy,

@@ -35,6 +35,8 @@ import tfspark.model.SavedModelHandle
  * @param fillNulls null scalar inputs become NaN or "" (`spark.tfpredict.nullPolicy=fill`)
  * @param fieldOrdinals where each field of a struct argument is in the rows that [[add]] gets,
  *   when the caller hands it the row its argument's fields are plain columns of (no struct is built)
+ * @param describeFailedInputs keep, for each row TF fails on, its inputs as text ([[failedInput]]),
+ *   for a caller that keeps nothing else that names the row
  */
 final class BatchRunner(
     handle: SavedModelHandle,
@@ -42,7 +44,8 @@ final class BatchRunner(
     val capacity: Int,
     fillNulls: Boolean,
     stopAtFirstFailure: Boolean = true,
-    fieldOrdinals: Option[IndexedSeq[Int]] = None
+    fieldOrdinals: Option[IndexedSeq[Int]] = None,
+    describeFailedInputs: Boolean = false
 ) {
   require(capacity > 0, s"batch capacity must be positive, got $capacity")
 
@@ -90,7 +93,7 @@ final class BatchRunner(
   /**
    * The model inputs of row `row` of the last [[run]]'s [[failures]], as text read back from the
    * batch's own tensors (`row with inputs {key: value, ...}`, shortened by [[ValueText]]): names a row by its
-   * content where the caller did not keep the row itself.
+   * content where the caller did not keep the row itself. Kept only with `describeFailedInputs`.
    */
   def failedInput(row: Int): String = lastFailedInputs.getOrElse(row, s"row $row of its batch")
 
@@ -226,7 +229,7 @@ final class BatchRunner(
   private def fail(position: Int, error: Throwable): Unit = {
     val row = rows - segmentRows + position
     failed += (row -> error)
-    failedInputs(row) = describeInput(position)
+    if (describeFailedInputs) failedInputs(row) = describeInput(position)
   }
 
   /** Row `position` of the open segment's inputs, read back from their tensors; an input that cannot be shown says so. */

@@ -54,4 +54,16 @@ class BatchRunnerBisectSuite extends AnyFunSuite with ErrorChecks {
     runner.add(images.head, "row 1")
     assert(runner.run().head != null && runner.failures.isEmpty)
   }
+
+  test("describeFailedInputs: a failed row's inputs read back from the batch name it, only when asked") {
+    val key = binding.inputKeys.head
+    def failedText(describe: Boolean): Seq[String] = {
+      val runner = new BatchRunner(handle, binding, 8, fillNulls = false, stopAtFirstFailure = false, describeFailedInputs = describe)
+      (images.take(2) ++ Seq(bad) ++ images.slice(2, 4) ++ Seq("not an image".getBytes("UTF-8"))).foreach(runner.add(_, "row"))
+      runner.run()
+      runner.failures.map(f => runner.failedInput(f._1))
+    }
+    assert(failedText(describe = true) === Seq(s"row with inputs {$key: <3 bytes>}", s"row with inputs {$key: <12 bytes>}"))
+    assert(failedText(describe = false) === Seq("row 2 of its batch", "row 5 of its batch"))
+  }
 }
