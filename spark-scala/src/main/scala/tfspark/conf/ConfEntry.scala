@@ -91,6 +91,24 @@ object ConfEntry {
   def text(key: String, scope: ConfScope, expected: String): ConfEntry[Option[String]] =
     new ConfEntry(key, scope, "", expected, v => Some(Some(v).filter(_.nonEmpty)))
 
+  /** An `http:` or `https:` URL with a host; `None` when empty or unset. */
+  def httpUrl(key: String, scope: ConfScope, expected: String): ConfEntry[Option[String]] =
+    new ConfEntry(
+      key,
+      scope,
+      "",
+      expected,
+      {
+        case "" => Some(None)
+        case v =>
+          scala.util
+            .Try(new java.net.URI(v))
+            .toOption
+            .filter(u => Set("http", "https").contains(Option(u.getScheme).map(_.toLowerCase).orNull) && u.getHost != null)
+            .map(_ => Some(v.stripSuffix("/")))
+      }
+    )
+
   /** A comma-separated list of names (empty entries dropped). */
   def names(key: String, scope: ConfScope, expected: String): ConfEntry[Seq[String]] =
     new ConfEntry(key, scope, "", expected, v => Some(v.split(",").map(_.trim).filter(_.nonEmpty).toSeq))

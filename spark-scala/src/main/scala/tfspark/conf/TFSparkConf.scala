@@ -12,7 +12,7 @@ import tfspark.errors.TFSparkErrors
  * `--conf spark.tfpredict.*` given at start; JVM-wide keys ([[MaxLoadedModels]]) from the
  * application's Spark configuration, where executors see it too.
  *
- * [[Repository]] is the trust boundary (SECURITY.md): it is registered as a *static* SQL
+ * [[Repository]] (with [[MlflowTrackingUri]]) is the trust boundary (SECURITY.md): it is registered as a *static* SQL
  * configuration, so it is fixed when the application starts and a runtime `SET` or
  * `spark.conf.set` of it fails with Spark's `CANNOT_MODIFY_STATIC_CONFIG` from every client
  * (spark-sql, JDBC/Thrift, Spark Connect, pyspark). [[register]] must run before any session takes
@@ -40,6 +40,7 @@ object TFSparkConf {
   val RepositoryShared = "spark.tfpredict.repositoryShared"
   val TaskErrorLogs = "spark.tfpredict.taskErrorLogs"
   val OpLibraries = "spark.tfpredict.opLibraries"
+  val MlflowTrackingUri = "spark.tfpredict.mlflow.trackingUri"
 
   val Prefix = "spark.tfpredict."
   val DefaultRepository = "models"
@@ -74,6 +75,9 @@ object TFSparkConf {
     "absolute paths or URIs (file:, hdfs:, s3a:, ...) of TensorFlow op libraries (.so), separated by commas"
   )(isOpLibraryLocation)
 
+  private val mlflowTrackingUriEntry =
+    ConfEntry.httpUrl(MlflowTrackingUri, Static, "the http(s) URL of an MLflow tracking server, e.g. http://mlflow.internal:5000")
+
   /** Every key tfspark reads, each declared once. */
   val Entries: Seq[ConfEntry[_]] = Seq(
     repositoryEntry,
@@ -92,17 +96,21 @@ object TFSparkConf {
     nativeCacheDirEntry,
     repositorySharedEntry,
     taskErrorLogsEntry,
-    opLibrariesEntry
+    opLibrariesEntry,
+    mlflowTrackingUriEntry
   )
   private val byKey: Map[String, ConfEntry[_]] = Entries.map(e => e.key -> e).toMap
 
   /** The entry of `key`, for what stands for it elsewhere (Transformer params, job options). */
   def entry(key: String): ConfEntry[_] = byKey.getOrElse(key, throw new IllegalArgumentException(s"not a tfspark setting: $key"))
 
-  /** Makes [[Repository]] a static configuration of this JVM's Spark SQL. Idempotent. */
+  /**
+   * Makes [[Repository]] and [[MlflowTrackingUri]], the two places models come from, static
+   * configurations of this JVM's Spark SQL. Idempotent.
+   */
   def register(): Unit = registered
 
-  private lazy val registered: Unit = SQLConf.registerStaticConfigKey(Repository)
+  private lazy val registered: Unit = { SQLConf.registerStaticConfigKey(Repository); SQLConf.registerStaticConfigKey(MlflowTrackingUri) }
 
   private def session(conf: SQLConf): String => Option[String] = key => Option(conf.getConfString(key, null))
   private def application(conf: SparkConf): String => Option[String] = conf.getOption
@@ -112,6 +120,17 @@ object TFSparkConf {
   def repository(conf: SQLConf = SQLConf.get): String = {
     register()
     repositoryEntry.read(session(conf)).getOrElse(DefaultRepository)
+  }
+
+  /**
+   * The MLflow tracking server fixed at start (a static configuration, like [[repository]]):
+   * `models:/` references are resolved there ([[tfspark.model.MlflowRegistry]]). None when unset.
+   *
+   * @throws tfspark.errors.TFSparkException INVALID_CONFIG for a value that is not an http(s) URL
+   */
+  def mlflowTrackingUri(conf: SQLConf = SQLConf.get): Option[String] = {
+    register()
+    mlflowTrackingUriEntry.read(session(conf))
   }
 
   def defaultModel(conf: SQLConf = SQLConf.get): Option[String] = defaultModelEntry.read(session(conf))

@@ -220,4 +220,44 @@ object TFSparkErrors {
       "value" -> value,
       "row" -> row
     )()
+
+  // issue 21: the MLflow model registry (tfspark.model.MlflowRegistry)
+
+  def mlflowNotConfigured(reference: String, key: String, problem: String): TFSparkException =
+    error("MLFLOW_NOT_CONFIGURED", "reference" -> reference, "key" -> key, "problem" -> problem)()
+
+  def mlflowUnreachable(server: String, source: String, request: String, cause: Throwable): TFSparkException =
+    error(
+      "MLFLOW_UNREACHABLE",
+      "server" -> server,
+      "source" -> source,
+      "request" -> request,
+      "reason" -> Option(cause.getMessage).filter(_.nonEmpty).fold(cause.getClass.getName)(m => s"${cause.getClass.getSimpleName}: $m")
+    )(cause)
+
+  def mlflowModelNotFound(model: String, server: String, available: Iterable[String]): TFSparkException =
+    error("MLFLOW_MODEL_NOT_FOUND", "model" -> model, "server" -> server, "available" -> listed(available))()
+
+  /** @param wanted what is missing, as the template reads it: "no version 7", "no alias champion", "no version" */
+  def mlflowVersionNotFound(
+      model: String,
+      wanted: String,
+      server: String,
+      versions: Iterable[Long],
+      aliases: Iterable[String]
+  ): TFSparkException =
+    error(
+      "MLFLOW_VERSION_NOT_FOUND",
+      "model" -> model,
+      "wanted" -> wanted,
+      "server" -> server,
+      "versions" -> listed(versions),
+      "aliases" -> listed(aliases)
+    )()
+
+  def mlflowRequestFailed(server: String, request: String, status: Int, reason: String): TFSparkException =
+    error("MLFLOW_REQUEST_FAILED", "server" -> server, "request" -> request, "status" -> status, "reason" -> reason)()
+
+  def mlflowNotSavedModel(model: String, version: Long, artifacts: String, found: String, fix: String): TFSparkException =
+    error("MLFLOW_NOT_SAVED_MODEL", "model" -> model, "version" -> version, "artifacts" -> artifacts, "found" -> found, "fix" -> fix)()
 }

@@ -10,7 +10,7 @@ import tfspark.TFInference
 import tfspark.conf.TFSparkConf
 import tfspark.errors.{TFSparkErrors, TFSparkException}
 import tfspark.jobs.ScoringInput.noRows
-import tfspark.model.{ModelReference, ModelRepository, ShippedModel, SignatureSpec}
+import tfspark.model.{ModelReference, ModelSource, ShippedModel, SignatureSpec}
 import tfspark.sql.TFSparkSQL
 
 /**
@@ -150,9 +150,10 @@ object BatchScore {
   def plan(spark: SparkSession, options: BatchScoreOptions): (DataFrame, String) = plan(spark, options, new PhaseTimes)
 
   private def plan(spark: SparkSession, options: BatchScoreOptions, phases: PhaseTimes): (DataFrame, String) = {
-    val repository = ModelRepository(options.repository.getOrElse(spark.conf.get(TFSparkConf.Repository, TFSparkConf.DefaultRepository)))
+    val repository = options.repository.getOrElse(spark.conf.get(TFSparkConf.Repository, TFSparkConf.DefaultRepository))
     val reference = ModelReference.parse(options.model)
-    val model = phases.time(Phase.Model)(TFInference.ship(spark.sparkContext, repository.resolve(reference.name, reference.version)))
+    val model =
+      phases.time(Phase.Model)(TFInference.ship(spark.sparkContext, ModelSource.resolve(reference, repository, spark.sessionState.conf)))
     val scored = phases.time(Phase.Input)(ScoringInput.read(spark, options)) match {
       case None => spark.emptyDataFrame // no files, --allow-empty
       case Some(input) =>

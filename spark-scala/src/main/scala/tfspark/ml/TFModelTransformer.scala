@@ -10,7 +10,7 @@ import org.apache.spark.sql.types.{StructField, StructType}
 
 import tfspark.TFInference
 import tfspark.errors.TFSparkErrors
-import tfspark.model.{ModelReference, ModelRepository, ShippedModel}
+import tfspark.model.{ModelReference, ModelSource, ShippedModel}
 import tfspark.conf.{NullPolicy, OnError, Setting, TFSparkConf}
 import tfspark.sql.{DataFramePredictions, TFPredict}
 
@@ -125,7 +125,7 @@ class TFModelTransformer(override val uid: String) extends Transformer with Defa
     if (!isDefined(model)) throw TFSparkErrors.invalidArgument("TFModelTransformer.model", "unset", "setModel(name)")
     val root = get(repository).getOrElse(dataset.sparkSession.conf.get(TFSparkConf.Repository, TFSparkConf.DefaultRepository))
     val reference = ModelReference.parse($(model))
-    TFInference.ship(dataset.sparkSession.sparkContext, ModelRepository(root).resolve(reference.name, reference.version))
+    TFInference.ship(dataset.sparkSession.sparkContext, ModelSource.resolve(reference, root, dataset.sparkSession.sessionState.conf))
   }
 
   /** The signature param, else the one named in the model reference (`name:signature`), else `serving_default`. */

@@ -8,7 +8,7 @@ import org.apache.spark.sql.types.StringType
 
 import tfspark.conf.TFSparkConf
 import tfspark.errors.TFSparkErrors
-import tfspark.model.{ModelReference, ModelRepository, ShippedModel, SignatureSpec}
+import tfspark.model.{ModelReference, ModelSource, ShippedModel, SignatureSpec}
 import tfspark.tensor.{BatchLimits, SignatureBinding}
 
 /**
@@ -69,7 +69,7 @@ object TFPredictFunction {
     }
     val reference = ModelReference.parse(spec)
     val (name, signature) = (reference.name, reference.signature)
-    val location = ModelRepository(TFSparkConf.repository()).resolve(name, reference.version)
+    val location = ModelSource.resolve(reference, TFSparkConf.repository())
     val shipped = ShippedModel.ship(SparkSession.active.sparkContext, location)
     val sig = SignatureSpec.find(name, shipped.signatures, signature)
     val conf = SQLConf.get

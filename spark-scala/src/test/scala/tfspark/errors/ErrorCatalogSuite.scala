@@ -51,7 +51,15 @@ class ErrorCatalogSuite extends AnyFunSuite {
       "integers from 0 to 255",
       "300",
       "row 2 of partition 0 ({pixels: [300]}), element 0"
-    )
+    ),
+    // issue 21: the MLflow registry
+    TFSparkErrors.mlflowNotConfigured("models:/churn@champion:serving_default", "spark.tfpredict.mlflow.trackingUri", "neither is set"),
+    TFSparkErrors
+      .mlflowUnreachable("http://127.0.0.1:1", "MLFLOW_TRACKING_URI", "GET /api/2.0/x", new java.net.ConnectException("refused")),
+    TFSparkErrors.mlflowModelNotFound("churn", "http://127.0.0.1:5000", Seq("titanic")),
+    TFSparkErrors.mlflowVersionNotFound("churn", "no alias gold", "http://127.0.0.1:5000", Seq(1L, 2L), Seq("champion (version 2)")),
+    TFSparkErrors.mlflowRequestFailed("http://127.0.0.1:5000", "GET /api/2.0/x", 403, "PERMISSION_DENIED: no"),
+    TFSparkErrors.mlflowNotSavedModel("churn", 3, "mlflow-artifacts:/0/m", "data/model.keras is a Keras file", "Export a SavedModel.")
   )
 
   test("every class the JVM raises has a sample, and each fills exactly its template's parameters") {

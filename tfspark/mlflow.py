@@ -1,0 +1,117 @@
+"""SavedModels into the MLflow model registry, in one call, for tfspark and ``mlflow.pyfunc`` alike.
+
+>>> from tfspark.mlflow import log_model                                      # doctest: +SKIP
+>>> info = log_model("models/titanic/1", registered_model_name="titanic")    # doctest: +SKIP
+
+Then ``tfpredict('models:/titanic/1', ...)`` (or ``@alias``) scores it inside Spark's JVM, and
+``mlflow.pyfunc.load_model(info.model_uri)`` in Python, from the same files: the SavedModel is the
+model version's artifact ``saved_model`` (with its ``assets.extra/``: golden vectors, warm-up
+requests, training report), and ``tfspark/mlflow_pyfunc.py`` is its pyfunc code.
+
+MLflow's own TensorFlow flavor logs a Keras 3 model as a ``.keras`` file, which TensorFlow's C++
+loader (and so tfspark) cannot restore; export a SavedModel first (``model.export(DIR)``) and log
+that folder here. Needs the ``mlflow`` (or ``mlflow-skinny``) package; the tracking server is
+``tracking_uri``, else MLflow's own setting (``MLFLOW_TRACKING_URI``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from importlib import metadata
+from pathlib import Path
+
+from tfspark.errors import TFSparkClientError
+
+PYFUNC_CODE = Path(__file__).with_name("mlflow_pyfunc.py")
+
+# The SavedModel's files that describe its training: logged to the run as well, so MLflow's UI shows them.
+_TRAINING_FILES = ("training_report.json", "metrics.json", "model_card.md", "training_curves.png")
+
+
+def log_model(
+    export_dir: str | os.PathLike,
+    *,
+    registered_model_name: str | None = None,
+    name: str = "model",
+    signature: str = "serving_default",
+    tracking_uri: str | None = None,
+    alias: str | None = None,
+):
+    """Logs the SavedModel in ``export_dir`` as an MLflow model, and registers it when asked.
+
+    It runs in the active MLflow run, else in a new one that it ends. The run gets the SavedModel's
+    numeric metrics (``assets.extra/metrics.json``, as the book's trainers write it) and its training
+    report files as artifacts under ``training/``. With ``registered_model_name`` the model becomes
+    that registered model's next version, and with ``alias`` too (e.g. ``champion``) the alias is
+    moved to it. Returns MLflow's ``ModelInfo`` (``model_uri``, ``registered_model_version``).
+
+    Raises :class:`TFSparkClientError` ``INVALID_ARGUMENT`` when ``export_dir`` is not a SavedModel
+    folder, ``alias`` is given without ``registered_model_name``, or mlflow is not installed.
+    """
+    folder = Path(export_dir)
+    if not (folder / "saved_model.pb").is_file():
+        raise TFSparkClientError.from_template(
+            "INVALID_ARGUMENT",
+            what="export_dir",
+            got=f"'{folder}' (no saved_model.pb there)",
+            expected="a SavedModel folder, e.g. models/titanic/1 (for a Keras 3 model: model.export(DIR) first)",
+        )
+    if alias is not None and registered_model_name is None:
+        raise TFSparkClientError.from_template(
+            "INVALID_ARGUMENT", what="alias", got=f"'{alias}' without registered_model_name", expected="registered_model_name as well"
+        )
+    try:
+        import mlflow
+    except ImportError as e:
+        raise TFSparkClientError.from_template(
+            "INVALID_ARGUMENT", what="tfspark.mlflow", got=f"no mlflow package ({e})", expected="pip install mlflow (or mlflow-skinny)"
+        ) from e
+    if tracking_uri is not None:
+        mlflow.set_tracking_uri(tracking_uri)
+    own_run = mlflow.active_run() is None
+    if own_run:
+        mlflow.start_run()
+    try:
+        extra = folder / "assets.extra"
+        metrics = _numeric_metrics(extra / "metrics.json")
+        if metrics:
+            mlflow.log_metrics(metrics)
+        mlflow.log_params({"tfspark.export_dir": str(folder.resolve()), "tfspark.signature": signature})
+        for file in _TRAINING_FILES:
+            if (extra / file).is_file():
+                mlflow.log_artifact(str(extra / file), artifact_path="training")
+        info = mlflow.pyfunc.log_model(
+            name=name,
+            python_model=str(PYFUNC_CODE),
+            artifacts={"saved_model": str(folder)},
+            model_config={"signature": signature},
+            registered_model_name=registered_model_name,
+            pip_requirements=_requirements(),
+        )
+    finally:
+        if own_run:
+            mlflow.end_run()
+    if alias is not None:
+        mlflow.MlflowClient().set_registered_model_alias(registered_model_name, alias, str(info.registered_model_version))
+    return info
+
+
+def _numeric_metrics(path: Path) -> dict[str, float]:
+    if not path.is_file():
+        return {}
+    values = json.loads(path.read_text(encoding="utf-8"))
+    return {k: float(v) for k, v in values.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+def _requirements() -> list[str]:
+    """What ``mlflow.pyfunc`` needs to load the model: TensorFlow (the CPU or the full package, as installed), pandas, numpy."""
+    wanted = []
+    for options in (("tensorflow-cpu", "tensorflow"), ("pandas",), ("numpy",)):
+        for dist in options:
+            try:
+                wanted.append(f"{dist}=={metadata.version(dist)}")
+                break
+            except metadata.PackageNotFoundError:
+                continue
+    return wanted
