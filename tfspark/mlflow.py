@@ -59,13 +59,19 @@ def log_model(
         )
     if alias is not None and registered_model_name is None:
         raise TFSparkClientError.from_template(
-            "INVALID_ARGUMENT", what="alias", got=f"'{alias}' without registered_model_name", expected="registered_model_name as well"
+            "INVALID_ARGUMENT",
+            what="alias",
+            got=f"'{alias}' without registered_model_name",
+            expected="registered_model_name as well",
         )
     try:
         import mlflow
     except ImportError as e:
         raise TFSparkClientError.from_template(
-            "INVALID_ARGUMENT", what="tfspark.mlflow", got=f"no mlflow package ({e})", expected="pip install mlflow (or mlflow-skinny)"
+            "INVALID_ARGUMENT",
+            what="tfspark.mlflow",
+            got=f"no mlflow package ({e})",
+            expected="pip install mlflow (or mlflow-skinny)",
         ) from e
     if tracking_uri is not None:
         mlflow.set_tracking_uri(tracking_uri)
@@ -93,7 +99,8 @@ def log_model(
         if own_run:
             mlflow.end_run()
     if alias is not None:
-        mlflow.MlflowClient().set_registered_model_alias(registered_model_name, alias, str(info.registered_model_version))
+        version = str(info.registered_model_version)
+        mlflow.MlflowClient().set_registered_model_alias(registered_model_name, alias, version)
     return info
 
 
@@ -105,7 +112,7 @@ def _numeric_metrics(path: Path) -> dict[str, float]:
 
 
 def _requirements() -> list[str]:
-    """What ``mlflow.pyfunc`` needs to load the model: TensorFlow (the CPU or the full package, as installed), pandas, numpy."""
+    """What ``mlflow.pyfunc`` needs to load the model: TensorFlow (CPU or full, as installed), pandas, numpy."""
     wanted = []
     for options in (("tensorflow-cpu", "tensorflow"), ("pandas",), ("numpy",)):
         for dist in options:

@@ -35,7 +35,8 @@ class SavedModelSignature(PythonModel):
         feed = {}
         for key, spec in self._inputs.items():
             if key not in frame.columns:
-                raise ValueError(f"input '{key}' of the signature is not a column (columns: {', '.join(map(str, frame.columns))})")
+                columns = ", ".join(map(str, frame.columns))
+                raise ValueError(f"input '{key}' of the signature is not a column (columns: {columns})")
             column = frame[key]
             if spec.shape.rank is not None and spec.shape.rank > 1:
                 values = np.stack([np.asarray(v) for v in column.to_numpy()])
