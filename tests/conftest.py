@@ -135,6 +135,11 @@ def spark(request):
         raise
     builder = SparkSession.builder.master("local[2]").appName("tfspark-pytest")
     repository = request.getfixturevalue("spark_repository")
+    # The MLflow tracking server is a static setting: the registry tests' server (tests/mlflow_server.py)
+    # listens there once started; until then a models:/ reference finds no server.
+    from mlflow_server import URL as MLFLOW_URL
+
+    builder = builder.config("spark.tfpredict.mlflow.trackingUri", MLFLOW_URL)
     session = configure_spark_with_tfspark(builder, repository=repository, default_model="linear").getOrCreate()
     session.sparkContext.setLogLevel("WARN")
     yield session
