@@ -57,6 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     data_help = f"data directory (default: ${ENV_VAR}; in a clone, then data/, then ../shared/data)"
     repository_help = "model repository root (default: models/ of the clone; installed: ./models)"
+    tracking_help = "the MLflow tracking server (default: $MLFLOW_TRACKING_URI)"
 
     def command(name: str, **kwargs) -> argparse.ArgumentParser:
         return sub.add_parser(name, parents=[verbose], **kwargs)
@@ -72,6 +73,9 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--version", type=int, default=1, help="export version, a positive integer (default: 1)")
     t.add_argument("--force", action="store_true", help="replace the version if it exists")
     t.add_argument("--quiet", action="store_true", help=argparse.SUPPRESS)  # the default now; kept for scripts
+    t.add_argument("--register", default=None, metavar="NAME", help="also log the export to MLflow as model NAME")
+    t.add_argument("--alias", default=None, help="with --register: move this alias (e.g. champion) to the new version")
+    t.add_argument("--tracking-uri", default=None, help=tracking_help)
 
     e = command("evaluate", help="measure an export on its workflow's held-out data")
     e.add_argument("name", choices=BOOK_MODELS, help="the workflow")
@@ -112,6 +116,15 @@ def _parser() -> argparse.ArgumentParser:
 
     s = command("signatures", help="print an export's signatures as JSON")
     s.add_argument("export_dir", help="a models/<name>/<version> directory")
+
+    r = command(
+        "register",
+        help="log a SavedModel to the MLflow registry as the next version of NAME (mlflow.pyfunc and tfspark load it)",
+    )
+    r.add_argument("export_dir", help="a SavedModel directory, e.g. models/titanic/1")
+    r.add_argument("--name", required=True, help="the registered model's name, e.g. titanic")
+    r.add_argument("--alias", default=None, help="move this alias (e.g. champion) to the new version")
+    r.add_argument("--tracking-uri", default=None, help=tracking_help)
 
     f = command("sample", help="write raw input rows of a book model, for BatchScore or tfpredict")
     f.add_argument("name", choices=BOOK_MODELS, help="the book model")
@@ -160,6 +173,10 @@ def _train(args: argparse.Namespace) -> int:
         raise TrainerError("train takes a workflow name or --all, not both", expected=BOOK_MODELS)
     if args.version < 1:
         raise TrainerError(f"--version must be a positive integer, got {args.version}", got=args.version)
+    if args.register and args.all:
+        raise TrainerError("--register names one registered model: train one workflow with it, not --all", got="--all")
+    if args.alias and not args.register:
+        raise TrainerError("--alias moves an alias of the version --register logs: add --register NAME", got=args.alias)
     names = BOOK_MODELS if args.all else [args.name]
     out = Path(args.out) if args.out else default_repository()
     for name in names:  # before any training: a refusal costs nothing
@@ -185,6 +202,36 @@ def _train(args: argparse.Namespace) -> int:
         print(f"exported {result.export_dir} in {time.monotonic() - started:.1f} s")
         for key, value in result.metrics.items():
             print(f"  {key}: {value}")
+        if args.register and _log_to_registry(Path(result.export_dir), args.register, args.alias, args.tracking_uri):
+            return 2
+    return 0
+
+
+def _register(args: argparse.Namespace) -> int:
+    return _log_to_registry(Path(args.export_dir), args.name, args.alias, args.tracking_uri)
+
+
+def _log_to_registry(export_dir: Path, name: str, alias: str | None, tracking_uri: str | None) -> int:
+    """Logs ``export_dir`` with :func:`tfspark.mlflow.log_model` and prints the version and its ``models:/``
+    URI; returns 0, or 2 after printing tfspark's or MLflow's error."""
+    from tfspark.errors import TFSparkError
+    from tfspark.mlflow import log_model
+
+    try:
+        info = log_model(export_dir, registered_model_name=name, alias=alias, tracking_uri=tracking_uri)
+    except TFSparkError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except Exception as e:  # mlflow's own errors (MlflowException, a refused connection after its retries)
+        if type(e).__module__.split(".")[0] != "mlflow" and not isinstance(e, OSError):
+            raise
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        print(f"error: MLflow could not register {export_dir} as {name}: {type(e).__name__}: {first}", file=sys.stderr)
+        return 2
+    version = info.registered_model_version
+    print(f"registered {export_dir} as version {version} of {name}: models:/{name}/{version}")
+    if alias:
+        print(f"alias {alias} -> version {version}: models:/{name}@{alias}")
     return 0
 
 
@@ -300,4 +347,5 @@ COMMANDS = {
     "check": _check,
     "signatures": _signatures,
     "sample": _sample,
+    "register": _register,
 }

@@ -183,3 +183,21 @@ def test_batch_score_against_an_unreachable_server_fails_with_its_class(tmp_path
     expected = f"BatchScore failed: [MLFLOW_UNREACHABLE] The MLflow tracking server {closed}"
     assert len(failure) == 1 and failure[0].startswith(expected), failure
     assert not output.exists()
+
+
+def test_the_trainer_registers_an_export_and_what_it_trains(registry, tmp_path, capsys):
+    import mlflow
+
+    from python_trainer.cli import main
+
+    assert main(["register", str(MODELS / "linear" / "1"), "--name", "cli_linear", "--alias", "champion"]) == 0
+    assert "registered" in capsys.readouterr().out
+    client = mlflow.MlflowClient()
+    assert client.get_model_version_by_alias("cli_linear", "champion").version == "1"
+    assert main(["train", "titanic", "--smoke", "--out", str(tmp_path), "--register", "smoke_titanic"]) == 0
+    out = capsys.readouterr().out
+    assert "registered " in out and "models:/smoke_titanic/1" in out, out
+    run = client.get_run(client.get_model_version("smoke_titanic", "1").run_id)
+    assert "test_auc" in run.data.metrics
+    assert main(["register", str(MODELS / "linear"), "--name", "cli_linear"]) == 2
+    assert "[INVALID_ARGUMENT] export_dir is" in capsys.readouterr().err

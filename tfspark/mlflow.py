@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from importlib import metadata
 from pathlib import Path
 
@@ -87,18 +88,21 @@ def log_model(
         for file in _TRAINING_FILES:
             if (extra / file).is_file():
                 mlflow.log_artifact(str(extra / file), artifact_path="training")
-        info = mlflow.pyfunc.log_model(
-            name=name,
-            python_model=str(PYFUNC_CODE),
-            artifacts={"saved_model": str(folder)},
-            model_config={"signature": signature},
-            registered_model_name=registered_model_name,
-            pip_requirements=_requirements(),
-        )
+        with warnings.catch_warnings():
+            # MLflow asks every PythonModel for type hints; the signature's inputs are not Python types.
+            warnings.filterwarnings("ignore", message=".*Add type hints to the `predict` method")
+            info = mlflow.pyfunc.log_model(
+                name=name,
+                python_model=str(PYFUNC_CODE),
+                artifacts={"saved_model": str(folder)},
+                model_config={"signature": signature},
+                registered_model_name=registered_model_name,
+                pip_requirements=_requirements(),
+            )
     finally:
         if own_run:
             mlflow.end_run()
-    if alias is not None:
+    if alias is not None and registered_model_name is not None:
         version = str(info.registered_model_version)
         mlflow.MlflowClient().set_registered_model_alias(registered_model_name, alias, version)
     return info

@@ -26,6 +26,7 @@ def configure_spark_with_tfspark(
     default_model: str | None = None,
     native_cache_dir: str | os.PathLike | None = None,
     extra_jars: tuple[str | os.PathLike, ...] = (),
+    mlflow_tracking_uri: str | None = None,
 ):
     """Returns ``builder`` set up for tfspark; call ``getOrCreate()`` on it.
 
@@ -33,7 +34,9 @@ def configure_spark_with_tfspark(
     fetched once, see :mod:`tfspark.jars`), tfspark's SQL extension to ``spark.sql.extensions``
     (both appended to what the builder already has), and, when given, the model repository
     (``spark.tfpredict.repository``: a local path, made absolute, or a Hadoop URI such as
-    ``hdfs://nn/models``), the default model and JavaCPP's folder for TF's unpacked native library.
+    ``hdfs://nn/models``), the default model, JavaCPP's folder for TF's unpacked native library, and
+    the MLflow tracking server whose registry ``models:/`` references name
+    (``spark.tfpredict.mlflow.trackingUri``; without it, ``MLFLOW_TRACKING_URI`` of the driver).
 
     Quiet by default: TF's C++ INFO lines are off (``TF_CPP_MIN_LOG_LEVEL=2`` for the JVMs that this
     Python process starts, and for executors) unless ``TF_CPP_MIN_LOG_LEVEL`` is already set; set it
@@ -57,6 +60,7 @@ def configure_spark_with_tfspark(
         default_model=default_model,
         native_cache_dir=native_cache_dir,
         extra_jars=extra_jars,
+        mlflow_tracking_uri=mlflow_tracking_uri,
         existing=getattr(builder, "_options", {}),
     )
     for key, value in conf.items():
@@ -71,6 +75,7 @@ def spark_conf(
     default_model: str | None = None,
     native_cache_dir: str | os.PathLike | None = None,
     extra_jars: tuple[str | os.PathLike, ...] = (),
+    mlflow_tracking_uri: str | None = None,
     existing: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """The Spark configuration that :func:`configure_spark_with_tfspark` adds, as a dict.
@@ -90,6 +95,8 @@ def spark_conf(
         conf["spark.tfpredict.defaultModel"] = default_model
     if native_cache_dir is not None:
         conf["spark.tfpredict.nativeCacheDir"] = str(Path(native_cache_dir).resolve())
+    if mlflow_tracking_uri is not None:
+        conf["spark.tfpredict.mlflow.trackingUri"] = mlflow_tracking_uri
     executor_env = f"spark.executorEnv.{NATIVE_LOG_LEVEL_ENV}"
     if executor_env not in existing:
         conf[executor_env] = os.environ.get(NATIVE_LOG_LEVEL_ENV, QUIET_NATIVE_LOG_LEVEL)
