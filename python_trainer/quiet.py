@@ -58,7 +58,8 @@ def quiet_process(*, verbose: bool) -> None:
     """Sets up this process's console before TensorFlow is imported.
 
     Quiet (the default): ``TF_CPP_MIN_LOG_LEVEL=2``, the absl-line filter on stderr, TF's and absl's
-    Python loggers at ERROR, and Python warnings from tensorflow, keras and absl hidden. Verbose:
+    Python loggers at ERROR, MLflow's at WARNING without its run links, and Python warnings from
+    tensorflow, keras and absl hidden. Verbose:
     ``TF_CPP_MIN_LOG_LEVEL=0`` and nothing else changed. Only the first call in a process acts.
     """
     global _configured
@@ -69,6 +70,9 @@ def quiet_process(*, verbose: bool) -> None:
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
         return
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    # MLflow (register, train --register): its INFO lines and the run's UI links; our own line names the version.
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     for name in ("tensorflow", "absl", "keras"):
         logging.getLogger(name).setLevel(logging.ERROR)
     for module in ("tensorflow", "keras", "absl", "google.protobuf"):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 import urllib.request
 from pathlib import Path
 
@@ -45,13 +46,15 @@ def mlflow_server(folder: Path):
         "1",
     ]
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"  # no job workers (GenAI features): four fewer processes
     with serving(command, PORT, folder / "server.log", folder, "mlflow server", wait_s=120, env=env):
-        for _ in range(60):
+        for _ in range(120):
             with contextlib.suppress(OSError):
                 with urllib.request.urlopen(f"{URL}/health", timeout=2) as answer:
                     if answer.status == 200:
                         break
-            import time
-
             time.sleep(0.5)
+        else:
+            log = (folder / "server.log").read_text()[-3000:]
+            pytest.fail(f"mlflow server on {URL} did not answer its health check:\n{log}")
         yield URL

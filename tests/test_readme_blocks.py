@@ -63,6 +63,10 @@ EXPECTED: dict[str, list[str]] = {
         r"committing the output [\d.]+ s; [\d.]+ s in all",
     ],
     "pyspark-1": [r"MODEL_VERSION_NOT_FOUND - versions: 1"],
+    "from-the-mlflow-registry-1": [
+        r"(?m)^alias champion -> version 1: models:/titanic@champion$",
+        r"(?m)^Sage, Miss\. Constance Gladys\t0\.\d+$",  # the test CSV's first passenger, scored through the registry
+    ],
     "docs-batchscore-images-and-raw-csv-1": [
         r"BatchScore: scored 1000 rows in [\d.]+ s .* with cifar2/\d+ -> out/cifar2 \(parquet\)"
     ],

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import warnings
 from importlib import metadata
 from pathlib import Path
 
@@ -88,17 +87,15 @@ def log_model(
         for file in _TRAINING_FILES:
             if (extra / file).is_file():
                 mlflow.log_artifact(str(extra / file), artifact_path="training")
-        with warnings.catch_warnings():
-            # MLflow asks every PythonModel for type hints; the signature's inputs are not Python types.
-            warnings.filterwarnings("ignore", message=".*Add type hints to the `predict` method")
-            info = mlflow.pyfunc.log_model(
-                name=name,
-                python_model=str(PYFUNC_CODE),
-                artifacts={"saved_model": str(folder)},
-                model_config={"signature": signature},
-                registered_model_name=registered_model_name,
-                pip_requirements=_requirements(),
-            )
+        info = mlflow.pyfunc.log_model(
+            name=name,
+            python_model=str(PYFUNC_CODE),
+            artifacts={"saved_model": str(folder)},
+            model_config={"signature": signature},
+            registered_model_name=registered_model_name,
+            signature=_model_signature(folder, signature),
+            pip_requirements=_requirements(),
+        )
     finally:
         if own_run:
             mlflow.end_run()
@@ -106,6 +103,60 @@ def log_model(
         version = str(info.registered_model_version)
         mlflow.MlflowClient().set_registered_model_alias(registered_model_name, alias, version)
     return info
+
+
+# TensorFlow dtypes as MLflow's column types; a signature with another dtype is logged without an MLflow signature.
+_COLUMN_TYPES = {
+    "float32": "float",
+    "float16": "float",
+    "float64": "double",
+    "int8": "integer",
+    "int16": "integer",
+    "int32": "integer",
+    "uint8": "integer",
+    "uint16": "integer",
+    "int64": "long",
+    "bool": "boolean",
+    "string": "string",
+}
+
+
+def _model_signature(folder: Path, key: str):
+    """The MLflow signature of the SavedModel's signature ``key``: one column per output, a tensor of rank
+    ``r`` (batch included) an array nested ``r - 1`` deep, so that ``mlflow.pyfunc.spark_udf`` knows the result
+    types. None when an output's dtype has no MLflow column type or its rank is unknown.
+
+    Raises :class:`TFSparkClientError` ``INVALID_ARGUMENT`` when the SavedModel has no signature ``key``."""
+    import tensorflow as tf
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import Array, ColSpec, DataType, Schema
+
+    signatures = tf.saved_model.load(str(folder)).signatures
+    if key not in signatures:
+        raise TFSparkClientError.from_template(
+            "INVALID_ARGUMENT",
+            what="signature",
+            got=f"'{key}' (not a signature of {folder})",
+            expected=f"one of {', '.join(sorted(signatures))}",
+        )
+    function = signatures[key]
+
+    def columns(specs) -> list | None:
+        found = []
+        for name, spec in sorted(specs.items()):
+            kind = _COLUMN_TYPES.get(spec.dtype.name)
+            if kind is None or spec.shape.rank is None:
+                return None
+            column_type: DataType | Array = DataType[kind]
+            for _ in range(max(spec.shape.rank - 1, 0)):
+                column_type = Array(column_type)
+            found.append(ColSpec(column_type, name))
+        return found
+
+    # Outputs only: MLflow would refuse float64 rows for a float32 input ("cannot safely convert"), and cannot tell
+    # text from bytes in a string input; the pyfunc model casts each column to its input's dtype itself.
+    outputs = columns(function.structured_outputs)
+    return None if outputs is None else ModelSignature(inputs=None, outputs=Schema(outputs))
 
 
 def _numeric_metrics(path: Path) -> dict[str, float]:

@@ -28,7 +28,8 @@ class SavedModelSignature(PythonModel):
         self._function = self._model.signatures[key]
         self._inputs = self._function.structured_input_signature[1]
 
-    def predict(self, context, model_input, params=None):
+    # A DataFrame type hint: MLflow infers no schema from it, and does not warn that the hint is missing.
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         import tensorflow as tf
 
         frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
