@@ -9,7 +9,8 @@ built once before the timing: the model's own rate, the limit; (p0) the same wit
 RDD path; (c) the ML Transformer; (d) SQL with the extension; (e) SQL without it, row by row; (f) the
 book's chapter 6-7 pattern, a session runner per row; (g) PySpark ``predict_batch_udf``; (h) a
 PySpark iterator ``pandas_udf``; (i) BatchScore from Parquet to Parquet, and its peers (g-pq) and
-(h-pq): (g) and (h) reading the same Parquet, writing Parquet and counting it. (e) and (f) run on a
+(h-pq): (g) and (h) reading the same Parquet, writing Parquet and counting it; (j) MLflow's
+``mlflow.pyfunc.spark_udf`` over the same SavedModel as an MLflow model. (e) and (f) run on a
 subset and are extrapolated (labelled).
 
 Every path that computes predictions another path also computes is checked against it (the
@@ -299,6 +300,23 @@ def numeric_frame(spark, rows: int, width: int):
     return df
 
 
+def mlflow_udf(b: Bench, model: str, export_dir: str):
+    """(j)'s UDF: ``mlflow.pyfunc.spark_udf`` (``env_manager="local"``: this virtualenv, no environment built)
+    over ``export_dir`` written as an MLflow model by ``tfspark.mlflow.save_model``: a pyfunc model that calls
+    the serving signature, with the outputs' types as its MLflow signature. MLflow 3's own TensorFlow flavor
+    logs Keras or ``tf.Module`` objects, not SavedModel folders, and a Keras 3 model as a ``.keras`` file."""
+    import shutil
+
+    import mlflow
+
+    from tfspark.mlflow import save_model
+
+    path = WORK / "mlflow" / model
+    shutil.rmtree(path, ignore_errors=True)
+    save_model(export_dir, path)
+    return mlflow.pyfunc.spark_udf(b.spark, str(path), env_manager="local")
+
+
 def bench_numeric(b: Bench, model: str, repo: Path, width: int) -> None:
     from pyspark.ml.functions import predict_batch_udf
     from pyspark.sql.functions import pandas_udf
@@ -392,6 +410,17 @@ def bench_numeric(b: Bench, model: str, repo: Path, width: int) -> None:
             yield pd.Series(fn(features=tf.constant(x))["prediction"].numpy().reshape(-1))
 
     b.measure(model, "(h) PySpark iterator pandas_udf", a.rows, lambda: noop(df.select(iterator_udf("features"))))
+    from pyspark.sql.functions import struct
+
+    peer_j = mlflow_udf(b, model, export_dir)
+    b.measure(model, "(j) MLflow spark_udf", a.rows, lambda: noop(df.select(peer_j(struct("features")).alias("p"))))
+    check = df.limit(a.subset)
+    b.check_close(
+        model,
+        "(j) MLflow spark_udf = (d) SQL",
+        predictions(check.select(peer_j(struct("features")).alias("p")), "p"),
+        predictions(check.selectExpr(f"tfpredict('{model}', features) AS p"), "p"),
+    )
     name = "PySpark {} Parquet to Parquet"
     bench_parquet_peer(b, model, "g-pq", name.format("predict_batch_udf"), lambda f: peer("features"), scored, a.rows)
     bench_parquet_peer(
@@ -566,6 +595,19 @@ def bench_raw_data(b: Bench, model: str) -> None:
         b.measure(
             model, "(h) PySpark iterator pandas_udf", rows, lambda: noop(df.select(iterator_udf(udf_argument(df))))
         )
+        if model == "titanic":
+            from pyspark.sql.functions import coalesce, col, lit, struct
+
+            peer_j = mlflow_udf(b, model, export_dir)
+            # The signature's inputs by name; missing strings as "", as nullPolicy=fill feeds them to (d).
+            named = [
+                coalesce(col(c), lit("")).alias(c.lower()) if t == "string" else col(c).alias(c.lower())
+                for c, t in df.dtypes
+                if c.lower() in ("pclass", "name", "sex", "age", "sibsp", "parch", "fare", "cabin", "embarked")
+            ]
+            b.measure(model, "(j) MLflow spark_udf", rows, lambda: noop(df.select(peer_j(struct(*named)).alias("p"))))
+            scored_j = predictions(df.select(peer_j(struct(*named)).alias("p")), "p")
+            b.check_close(model, "(j) MLflow spark_udf = (a0)", scored_j, reference)
         if scored is not None:
             bench_parquet_peer(
                 b,
@@ -689,6 +731,7 @@ def ratios(b: Bench) -> list[dict]:
         pairs += [
             (model, "(d)", "(g)", "(d) SQL ext / (g) predict_batch_udf"),
             (model, "(d)", "(h)", "(d) SQL ext / (h) pandas_udf"),
+            (model, "(d)", "(j)", "(d) SQL ext / (j) MLflow spark_udf"),
             (model, "(d)", "(b)", "(d) SQL ext / (b) RDD"),
             (model, "(e)", "(f)", "(e) SQL row by row / (f) book 6-7"),
             (model, "(f)", "(a1)", "(f) book 6-7 / (a1) one Session.run per row"),
@@ -702,6 +745,7 @@ def ratios(b: Bench) -> list[dict]:
         pairs += [
             (model, "(d)", "(p0)", "(d) SQL ext / (p0) Python TF, pre-built tensors"),
             (model, "(d)", "(h)", "(d) SQL ext / (h) pandas_udf"),
+            (model, "(d)", "(j)", "(d) SQL ext / (j) MLflow spark_udf"),
         ]
     for model in ("mlp", "linear", "titanic", "imdb"):
         pairs += [

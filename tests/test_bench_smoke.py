@@ -20,10 +20,13 @@ pytestmark = [pytest.mark.jvm, pytest.mark.bench]
 NEW_PATHS = [
     *((m, p) for m in ("titanic", "imdb") for p in ("a", "a0", "p0", "d", "h", "i", "h-pq")),
     *((m, p) for m in ("linear", "mlp") for p in ("i", "g-pq", "h-pq")),
+    *((m, "j") for m in ("linear", "mlp", "titanic")),  # MLflow's spark_udf (issue 21)
 ]
 
 # The checks of the new paths' predictions and row counts: (model, check) -> each must pass.
 NEW_CHECKS = [
+    *((m, "(j) MLflow spark_udf = (d) SQL") for m in ("linear", "mlp")),
+    ("titanic", "(j) MLflow spark_udf = (a0)"),
     *(
         (m, c)
         for m in ("titanic", "imdb")

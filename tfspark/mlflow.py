@@ -49,14 +49,7 @@ def log_model(
     Raises :class:`TFSparkClientError` ``INVALID_ARGUMENT`` when ``export_dir`` is not a SavedModel
     folder, ``alias`` is given without ``registered_model_name``, or mlflow is not installed.
     """
-    folder = Path(export_dir)
-    if not (folder / "saved_model.pb").is_file():
-        raise TFSparkClientError.from_template(
-            "INVALID_ARGUMENT",
-            what="export_dir",
-            got=f"'{folder}' (no saved_model.pb there)",
-            expected="a SavedModel folder, e.g. models/titanic/1 (for a Keras 3 model: model.export(DIR) first)",
-        )
+    folder = _saved_model_folder(export_dir)
     if alias is not None and registered_model_name is None:
         raise TFSparkClientError.from_template(
             "INVALID_ARGUMENT",
@@ -64,15 +57,7 @@ def log_model(
             got=f"'{alias}' without registered_model_name",
             expected="registered_model_name as well",
         )
-    try:
-        import mlflow
-    except ImportError as e:
-        raise TFSparkClientError.from_template(
-            "INVALID_ARGUMENT",
-            what="tfspark.mlflow",
-            got=f"no mlflow package ({e})",
-            expected="pip install mlflow (or mlflow-skinny)",
-        ) from e
+    mlflow = _mlflow()
     if tracking_uri is not None:
         mlflow.set_tracking_uri(tracking_uri)
     own_run = mlflow.active_run() is None
@@ -88,13 +73,7 @@ def log_model(
             if (extra / file).is_file():
                 mlflow.log_artifact(str(extra / file), artifact_path="training")
         info = mlflow.pyfunc.log_model(
-            name=name,
-            python_model=str(PYFUNC_CODE),
-            artifacts={"saved_model": str(folder)},
-            model_config={"signature": signature},
-            registered_model_name=registered_model_name,
-            signature=_model_signature(folder, signature),
-            pip_requirements=_requirements(),
+            name=name, registered_model_name=registered_model_name, **_pyfunc_model(folder, signature)
         )
     finally:
         if own_run:
@@ -103,6 +82,52 @@ def log_model(
         version = str(info.registered_model_version)
         mlflow.MlflowClient().set_registered_model_alias(registered_model_name, alias, version)
     return info
+
+
+def save_model(export_dir: str | os.PathLike, path: str | os.PathLike, *, signature: str = "serving_default") -> None:
+    """Writes the MLflow model :func:`log_model` logs into the folder ``path`` instead, with no tracking
+    server: for ``mlflow.pyfunc.load_model(path)`` and ``mlflow.pyfunc.spark_udf(spark, path)``.
+
+    Raises :class:`TFSparkClientError` ``INVALID_ARGUMENT`` as :func:`log_model` does."""
+    folder = _saved_model_folder(export_dir)
+    mlflow = _mlflow()
+    mlflow.pyfunc.save_model(str(path), **_pyfunc_model(folder, signature))
+
+
+def _pyfunc_model(folder: Path, signature: str) -> dict:
+    """The arguments of ``mlflow.pyfunc.log_model`` and ``save_model`` that make ``folder`` an MLflow model."""
+    return {
+        "python_model": str(PYFUNC_CODE),
+        "artifacts": {"saved_model": str(folder)},
+        "model_config": {"signature": signature},
+        "signature": _model_signature(folder, signature),
+        "input_example": _input_example(folder, signature),
+        "pip_requirements": _requirements(),
+    }
+
+
+def _input_example(folder: Path, signature: str):
+    """The rows of the SavedModel's first golden case for ``signature`` (``assets.extra/golden.json``) as a
+    DataFrame, one column per input, for MLflow's model page and its serving example. None without golden
+    vectors, or when an input is bytes (base64 in the file), which an example cannot hold as text."""
+    import numpy as np
+    import pandas as pd
+
+    golden = folder / "assets.extra" / "golden.json"
+    if not golden.is_file():
+        return None
+    cases = [
+        c for c in json.loads(golden.read_text(encoding="utf-8")).get("cases", []) if c.get("signature") == signature
+    ]
+    if not cases or any(spec.get("encoding") not in (None, "utf-8") for spec in cases[0]["inputs"].values()):
+        return None
+    columns = {}
+    for key, spec in cases[0]["inputs"].items():
+        values = np.asarray(spec["data"], dtype=object if spec["dtype"] == "string" else spec["dtype"]).reshape(
+            spec["shape"]
+        )
+        columns[key] = list(values) if values.ndim > 1 else values
+    return pd.DataFrame(columns)
 
 
 # TensorFlow dtypes as MLflow's column types; a signature with another dtype is logged without an MLflow signature.
@@ -157,6 +182,31 @@ def _model_signature(folder: Path, key: str):
     # text from bytes in a string input; the pyfunc model casts each column to its input's dtype itself.
     outputs = columns(function.structured_outputs)
     return None if outputs is None else ModelSignature(inputs=None, outputs=Schema(outputs))
+
+
+def _saved_model_folder(export_dir: str | os.PathLike) -> Path:
+    folder = Path(export_dir)
+    if not (folder / "saved_model.pb").is_file():
+        raise TFSparkClientError.from_template(
+            "INVALID_ARGUMENT",
+            what="export_dir",
+            got=f"'{folder}' (no saved_model.pb there)",
+            expected="a SavedModel folder, e.g. models/titanic/1 (for a Keras 3 model: model.export(DIR) first)",
+        )
+    return folder
+
+
+def _mlflow():
+    try:
+        import mlflow
+    except ImportError as e:
+        raise TFSparkClientError.from_template(
+            "INVALID_ARGUMENT",
+            what="tfspark.mlflow",
+            got=f"no mlflow package ({e})",
+            expected="pip install mlflow (or mlflow-skinny)",
+        ) from e
+    return mlflow
 
 
 def _numeric_metrics(path: Path) -> dict[str, float]:
