@@ -12,7 +12,8 @@ def tfpredict(model: str, *cols: Column | str) -> Column:
     """The column of ``model``'s predictions: SQL's ``tfpredict(model, ...)``, batched in the JVM.
 
     ``model`` is ``NAME``, ``NAME@VERSION`` or ``NAME[@VERSION]:SIGNATURE`` in the session's model
-    repository. The inputs:
+    repository, or ``models:/NAME[/VERSION|@ALIAS][:SIGNATURE]`` in the MLflow registry
+    (``spark.tfpredict.mlflow.trackingUri``). The inputs:
 
     - no column: every column of the DataFrame, as SQL's ``struct(*)``; the signature's inputs take
       the columns of the same names (case-insensitive), the others are ignored;

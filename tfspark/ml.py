@@ -43,7 +43,8 @@ class TFModelTransformer(JavaTransformer, JavaMLReadable["TFModelTransformer"], 
     model = Param(
         Params._dummy(),
         "model",
-        "model in the repository: NAME, NAME@VERSION (default: the latest) or NAME[@VERSION]:SIGNATURE",
+        "model in the repository: NAME, NAME@VERSION (default: the latest) or NAME[@VERSION]:SIGNATURE; "
+        "or models:/NAME[/VERSION|@ALIAS][:SIGNATURE] (MLflow)",
         TypeConverters.toString,
     )
     repository = Param(

@@ -148,8 +148,8 @@ _COLUMN_TYPES = {
 
 def _model_signature(folder: Path, key: str):
     """The MLflow signature of the SavedModel's signature ``key``: one column per output, a tensor of rank
-    ``r`` (batch included) an array nested ``r - 1`` deep, so that ``mlflow.pyfunc.spark_udf`` knows the result
-    types. None when an output's dtype has no MLflow column type or its rank is unknown.
+    ``r`` (batch included) an array nested ``r - 1`` deep (a unit output, ``[batch, 1]``, a plain value),
+    so that ``mlflow.pyfunc.spark_udf`` knows the result types. None when an output's dtype has no MLflow column type or its rank is unknown.
 
     Raises :class:`TFSparkClientError` ``INVALID_ARGUMENT`` when the SavedModel has no signature ``key``."""
     import tensorflow as tf
@@ -173,7 +173,9 @@ def _model_signature(folder: Path, key: str):
             if kind is None or spec.shape.rank is None:
                 return None
             column_type: DataType | Array = DataType[kind]
-            for _ in range(max(spec.shape.rank - 1, 0)):
+            dims = spec.shape.as_list()[1:]
+            nested = 0 if all(d == 1 for d in dims) else len(dims)  # a unit output is one value per row
+            for _ in range(nested):
                 column_type = Array(column_type)
             found.append(ColSpec(column_type, name))
         return found

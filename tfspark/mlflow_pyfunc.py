@@ -51,6 +51,8 @@ class SavedModelSignature(PythonModel):
         result = {}
         for key, tensor in outputs.items():
             array = tensor.numpy()
+            if array.ndim > 1 and all(d == 1 for d in array.shape[1:]):
+                array = array.reshape(-1)  # a unit output ([batch, 1]) is one value per row, as tfspark gives it
             result[key] = list(array) if array.ndim > 1 else array
         return pd.DataFrame(result, index=frame.index)
 

@@ -57,7 +57,11 @@ object BatchScoreOptions {
 
   /** Every option, declared once: the parser and `--help` both come from here. */
   val Declared: Seq[JobOption] = Seq(
-    JobOption.value("model", "NAME[@VERSION][:SIGNATURE]", "model in the repository, latest version unless @VERSION (required)"),
+    JobOption.value(
+      "model",
+      "NAME[@VERSION][:SIGNATURE]",
+      "model in the repository, latest version unless @VERSION; or\nmodels:/NAME[/VERSION|@ALIAS] in the MLflow registry\n(spark.tfpredict.mlflow.trackingUri) (required)"
+    ),
     JobOption
       .value("repository", "DIR", "model repository root, <DIR>/<name>/<version>/ (default: models,\nor spark.tfpredict.repository)"),
     JobOption.value("input", "PATH", "input data (required)"),
