@@ -149,7 +149,8 @@ _COLUMN_TYPES = {
 def _model_signature(folder: Path, key: str):
     """The MLflow signature of the SavedModel's signature ``key``: one column per output, a tensor of rank
     ``r`` (batch included) an array nested ``r - 1`` deep (a unit output, ``[batch, 1]``, a plain value),
-    so that ``mlflow.pyfunc.spark_udf`` knows the result types. None when an output's dtype has no MLflow column type or its rank is unknown.
+    so that ``mlflow.pyfunc.spark_udf`` knows the result types. None when an output's dtype has no MLflow
+    column type or its rank is unknown.
 
     Raises :class:`TFSparkClientError` ``INVALID_ARGUMENT`` when the SavedModel has no signature ``key``."""
     import tensorflow as tf
