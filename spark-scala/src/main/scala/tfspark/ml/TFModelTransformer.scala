@@ -37,7 +37,11 @@ class TFModelTransformer(override val uid: String) extends Transformer with Defa
   def this() = this(Identifiable.randomUID("tfModel"))
 
   final val model: Param[String] =
-    new Param[String](this, "model", "model in the repository: NAME, NAME@VERSION (default: the latest) or NAME[@VERSION]:SIGNATURE; or models:/NAME[/VERSION|@ALIAS][:SIGNATURE] (MLflow)")
+    new Param[String](
+      this,
+      "model",
+      "model in the repository: NAME, NAME@VERSION (default: the latest) or NAME[@VERSION]:SIGNATURE; or models:/NAME[/VERSION|@ALIAS][:SIGNATURE] (MLflow)"
+    )
   final val repository: Param[String] =
     new Param[String](this, "repository", s"model repository root (default: ${TFSparkConf.Repository} or 'models')")
   final val signature: Param[String] = new Param[String](this, "signature", "signature key")
