@@ -10,6 +10,12 @@ val nativeClassifier = "linux-x86_64"
 // those shaded client jars (the unshaded hadoop-minicluster's hadoop-common/-hdfs bring unshaded
 // Guava, Jetty 9 with javax servlets, Jersey 2 and reload4j/slf4j 1 onto Spark 4's classpath).
 val hadoopVersion = "3.5.0"
+// Delta Lake for BatchScore's `--output-format delta` / `--input-format delta`: 4.4.0 is the first
+// delta-spark built against spark-sql 4.2.0 (4.1.0-4.3.1 are built against Spark 4.1.0). It is
+// Provided, as Spark is: never in tfspark's assembly, since a Delta cluster has its own delta-spark
+// and a second copy on one classpath conflicts; users add it with `--packages
+// io.delta:delta-spark_2.13:4.4.0`, and BatchScore fails with DELTA_NOT_AVAILABLE when it is missing.
+val deltaVersion = "4.4.0"
 
 ThisBuild / organization := "io.tfspark"
 // tfspark's one version lives in tfspark/VERSION: the wheel (pyproject.toml), both Python packages'
@@ -62,6 +68,7 @@ lazy val sparkScala = (project in file("spark-scala"))
     libraryDependencies ++= Seq(
       "org.apache.spark" %% "spark-sql" % sparkVersion % Provided,
       "org.apache.spark" %% "spark-mllib" % sparkVersion % Provided,
+      "io.delta" %% "delta-spark" % deltaVersion % Provided,
       "org.tensorflow" % "tensorflow-core-api" % tensorflowVersion,
       "org.tensorflow" % "tensorflow-core-native" % tensorflowVersion classifier nativeClassifier,
       "org.scalatest" %% "scalatest" % scalatestVersion % Test,
@@ -93,6 +100,9 @@ lazy val sparkScala = (project in file("spark-scala"))
            |
            |  /** The native classifier of the TF Java jar that the build stages (bin/, tests). */
            |  val nativeClassifier: String = "$nativeClassifier"
+           |
+           |  /** The Delta Lake release (io.delta:delta-spark_2.13) tfspark is built and tested against; not in its jar. */
+           |  val delta: String = "$deltaVersion"
            |}
            |""".stripMargin
       )
