@@ -58,7 +58,7 @@ private[jobs] object DeltaOutput {
     val checked: Either[Result, Option[Long]] = phases.time(BatchScore.Phase.DeltaCheck) {
       val table = DeltaTables.find(spark, target)
       table.flatMap(t => DeltaTables.commitOf(t, mark)) match {
-        case Some(v) =>
+        case Some((v, _)) =>
           Left(
             Result(
               0,
@@ -95,15 +95,21 @@ private[jobs] object DeltaOutput {
         case None =>
           val why = s"Delta skipped the write: $target had already committed txnAppId ${appId(runId)} (txnVersion $TxnVersion)"
           Result(0, 0, None, Some(s"$why: ${Rerun(options)}"))
-        case Some(version) =>
-          val location = DeltaTables.location(table)
-          val errorColumn = if (options.onError.isolates) Some(options.errorCol) else None
-          val (rows, failed) = DeltaTables.counts(spark, location, version, errorColumn)
-          // An append's commit adds to the version before it, which is exactly the table it saw.
-          val (rowsBefore, failedBefore) =
-            if (mode == SaveMode.Append && before.isDefined && version > 0) DeltaTables.counts(spark, location, version - 1, errorColumn)
-            else (0L, 0L)
-          Result(rows - rowsBefore, failed - failedBefore, Some(version), None)
+        case Some((version, metrics)) =>
+          // Delta's count of the rows its commit wrote; the table read at that version when the
+          // metrics are off, or to count the rows that carry an error (--on-error null).
+          val written = metrics.get("numOutputRows").flatMap(_.toLongOption)
+          if (written.isDefined && !options.onError.isolates) Result(written.get, 0, Some(version), None)
+          else {
+            val location = DeltaTables.location(table)
+            val errorColumn = if (options.onError.isolates) Some(options.errorCol) else None
+            val (rows, failed) = DeltaTables.counts(spark, location, version, errorColumn)
+            // An append's commit adds to the version before it, which is exactly the table it saw.
+            val (rowsBefore, failedBefore) =
+              if (mode == SaveMode.Append && before.isDefined && version > 0) DeltaTables.counts(spark, location, version - 1, errorColumn)
+              else (0L, 0L)
+            Result(rows - rowsBefore, failed - failedBefore, Some(version), None)
+          }
       }
     }
   }

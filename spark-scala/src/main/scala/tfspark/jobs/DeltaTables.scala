@@ -2,7 +2,7 @@ package tfspark.jobs
 
 import io.delta.tables.DeltaTable
 import org.apache.spark.sql.{DataFrame, SaveMode, SparkSession}
-import org.apache.spark.sql.functions.{col, count, lit, max}
+import org.apache.spark.sql.functions.{col, count, lit}
 
 /**
  * The Delta Lake calls of [[DeltaOutput]], through Delta's public API only (`io.delta.tables`, the
@@ -19,11 +19,19 @@ private[jobs] object DeltaTables {
     } else if (DeltaTable.isDeltaTable(spark, target.name)) Some(DeltaTable.forPath(spark, target.name))
     else None
 
-  /** The version of the newest commit of `table` whose `userMetadata` is `marker` (the commit of a run). */
-  def commitOf(table: DeltaTable, marker: String): Option[Long] = {
-    val row = table.history().where(col("userMetadata") === marker).agg(max("version")).head()
-    if (row.isNullAt(0)) None else Some(row.getLong(0))
-  }
+  /**
+   * The newest commit of `table` whose `userMetadata` is `marker` (the commit of a run): its version
+   * and its `operationMetrics` (`numOutputRows`, ...; none when `spark.databricks.delta.history.metricsEnabled` is off).
+   */
+  def commitOf(table: DeltaTable, marker: String): Option[(Long, Map[String, String])] =
+    table
+      .history()
+      .where(col("userMetadata") === marker)
+      .orderBy(col("version").desc)
+      .select("version", "operationMetrics")
+      .head(1)
+      .headOption
+      .map(r => r.getLong(0) -> Option(r.getMap[String, String](1)).map(_.toMap).getOrElse(Map.empty[String, String]))
 
   /** The table's newest version. */
   def latestVersion(table: DeltaTable): Long = table.history(1).select("version").head().getLong(0)

@@ -127,6 +127,29 @@ class DeltaOutputSuite extends AnyFunSuite with SparkSessionFixture with ErrorCh
     assert(skipped.rows === 0 && rows(out) === 41 && commits(out).size === 3, "no new commit")
   }
 
+  test("the summary counts the commit's rows: Delta's metrics, or the versions read back (metrics off, --on-error null)") {
+    val dir = TestModels.tempDir("delta-counts")
+    def csv(name: String, values: Seq[String]): File = {
+      val f = new File(dir, name)
+      Files.write(f.toPath, ("id,x1,x2" +: values).mkString("", "\n", "\n").getBytes("UTF-8"))
+      f
+    }
+    val out = new File(dir, "scored")
+    val withNulls = csv("a.csv", (1 to 10).map(i => if (i == 3 || i == 7) s"$i,,1.0" else s"$i,$i,1.0"))
+    val first = run(args(withNulls, out, "--on-error", "null"))
+    assert(first.rows === 10 && first.failedRows === 2, first.line)
+    val metrics = "spark.databricks.delta.history.metricsEnabled"
+    spark.conf.set(metrics, "false")
+    try {
+      val second =
+        run(args(csv("b.csv", (11 to 15).map(i => if (i == 12) s"$i,,1.0" else s"$i,$i,1.0")), out, "--append", "--on-error", "null"))
+      assert(second.rows === 5 && second.failedRows === 1, second.line)
+      val third = run(args(csv("c.csv", (16 to 19).map(i => s"$i,$i,1.0")), out, "--append"))
+      assert(third.rows === 4 && third.failedRows === 0, third.line)
+    } finally spark.conf.unset(metrics)
+    assert(rows(out) === 19 && commits(out).size === 3)
+  }
+
   test("--overwrite replaces the table's rows in one commit; the old version stays readable") {
     val dir = TestModels.tempDir("delta-overwrite")
     val out = new File(dir, "scored")
