@@ -179,7 +179,38 @@ lazy val extras = (project in file("spark-scala-extras"))
     )
   )
 
-/** Copies the assembled jar, the extras jar and the native classifier jar to target/dist, the layout that bin/ and tests use. */
+/**
+ * delta-spark and the jars it needs beside Spark, resolved from sbt's cache so that `--jars` can pass
+ * them offline: what `spark-submit --packages io.delta:delta-spark_2.13:<v>` would fetch (delta-spark's
+ * Maven dependencies; its pom marks Spark's own provided), less the older copies of jars that Spark
+ * ships in a newer version (Hadoop's client, Parquet, Jackson, the Scala library, ...), which Spark's
+ * classes would shadow anyway.
+ */
+lazy val deltaJars = taskKey[Seq[File]]("Resolve delta-spark and the runtime dependencies Spark does not ship")
+sparkScala / deltaJars := {
+  val dir = (sparkScala / target).value / "delta-jars"
+  IO.delete(dir)
+  val module = ("io.delta" %% "delta-spark" % deltaVersion).cross(CrossVersion.binary)
+  val retrieved =
+    (sparkScala / dependencyResolution).value.retrieve(module, (sparkScala / scalaModuleInfo).value, dir, streams.value.log) match {
+      case Left(unresolved) => throw unresolved.resolveException
+      case Right(files) => files.filter(_.getName.endsWith(".jar")).distinct
+    }
+  // The build's classpath has Spark's version of a jar wherever Spark and Delta both depend on it.
+  val resolved = (sparkScala / Compile / dependencyClasspath).value.flatMap(_.get(moduleID.key)).map(m => m.name -> m.revision)
+  retrieved.filterNot { jar =>
+    resolved.exists { case (name, revision) =>
+      val version = jar.getName.stripPrefix(s"$name-").stripSuffix(".jar")
+      jar.getName.startsWith(s"$name-") && version.headOption.exists(_.isDigit) && version != revision
+    }
+  }
+}
+
+/**
+ * Copies the assembled jar, the extras jar and the native classifier jar to target/dist, the layout
+ * that bin/ and tests use, and Delta's jars to target/dist/delta/ (not tfspark's: for docs/batchscore.md's
+ * Delta example, `--jars` instead of `--packages`).
+ */
 lazy val dist = taskKey[File]("Assemble tfspark and stage it with the TF native jar in spark-scala/target/dist")
 sparkScala / dist := {
   val jar = (sparkScala / assembly).value
@@ -192,6 +223,10 @@ sparkScala / dist := {
   IO.copyFile(jar, outDir / "tfspark-assembly.jar")
   IO.copyFile(extrasJar, outDir / "tfspark-extras.jar")
   natives.foreach(n => IO.copyFile(n, outDir / n.getName, preserveLastModified = true))
-  streams.value.log.info(s"staged ${(outDir * "*.jar").get.map(_.getName).mkString(", ")} in $outDir")
+  val delta = (sparkScala / deltaJars).value
+  delta.foreach(j => IO.copyFile(j, outDir / "delta" / j.getName, preserveLastModified = true))
+  streams.value.log.info(
+    s"staged ${(outDir * "*.jar").get.map(_.getName).mkString(", ")} in $outDir, and ${delta.size} Delta jars in delta/"
+  )
   outDir
 }
