@@ -176,6 +176,11 @@ class DeltaOutputSuite extends AnyFunSuite with SparkSessionFixture with ErrorCh
     val e = checkError("INVALID_ARGUMENT", Map("what" -> "--output")) { run(args(other, parquet, "--overwrite")) }
     assert(e.getMessage.contains("is not a Delta table: _SUCCESS"), e.getMessage)
     assert(!new File(parquet, "_delta_log").exists())
+    // An input without files (--allow-empty) has no columns to create a table with: nothing is written, and the summary says so.
+    val none = new File(dir, "none") { mkdirs() }
+    val empty = run(args(none, new File(dir, "empty")) ++ Seq("--input-format", "csv", "--allow-empty"))
+    assert(empty.skipped.exists(_.startsWith("the input has no files (--allow-empty): nothing written to ")), empty.line)
+    assert(!new File(dir, "empty").exists())
   }
 
   test("Delta input: a folder with _delta_log/ is read as Delta, not as its Parquet files; --input-table; --output-table") {
