@@ -13,8 +13,10 @@ either not at all or once, and the same command run again leaves them there exac
 
 The kills are driven by the files that appear, never by elapsed time. The table's rows are counted
 from its log (the ``numRecords`` of the files each version adds and does not remove), without Spark.
-Runs use ``local[1]`` and the jars of ``spark-scala/target/dist`` (``./sbt sparkScala/dist``, which
-stages Delta's jars in ``dist/delta/``).
+Runs use the cluster tier's standalone cluster of one worker (:mod:`standalone_cluster`: the data files
+are an executor's, which may go on writing for a moment after the driver is killed), or with
+``TFSPARK_KILL_LOCAL=1`` ``local[1]``, and the jars of ``spark-scala/target/dist`` (``./sbt
+sparkScala/dist``, which stages Delta's jars in ``dist/delta/``).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from pathlib import Path
 import pytest
 from conftest import MODELS, REPO_ROOT
 from spark_processes import NATIVE_CACHE, QUICK_JVM, kill_group, spark_env, spark_script
+from standalone_cluster import StandaloneCluster
 
 pytestmark = [pytest.mark.jvm, pytest.mark.submit]
 
@@ -37,6 +40,7 @@ FILES_PER_DAY = 6
 ROWS_PER_FILE = 2000
 DAY_ROWS = FILES_PER_DAY * ROWS_PER_FILE
 RUN_TIMEOUT_S = 240
+ON_CLUSTER = os.environ.get("TFSPARK_KILL_LOCAL") != "1"
 
 
 def jars() -> tuple[Path, list[Path]]:
@@ -51,14 +55,33 @@ def jars() -> tuple[Path, list[Path]]:
     return assembly, natives[:1] + delta
 
 
-def batch_score(input_dir: Path, table: Path, *extra: str) -> list[str]:
+@pytest.fixture(scope="module")
+def master(tmp_path_factory):
+    """The URL of a standalone cluster of one worker, or ``local[1]`` with TFSPARK_KILL_LOCAL=1."""
+    if not ON_CLUSTER:
+        yield "local[1]"
+        return
+    cluster = StandaloneCluster(tmp_path_factory.mktemp("delta-kill-cluster"))
+    try:
+        cluster.start(workers=1)
+        yield cluster.url
+    finally:
+        left = cluster.stop()
+    assert left == [], f"processes of the cluster still alive after stop: {left}"
+
+
+def batch_score(master: str, input_dir: Path, table: Path, *extra: str) -> list[str]:
     assembly, others = jars()
     return [
         spark_script("spark-submit"),
         "--master",
-        "local[1]",
+        master,
         "--driver-java-options",
         f"{QUICK_JVM} -Dorg.bytedeco.javacpp.cachedir={NATIVE_CACHE}",
+        "--conf",
+        f"spark.executor.extraJavaOptions=-Dorg.bytedeco.javacpp.cachedir={NATIVE_CACHE}",
+        "--conf",
+        "spark.executor.memory=1g",
         "--conf",
         "spark.ui.enabled=false",
         "--conf",
@@ -125,16 +148,16 @@ def rows(table: Path) -> int:
 
 
 @pytest.mark.parametrize("point", ["while writing", "after the commit"])
-def test_a_killed_delta_append_run_again_writes_its_rows_exactly_once(point, tmp_path):
+def test_a_killed_delta_append_run_again_writes_its_rows_exactly_once(point, tmp_path, master):
     day1, day2 = write_day(tmp_path / "day1", 0), write_day(tmp_path / "day2", 1)
     table = tmp_path / "scored"
-    first = run(batch_score(day1, table), tmp_path)
+    first = run(batch_score(master, day1, table), tmp_path)
     assert first.returncode == 0, first.stderr[-3000:]
     assert f"scored {DAY_ROWS} rows" in first.stdout and "(delta, version 0)" in first.stdout, first.stdout
     assert commits(table) == [0] and rows(table) == DAY_ROWS
     files_of_version_0 = {p.name for p in table.glob("part-*.parquet")}
 
-    append = batch_score(day2, table, "--append")
+    append = batch_score(master, day2, table, "--append")
     killed_on = None
     with open(tmp_path / "killed.stdout", "w") as out, open(tmp_path / "killed.stderr", "w") as err:
         driver = subprocess.Popen(
