@@ -158,13 +158,16 @@ object BatchScoreOptions {
       )
     }
     val (output, outputTable) = oneOf(args, "output", "output-table")
-    val outputFormat = args.get("output-format") match {
+    // Spark's format names are case-insensitive: DELTA is Delta too, and must not take the file route.
+    def format(key: String): Option[String] =
+      args.get(key).map(f => if (f.equalsIgnoreCase(DeltaSupport.Format)) DeltaSupport.Format else f)
+    val outputFormat = format("output-format") match {
       case Some(f) if outputTable && f != DeltaSupport.Format =>
         throw TFSparkErrors.invalidArgument("--output-format", s"'$f' with --output-table", "delta, or no --output-format")
       case Some(f) => f
       case None => if (outputTable) DeltaSupport.Format else "parquet"
     }
-    val inputFormat = if (inputTable) "table" else args.getOrElse("input-format", InputFormat.infer(input))
+    val inputFormat = if (inputTable) "table" else format("input-format").getOrElse(InputFormat.infer(input))
     val delta = outputFormat == DeltaSupport.Format
     for (flag <- Seq("append", "run-id") if args.get(flag).isDefined && !delta) {
       throw TFSparkErrors.invalidArgument(

@@ -239,6 +239,9 @@ class DeltaOutputSuite extends AnyFunSuite with SparkSessionFixture with ErrorCh
       BatchScoreOptions.parse(Seq("--model", "linear", "--input", "t", "--input-format", "delta", "--recursive", "--output", "o"))
     }
     assert(BatchScoreOptions.parse(Seq("--model", "linear", "--input", "in.csv", "--output-table", "t")).outputFormat === "delta")
+    // Spark's format names are case-insensitive: DELTA takes the Delta route, never the rename-based one.
+    val upper = BatchScoreOptions.parse(base ++ Seq("--output", "o", "--output-format", "DELTA", "--input-format", "Delta", "--append"))
+    assert(upper.outputFormat === "delta" && upper.inputFormat === "delta" && upper.append)
     Seq("--output-table NAME", "--input-table NAME", "--append", "--run-id ID", "io.delta:delta-spark_2.13:4.4.0").foreach { o =>
       assert(BatchScoreOptions.Usage.contains(o), o)
     }
