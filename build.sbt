@@ -10,6 +10,12 @@ val nativeClassifier = "linux-x86_64"
 // those shaded client jars (the unshaded hadoop-minicluster's hadoop-common/-hdfs bring unshaded
 // Guava, Jetty 9 with javax servlets, Jersey 2 and reload4j/slf4j 1 onto Spark 4's classpath).
 val hadoopVersion = "3.5.0"
+// Delta Lake for BatchScore's `--output-format delta` / `--input-format delta`: 4.4.0 is the first
+// delta-spark built against spark-sql 4.2.0 (4.1.0-4.3.1 are built against Spark 4.1.0). It is
+// Provided, as Spark is: never in tfspark's assembly, since a Delta cluster has its own delta-spark
+// and a second copy on one classpath conflicts; users add it with `--packages
+// io.delta:delta-spark_2.13:4.4.0`, and BatchScore fails with DELTA_NOT_AVAILABLE when it is missing.
+val deltaVersion = "4.4.0"
 
 ThisBuild / organization := "io.tfspark"
 // tfspark's one version lives in tfspark/VERSION: the wheel (pyproject.toml), both Python packages'
@@ -62,6 +68,7 @@ lazy val sparkScala = (project in file("spark-scala"))
     libraryDependencies ++= Seq(
       "org.apache.spark" %% "spark-sql" % sparkVersion % Provided,
       "org.apache.spark" %% "spark-mllib" % sparkVersion % Provided,
+      "io.delta" %% "delta-spark" % deltaVersion % Provided,
       "org.tensorflow" % "tensorflow-core-api" % tensorflowVersion,
       "org.tensorflow" % "tensorflow-core-native" % tensorflowVersion classifier nativeClassifier,
       "org.scalatest" %% "scalatest" % scalatestVersion % Test,
@@ -93,6 +100,9 @@ lazy val sparkScala = (project in file("spark-scala"))
            |
            |  /** The native classifier of the TF Java jar that the build stages (bin/, tests). */
            |  val nativeClassifier: String = "$nativeClassifier"
+           |
+           |  /** The Delta Lake release (io.delta:delta-spark_2.13) tfspark is built and tested against; not in its jar. */
+           |  val delta: String = "$deltaVersion"
            |}
            |""".stripMargin
       )
@@ -169,7 +179,38 @@ lazy val extras = (project in file("spark-scala-extras"))
     )
   )
 
-/** Copies the assembled jar, the extras jar and the native classifier jar to target/dist, the layout that bin/ and tests use. */
+/**
+ * delta-spark and the jars it needs beside Spark, resolved from sbt's cache so that `--jars` can pass
+ * them offline: what `spark-submit --packages io.delta:delta-spark_2.13:<v>` would fetch (delta-spark's
+ * Maven dependencies; its pom marks Spark's own provided), less the older copies of jars that Spark
+ * ships in a newer version (Hadoop's client, Parquet, Jackson, the Scala library, ...), which Spark's
+ * classes would shadow anyway.
+ */
+lazy val deltaJars = taskKey[Seq[File]]("Resolve delta-spark and the runtime dependencies Spark does not ship")
+sparkScala / deltaJars := {
+  val dir = (sparkScala / target).value / "delta-jars"
+  IO.delete(dir)
+  val module = ("io.delta" %% "delta-spark" % deltaVersion).cross(CrossVersion.binary)
+  val retrieved =
+    (sparkScala / dependencyResolution).value.retrieve(module, (sparkScala / scalaModuleInfo).value, dir, streams.value.log) match {
+      case Left(unresolved) => throw unresolved.resolveException
+      case Right(files) => files.filter(_.getName.endsWith(".jar")).distinct
+    }
+  // The build's classpath has Spark's version of a jar wherever Spark and Delta both depend on it.
+  val resolved = (sparkScala / Compile / dependencyClasspath).value.flatMap(_.get(moduleID.key)).map(m => m.name -> m.revision)
+  retrieved.filterNot { jar =>
+    resolved.exists { case (name, revision) =>
+      val version = jar.getName.stripPrefix(s"$name-").stripSuffix(".jar")
+      jar.getName.startsWith(s"$name-") && version.headOption.exists(_.isDigit) && version != revision
+    }
+  }
+}
+
+/**
+ * Copies the assembled jar, the extras jar and the native classifier jar to target/dist, the layout
+ * that bin/ and tests use, and Delta's jars to target/dist/delta/ (not tfspark's: for docs/batchscore.md's
+ * Delta example, `--jars` instead of `--packages`).
+ */
 lazy val dist = taskKey[File]("Assemble tfspark and stage it with the TF native jar in spark-scala/target/dist")
 sparkScala / dist := {
   val jar = (sparkScala / assembly).value
@@ -182,6 +223,10 @@ sparkScala / dist := {
   IO.copyFile(jar, outDir / "tfspark-assembly.jar")
   IO.copyFile(extrasJar, outDir / "tfspark-extras.jar")
   natives.foreach(n => IO.copyFile(n, outDir / n.getName, preserveLastModified = true))
-  streams.value.log.info(s"staged ${(outDir * "*.jar").get.map(_.getName).mkString(", ")} in $outDir")
+  val delta = (sparkScala / deltaJars).value
+  delta.foreach(j => IO.copyFile(j, outDir / "delta" / j.getName, preserveLastModified = true))
+  streams.value.log.info(
+    s"staged ${(outDir * "*.jar").get.map(_.getName).mkString(", ")} in $outDir, and ${delta.size} Delta jars in delta/"
+  )
   outDir
 }

@@ -73,6 +73,13 @@ EXPECTED: dict[str, list[str]] = {
     "docs-batchscore-images-and-raw-csv-2": [
         r"BatchScore: scored 179 rows in [\d.]+ s .* with titanic/\d+ -> out/titanic \(csv\)"
     ],
+    # Delta: the first run commits version 0, the same run again writes nothing and says so.
+    "docs-batchscore-into-a-delta-table-1": [
+        r"BatchScore: scored 100000 rows in [\d.]+ s \(\d+ rows/s\) with linear/\d+ "
+        r"-> out/scored-delta \(delta, version 0\)",
+        r"BatchScore: out/scored-delta already holds this run's commit "
+        r"\(version 0, txnAppId tfspark-batchscore-[0-9a-f]{32}\): nothing written",
+    ],
     "docs-benchmarks-run-it-3": [r"wrote out/bench-smoke\.md"],
     # Bring your own model: the export checks, the golden vectors replay, SQL and pyspark score it.
     "docs-bring-your-own-model-export-check-score-2": [

@@ -144,6 +144,13 @@ object TFSparkErrors {
   def inputEmpty(path: String, what: String, hint: String): TFSparkException =
     error("INPUT_EMPTY", "path" -> path, "what" -> what, "hint" -> hint)()
 
+  /**
+   * BatchScore was asked for Delta Lake (`what`: the option that asked), and `reason` says what is
+   * missing: Delta's classes on the classpath, or the session's Delta catalog.
+   */
+  def deltaNotAvailable(what: String, reason: String): TFSparkException =
+    error("DELTA_NOT_AVAILABLE", "what" -> what, "reason" -> reason, "version" -> tfspark.Versions.delta)()
+
   def invalidConfig(key: String, got: String, expected: String): TFSparkException =
     error("INVALID_CONFIG", "key" -> key, "got" -> got, "expected" -> expected)()
 

@@ -27,7 +27,11 @@ final case class BatchScoreOptions(
     recursive: Boolean = false,
     allowEmpty: Boolean = false,
     binaryOutputs: Seq[String] = Nil,
-    given: Set[String] = Set.empty
+    given: Set[String] = Set.empty,
+    inputTable: Boolean = false,
+    outputTable: Boolean = false,
+    append: Boolean = false,
+    runId: Option[String] = None
 ) {
 
   /**
@@ -64,11 +68,16 @@ object BatchScoreOptions {
     ),
     JobOption
       .value("repository", "DIR", "model repository root, <DIR>/<name>/<version>/ (default: models,\nor spark.tfpredict.repository)"),
-    JobOption.value("input", "PATH", "input data (required)"),
+    JobOption.value("input", "PATH", "input data (required, unless --input-table)"),
+    JobOption.value(
+      "input-table",
+      "NAME",
+      "read the table NAME of the session's catalog instead of a path\n(a Delta table, or any other the catalog reads)"
+    ),
     JobOption.value(
       "input-format",
       "FMT",
-      "any Spark source: csv (header, inferSchema), json, parquet, ...\n(default: from the extension of the path, or of the files in\nthe folder it names, else csv)"
+      "any Spark source: csv (header, inferSchema), json, parquet, delta,\n... (default: delta for a folder with _delta_log/, else from the\nextension of the path, or of the files in the folder it names,\nelse csv)"
     ),
     JobOption.value(
       "input-map",
@@ -94,8 +103,22 @@ object BatchScoreOptions {
         "(class, message) in <prediction-col>_error, and the job goes on"
     ),
     JobOption.value("id-col", "COLS", "columns that name a row in error messages (default: path if\npresent, else the first 3 columns)"),
-    JobOption.value("output", "PATH", "output directory (required); must not exist unless --overwrite"),
-    JobOption.value("output-format", "FMT", "parquet, csv or json (default: parquet)"),
+    JobOption.value(
+      "output",
+      "PATH",
+      "output directory (required, unless --output-table); must not exist\nunless --overwrite (delta: or --append)"
+    ),
+    JobOption.value(
+      "output-table",
+      "NAME",
+      "write the Delta table NAME of the session's catalog instead of a\npath (implies --output-format delta)"
+    ),
+    JobOption.value(
+      "output-format",
+      "FMT",
+      "parquet, csv, json or delta (default: parquet; delta with\n--output-table). Delta: one commit per run, and a run already\ncommitted writes nothing (see --run-id); needs Delta's jars:\n" +
+        s"--packages io.delta:delta-spark_2.13:${tfspark.Versions.delta}"
+    ),
     JobOption.value("prediction-col", "NAME", "name of the added column (default: prediction)"),
     JobOption.value("batch-size", "N", "rows per TF call (default: spark.tfpredict.batchSize, else 1024)"),
     JobOption.value(
@@ -103,7 +126,14 @@ object BatchScoreOptions {
       "KEYS",
       "string outputs written as binary, their bytes as they are (keys,\ncomma-separated, or *; default: spark.tfpredict.binaryOutputs);\nother string outputs must be UTF-8 text"
     ),
-    JobOption.flag("overwrite", "replace an existing output directory"),
+    JobOption.flag("overwrite", "replace an existing output directory (delta: the table's rows, in\none commit)"),
+    JobOption.flag("append", "delta only: add this run's rows to an existing table, in one\ncommit"),
+    JobOption.value(
+      "run-id",
+      "ID",
+      "delta only: the run's id; a table that has committed it is not\nwritten again (default: a hash of the model's content, the\n" +
+        "input's files and the options; letters, digits, . _ -)"
+    ),
     JobOption.flag("recursive", "read input files in subfolders too (Spark's recursiveFileLookup)"),
     JobOption
       .flag("allow-empty", "an input with no files or no rows writes an empty output and\nexits 0 (default: it is an error, exit 1)"),
@@ -123,12 +153,52 @@ object BatchScoreOptions {
 
   /** @throws tfspark.errors.TFSparkException INVALID_ARGUMENT */
   def from(args: JobArguments): BatchScoreOptions = {
-    val input = args.required("input")
+    val (input, inputTable) = oneOf(args, "input", "input-table")
+    if (inputTable && args.get("input-format").isDefined) {
+      throw TFSparkErrors.invalidArgument(
+        "--input-format",
+        s"'${args.required("input-format")}' with --input-table",
+        "no --input-format: the catalog knows the table's format"
+      )
+    }
+    val (output, outputTable) = oneOf(args, "output", "output-table")
+    // Spark's format names are case-insensitive: DELTA is Delta too, and must not take the file route.
+    def format(key: String): Option[String] =
+      args.get(key).map(f => if (f.equalsIgnoreCase(DeltaSupport.Format)) DeltaSupport.Format else f)
+    val outputFormat = format("output-format") match {
+      case Some(f) if outputTable && f != DeltaSupport.Format =>
+        throw TFSparkErrors.invalidArgument("--output-format", s"'$f' with --output-table", "delta, or no --output-format")
+      case Some(f) => f
+      case None => if (outputTable) DeltaSupport.Format else "parquet"
+    }
+    val inputFormat = if (inputTable) "table" else format("input-format").getOrElse(InputFormat.infer(input))
+    val delta = outputFormat == DeltaSupport.Format
+    for (flag <- Seq("append", "run-id") if args.get(flag).isDefined && !delta) {
+      throw TFSparkErrors.invalidArgument(
+        s"--$flag",
+        s"given with --output-format $outputFormat",
+        "--output-format delta (a file output is replaced whole: --overwrite, and a rerun rewrites it)"
+      )
+    }
+    if (args.flag("append") && args.flag("overwrite")) {
+      throw TFSparkErrors.invalidArgument("--append", "given with --overwrite", "one of --append and --overwrite")
+    }
+    val runId = args.get("run-id").map { id =>
+      if (id.matches("[A-Za-z0-9._-]{1,128}")) id
+      else throw TFSparkErrors.invalidArgument("--run-id", s"'$id'", "1 to 128 letters, digits, '.', '_' or '-'")
+    }
+    if (args.flag("recursive") && (inputFormat == DeltaSupport.Format || inputTable)) {
+      throw TFSparkErrors.invalidArgument(
+        "--recursive",
+        s"given with a ${if (inputTable) "table" else "Delta"} input",
+        "a file input: a table lists its own files"
+      )
+    }
     BatchScoreOptions(
       model = args.required("model"),
       repository = args.get("repository"),
       input = input,
-      inputFormat = args.getOrElse("input-format", InputFormat.infer(input)),
+      inputFormat = inputFormat,
       features = args.get("features").map(list),
       inputMap = args
         .get("input-map")
@@ -153,8 +223,8 @@ object BatchScoreOptions {
         .map(p => OnError.parse(p).getOrElse(throw TFSparkErrors.invalidArgument("--on-error", p, "fail or null")))
         .getOrElse(OnError.Fail),
       idCols = args.get("id-col").map(list).getOrElse(Nil),
-      output = nonEmpty(args, "output", args.required("output")),
-      outputFormat = args.getOrElse("output-format", "parquet"),
+      output = output,
+      outputFormat = outputFormat,
       predictionCol = nonEmpty(args, "prediction-col", args.getOrElse("prediction-col", "prediction")),
       batchSize = {
         val n = args.positiveInt("batch-size", 1024)
@@ -165,9 +235,26 @@ object BatchScoreOptions {
       recursive = args.flag("recursive"),
       allowEmpty = args.flag("allow-empty"),
       binaryOutputs = args.get("binary-outputs").map(list).getOrElse(Nil),
-      given = SessionBackedOptions.filter(args.get(_).isDefined)
+      given = SessionBackedOptions.filter(args.get(_).isDefined),
+      inputTable = inputTable,
+      outputTable = outputTable,
+      append = args.flag("append"),
+      runId = runId
     )
   }
+
+  /**
+   * The value of exactly one of `--path` and `--table` (a path, or a table name), and whether it is
+   * the table.
+   *
+   * @throws tfspark.errors.TFSparkException INVALID_ARGUMENT for both, neither, or an empty value
+   */
+  private def oneOf(args: JobArguments, path: String, table: String): (String, Boolean) =
+    (args.get(path), args.get(table)) match {
+      case (Some(_), Some(_)) => throw TFSparkErrors.invalidArgument(s"--$table", s"given with --$path", s"one of --$path and --$table")
+      case (None, Some(t)) => (nonEmpty(args, table, t), true)
+      case _ => (nonEmpty(args, path, args.required(path)), false)
+    }
 
   /** The options whose default is a session setting ([[BatchScoreOptions.withSessionDefaults]]). */
   private val SessionBackedOptions = Set("batch-size", "null-policy", "on-error", "binary-outputs")

@@ -7,6 +7,8 @@ import tfspark.errors.{TFSparkErrors, TFSparkException}
 /**
  * [[BatchScore]]'s input and its empty-input policy: an input with no files, or with files but no
  * rows, is an error (INPUT_EMPTY) unless `--allow-empty` is given, when it writes an empty output.
+ * A table (`--input-table`, or a Delta path) has its columns' types without rows: with none it
+ * scores to an empty output.
  */
 private[jobs] object ScoringInput {
 
@@ -16,6 +18,9 @@ private[jobs] object ScoringInput {
    * @throws tfspark.errors.TFSparkException INPUT_EMPTY for no files without `--allow-empty`
    */
   def read(spark: SparkSession, options: BatchScoreOptions): Option[DataFrame] = {
+    // A table has a schema of its own, with or without rows: it is never "no files".
+    if (options.inputTable) return Some(spark.read.table(options.input))
+    if (options.inputFormat == DeltaSupport.Format) return Some(spark.read.format(DeltaSupport.Format).load(options.input))
     val reader = spark.read.format(options.inputFormat).option("recursiveFileLookup", options.recursive.toString)
     try {
       val input =

@@ -40,6 +40,7 @@ class ErrorCatalogSuite extends AnyFunSuite {
     TFSparkErrors.outputNotUtf8("m", "png", "row 3 of partition 0 ({n: 3})", "byte 0x89 at offset 0 of 75 bytes"),
     TFSparkErrors.inputEmpty("/data/in", "no files", "If the files are in subfolders, add --recursive."),
     TFSparkErrors.invalidConfig("k", "v", "e"),
+    TFSparkErrors.deltaNotAvailable("--output-format delta", "its classes are not on the classpath (io.delta.tables.DeltaTable)"),
     TFSparkErrors.invalidArgument("w", "g", "e"),
     // issue 17: op libraries
     TFSparkErrors.opLibraryLoadFailed("/libs/ops.so", "on executor 1", "undefined symbol: _ZN10tensorflow8OpKernelD2Ev", "Rebuild it."),
