@@ -66,6 +66,7 @@ EXPECTED: dict[str, list[str]] = {
     "from-the-mlflow-registry-1": [
         r"(?m)^alias champion -> version 1: models:/titanic@champion$",
         r"(?m)^Sage, Miss\. Constance Gladys\t0\.\d+$",  # the test CSV's first passenger, scored through the registry
+        r"BatchScore: scored 179 rows in [\d.]+ s .* with titanic/1 -> out/mlflow/passengers \(delta, version 0\)",
     ],
     "docs-batchscore-images-and-raw-csv-1": [
         r"BatchScore: scored 1000 rows in [\d.]+ s .* with cifar2/\d+ -> out/cifar2 \(parquet\)"
@@ -74,7 +75,7 @@ EXPECTED: dict[str, list[str]] = {
         r"BatchScore: scored 179 rows in [\d.]+ s .* with titanic/\d+ -> out/titanic \(csv\)"
     ],
     # Delta: the first run commits version 0, the same run again writes nothing and says so.
-    "docs-batchscore-into-a-delta-table-1": [
+    "into-a-delta-table-1": [
         r"BatchScore: scored 100000 rows in [\d.]+ s \(\d+ rows/s\) with linear/\d+ "
         r"-> out/scored-delta \(delta, version 0\)",
         r"BatchScore: out/scored-delta already holds this run's commit "
