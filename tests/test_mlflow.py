@@ -190,7 +190,9 @@ def test_the_trainer_registers_an_export_and_what_it_trains(registry, tmp_path, 
 
     from python_trainer.cli import main
 
-    assert main(["register", str(MODELS / "linear" / "1"), "--name", "cli_linear", "--alias", "champion"]) == 0
+    linked = tmp_path / "linked-version"  # a repository laid out through links: MLflow refuses such a folder as given
+    linked.symlink_to(MODELS / "linear" / "1", target_is_directory=True)
+    assert main(["register", str(linked), "--name", "cli_linear", "--alias", "champion"]) == 0
     assert "registered" in capsys.readouterr().out
     client = mlflow.MlflowClient()
     assert client.get_model_version_by_alias("cli_linear", "champion").version == "1"

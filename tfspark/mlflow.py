@@ -188,6 +188,8 @@ def _model_signature(folder: Path, key: str):
 
 
 def _saved_model_folder(export_dir: str | os.PathLike) -> Path:
+    """``export_dir`` with its links resolved: MLflow refuses to log a folder reached through a symbolic link
+    ("resolved path is outside the artifact directory"), as repositories laid out through links have them."""
     folder = Path(export_dir)
     if not (folder / "saved_model.pb").is_file():
         raise TFSparkClientError.from_template(
@@ -196,7 +198,7 @@ def _saved_model_folder(export_dir: str | os.PathLike) -> Path:
             got=f"'{folder}' (no saved_model.pb there)",
             expected="a SavedModel folder, e.g. models/titanic/1 (for a Keras 3 model: model.export(DIR) first)",
         )
-    return folder
+    return folder.resolve()
 
 
 def _mlflow():
