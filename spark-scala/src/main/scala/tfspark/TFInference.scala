@@ -4,7 +4,7 @@ import org.apache.spark.SparkContext
 import org.apache.spark.rdd.RDD
 import org.apache.spark.sql.{Column, DataFrame}
 
-import tfspark.conf.{NullPolicy, OnError, Setting, TFSparkConf}
+import tfspark.conf.{NullPolicy, OnError, Precision, Setting, TFSparkConf}
 import tfspark.model.{ModelLocation, ModelReference, ModelRepository, ShippedModel}
 import tfspark.rdd.RDDPredictions
 import tfspark.sql.DataFramePredictions
@@ -40,8 +40,19 @@ object TFInference {
   val DefaultBatchSize: Int = TFSparkConf.DefaultBatchSize
   val DefaultSignature: String = ModelReference.DefaultSignature
 
-  /** Makes `location` available to `sc`'s executors (see [[ShippedModel]]). */
-  def ship(sc: SparkContext, location: ModelLocation): ShippedModel = ShippedModel.ship(sc, location)
+  /**
+   * Makes `location` available to `sc`'s executors (see [[ShippedModel]]), to run in `precision`
+   * (default: `spark.tfpredict.precision` and `spark.tfpredict.precision.maxDeviation` of the
+   * session that runs on `sc`, else of the configuration the application started with), e.g.
+   * `precision = Precision.BFloat16(maxDeviation = 0.01)`.
+   *
+   * @throws tfspark.errors.TFSparkException MODEL_LOAD_FAILED, INVALID_CONFIG, BFLOAT16_NOT_SUPPORTED,
+   *   BFLOAT16_DEVIATION_EXCEEDED
+   */
+  def ship(sc: SparkContext, location: ModelLocation, precision: Setting[Precision] = Setting.FromSession): ShippedModel = {
+    val chosen = precision.orSession(TFSparkConf.sessionOf(sc).fold(TFSparkConf.precision(sc.getConf))(s => TFSparkConf.precision(s, None)))
+    ShippedModel.ship(sc, location, chosen)
+  }
 
   /**
    * Predicts each array of `rdd` with a signature of one numeric input and one float32 output

@@ -87,6 +87,10 @@ object ConfEntry {
       }
     )
 
+  /** A finite number greater than 0. */
+  def positiveDouble(key: String, scope: ConfScope, default: Double): ConfEntry[Double] =
+    new ConfEntry(key, scope, default.toString, "a number greater than 0", _.toDoubleOption.filter(d => d > 0 && !d.isInfinite))
+
   /** Free text; `None` when empty or unset. */
   def text(key: String, scope: ConfScope, expected: String): ConfEntry[Option[String]] =
     new ConfEntry(key, scope, "", expected, v => Some(Some(v).filter(_.nonEmpty)))

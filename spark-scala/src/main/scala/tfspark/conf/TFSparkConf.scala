@@ -41,6 +41,8 @@ object TFSparkConf {
   val TaskErrorLogs = "spark.tfpredict.taskErrorLogs"
   val OpLibraries = "spark.tfpredict.opLibraries"
   val MlflowTrackingUri = "spark.tfpredict.mlflow.trackingUri"
+  val PrecisionKey = "spark.tfpredict.precision"
+  val PrecisionMaxDeviation = "spark.tfpredict.precision.maxDeviation"
 
   val Prefix = "spark.tfpredict."
   val DefaultRepository = "models"
@@ -78,6 +80,9 @@ object TFSparkConf {
   private val mlflowTrackingUriEntry =
     ConfEntry.httpUrl(MlflowTrackingUri, Static, "the http(s) URL of an MLflow tracking server, e.g. http://mlflow.internal:5000")
 
+  private val precisionEntry = ConfEntry.oneOf(PrecisionKey, Session, Precision.Float32.name, Precision.Names)(identity)
+  private val precisionMaxDeviationEntry = ConfEntry.positiveDouble(PrecisionMaxDeviation, Session, Precision.DefaultMaxDeviation)
+
   /** Every key tfspark reads, each declared once. */
   val Entries: Seq[ConfEntry[_]] = Seq(
     repositoryEntry,
@@ -97,7 +102,9 @@ object TFSparkConf {
     repositorySharedEntry,
     taskErrorLogsEntry,
     opLibrariesEntry,
-    mlflowTrackingUriEntry
+    mlflowTrackingUriEntry,
+    precisionEntry,
+    precisionMaxDeviationEntry
   )
   private val byKey: Map[String, ConfEntry[_]] = Entries.map(e => e.key -> e).toMap
 
@@ -214,6 +221,27 @@ object TFSparkConf {
         case _ => Some(entry)
       }
     }
+
+  /**
+   * The arithmetic models run in ([[tfspark.conf.Precision]]): `spark.tfpredict.precision` with, for bfloat16,
+   * `spark.tfpredict.precision.maxDeviation`. `givenAs` (the name and value of a Transformer param
+   * or BatchScore option that stands for the key) wins over the key.
+   *
+   * @throws tfspark.errors.TFSparkException INVALID_CONFIG
+   */
+  private def precisionOf(lookup: String => Option[String], givenAs: Option[(String, String)]): Precision = {
+    val word = givenAs.fold(precisionEntry.read(lookup)) { case (name, value) => precisionEntry.parseAs(name, value) }
+    Precision.of(word, precisionMaxDeviationEntry.read(lookup)).get
+  }
+
+  /** [[precisionOf]] a SQL session's configuration, with the value given as an option. @throws INVALID_CONFIG */
+  def precision(conf: SQLConf, givenAs: Option[(String, String)] = None): Precision = precisionOf(session(conf), givenAs)
+
+  /** [[precisionOf]] `spark`'s session, with the value given as a param or option. @throws INVALID_CONFIG */
+  def precision(spark: SparkSession, givenAs: Option[(String, String)]): Precision = precisionOf(k => spark.conf.getOption(k), givenAs)
+
+  /** [[precision]] given at start (`--conf`), for RDD calls without a session. @throws INVALID_CONFIG */
+  def precision(conf: SparkConf): Precision = precisionOf(application(conf), None)
 
   /** Whether struct fields that feed no input are an error (UNEXPECTED_INPUT). @throws INVALID_CONFIG */
   def strictInputs(conf: SQLConf = SQLConf.get): Boolean = strictInputsEntry.read(session(conf))

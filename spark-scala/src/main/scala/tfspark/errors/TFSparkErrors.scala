@@ -267,4 +267,27 @@ object TFSparkErrors {
 
   def mlflowNotSavedModel(model: String, version: Long, artifacts: String, found: String, fix: String): TFSparkException =
     error("MLFLOW_NOT_SAVED_MODEL", "model" -> model, "version" -> version, "artifacts" -> artifacts, "found" -> found, "fix" -> fix)()
+
+  // issue 22: opt-in bfloat16
+
+  def bfloat16NotSupported(model: String, host: String, reason: String): TFSparkException =
+    error("BFLOAT16_NOT_SUPPORTED", "model" -> model, "host" -> host, "reason" -> reason)()
+
+  def bfloat16DeviationExceeded(
+      model: String,
+      version: Long,
+      limit: Double,
+      outputs: String,
+      summary: String,
+      source: String
+  ): TFSparkException =
+    error(
+      "BFLOAT16_DEVIATION_EXCEEDED",
+      "model" -> model,
+      "version" -> version,
+      "limit" -> limit,
+      "outputs" -> outputs,
+      "summary" -> summary,
+      "source" -> source
+    )()
 }

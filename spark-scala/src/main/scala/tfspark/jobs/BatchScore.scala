@@ -200,14 +200,18 @@ object BatchScore {
     val repository = options.repository.getOrElse(spark.conf.get(TFSparkConf.Repository, TFSparkConf.DefaultRepository))
     val reference = ModelReference.parse(options.model)
     val model =
-      phases.time(Phase.Model)(TFInference.ship(spark.sparkContext, ModelSource.resolve(reference, repository, spark.sessionState.conf)))
+      phases.time(Phase.Model)(
+        TFInference.ship(spark.sparkContext, ModelSource.resolve(reference, repository, spark.sessionState.conf), options.precision)
+      )
     val scored = phases.time(Phase.Input)(ScoringInput.read(spark, options)) match {
       case None => spark.emptyDataFrame // no files, --allow-empty
       case Some(input) =>
         try score(input, model, reference, options)
         catch { case e: TFSparkException if typedByRows(e) && input.isEmpty => noRows(input, options, e) }
     }
-    Planned(scored, s"${reference.name}/${model.version}", model.sha256)
+    // The precision shows in the summary when it is not the default: the figures came from bfloat16.
+    val precision = model.deviation.fold("")(d => s" (${model.precision}, ${d.summary})")
+    Planned(scored, s"${reference.name}/${model.version}$precision", model.sha256)
   }
 
   /** The scoring plan over `input` (not empty). */

@@ -2,7 +2,7 @@ package tfspark.jobs
 
 import org.apache.spark.sql.internal.SQLConf
 
-import tfspark.conf.{NullPolicy, OnError, TFSparkConf}
+import tfspark.conf.{NullPolicy, OnError, Precision, TFSparkConf}
 import tfspark.errors.TFSparkErrors
 import tfspark.model.ModelReference
 import tfspark.tensor.BatchLimits
@@ -31,14 +31,17 @@ final case class BatchScoreOptions(
     inputTable: Boolean = false,
     outputTable: Boolean = false,
     append: Boolean = false,
-    runId: Option[String] = None
+    runId: Option[String] = None,
+    precisionGiven: Option[String] = None,
+    precision: Precision = Precision.Float32
 ) {
 
   /**
    * These options with what the command line left unset taken from the session's
    * `spark.tfpredict.*` settings (a `--conf` given to spark-submit), so that no setting is
    * ignored: `--batch-size` from `batchSize`, `--null-policy` from `nullPolicy`, `--on-error`
-   * from `onError`, `--binary-outputs` from `binaryOutputs` (the entries for `model`).
+   * from `onError`, `--binary-outputs` from `binaryOutputs` (the entries for `model`), and the
+   * precision from `--precision`, else `precision` (with `precision.maxDeviation` for bfloat16).
    * `rowLabel` needs nothing here: without `--id-col` the scoring reads it.
    *
    * @throws tfspark.errors.TFSparkException INVALID_CONFIG for a malformed setting
@@ -49,7 +52,8 @@ final case class BatchScoreOptions(
       batchSize = unless("batch-size", batchSize)(TFSparkConf.batchSize(conf)),
       nullPolicy = unless("null-policy", nullPolicy)(TFSparkConf.nullPolicy(conf)),
       onError = unless("on-error", onError)(TFSparkConf.onError(conf)),
-      binaryOutputs = unless("binary-outputs", binaryOutputs)(TFSparkConf.binaryOutputsOf(ModelReference.parse(model).name, conf))
+      binaryOutputs = unless("binary-outputs", binaryOutputs)(TFSparkConf.binaryOutputsOf(ModelReference.parse(model).name, conf)),
+      precision = TFSparkConf.precision(conf, precisionGiven.map("--precision" -> _))
     )
   }
 
@@ -101,6 +105,12 @@ object BatchScoreOptions {
       "P",
       "fail (default, or spark.tfpredict.onError): a row the model cannot\nscore fails the job; null: it gets a null prediction and its error\n" +
         "(class, message) in <prediction-col>_error, and the job goes on"
+    ),
+    JobOption.value(
+      "precision",
+      "P",
+      "float32 (default, or spark.tfpredict.precision) or bfloat16: matmuls\nand convolutions in bfloat16 on CPUs with avx512_bf16/amx_bf16,\n" +
+        "refused when an output moves more than\nspark.tfpredict.precision.maxDeviation (default " + Precision.DefaultMaxDeviation + ")\nfrom float32 on the model's warm-up inputs"
     ),
     JobOption.value("id-col", "COLS", "columns that name a row in error messages (default: path if\npresent, else the first 3 columns)"),
     JobOption.value(
@@ -239,7 +249,12 @@ object BatchScoreOptions {
       inputTable = inputTable,
       outputTable = outputTable,
       append = args.flag("append"),
-      runId = runId
+      runId = runId,
+      precisionGiven = args.get("precision").map { p =>
+        Precision
+          .of(p, Precision.DefaultMaxDeviation)
+          .fold(throw TFSparkErrors.invalidArgument("--precision", p, "float32 or bfloat16"))(_ => p)
+      }
     )
   }
 

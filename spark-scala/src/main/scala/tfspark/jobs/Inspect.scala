@@ -3,8 +3,9 @@ package tfspark.jobs
 import java.io.File
 import java.nio.file.Files
 
-import tfspark.errors.TFSparkException
-import tfspark.model.{ModelCache, ModelRepository}
+import tfspark.conf.Precision
+import tfspark.errors.{TFSparkErrors, TFSparkException}
+import tfspark.model.{Bfloat16Support, ModelCache, ModelRepository, PrecisionDeviation}
 
 /**
  * Prints what a model repository holds, like `saved_model_cli show`: the models and versions, and
@@ -20,11 +21,14 @@ import tfspark.model.{ModelCache, ModelRepository}
 object Inspect {
 
   val Usage: String =
-    """Usage: tfspark.jobs.Inspect [--repository DIR] [--model NAME] [--version V]
+    """Usage: tfspark.jobs.Inspect [--repository DIR] [--model NAME] [--version V] [--precision P]
       |
       |Without --model: lists the models in the repository and their versions.
       |With --model: prints the signatures of that model's version (default: the latest) and its
       |model card (assets.extra/model_card.md) when there is one.
+      |With --precision bfloat16: also loads it in bfloat16 and prints how far each output moves
+      |from float32 on its warm-up inputs, and whether spark.tfpredict.precision.maxDeviation's
+      |default would accept it (refused on a CPU without bfloat16 instructions).
       |""".stripMargin
 
   def main(args: Array[String]): Unit = {
@@ -34,7 +38,7 @@ object Inspect {
 
   def exitCode(args: Array[String]): Int = {
     val parsed =
-      try JobArguments.parse(args.toSeq, Set("repository", "model", "version"))
+      try JobArguments.parse(args.toSeq, Set("repository", "model", "version", "precision"))
       catch { case e: TFSparkException => System.err.println(s"Inspect: ${e.getMessage}\n$Usage"); return 2 }
     if (parsed.flag("help")) { println(Usage); return 0 }
     try { render(parsed).foreach(println); 0 }
@@ -63,7 +67,31 @@ object Inspect {
             Seq("  outputs:") ++ s.outputs.map(t => s"    ${t.key}: ${t.dtype} ${t.shapeString}")
         }
         val card = new File(location.directory, "assets.extra/model_card.md")
-        header ++ signatures ++ (if (card.isFile) "" +: new String(Files.readAllBytes(card.toPath), "UTF-8").linesIterator.toSeq else Nil)
+        val precision = args.get("precision").map { word =>
+          // No limit here: Inspect shows the measure, the setting decides at query time.
+          Precision.of(word, Double.MaxValue).getOrElse(throw TFSparkErrors.invalidArgument("--precision", word, "float32 or bfloat16"))
+        }
+        val deviation = precision.filter(_ != Precision.Float32).toSeq.flatMap { p =>
+          val measured = ModelCache.acquire(s"inspect:${location.directory.getCanonicalPath}", location, p).deviation.get
+          deviationLines(measured)
+        }
+        header ++ signatures ++ deviation ++ (if (card.isFile)
+                                                "" +: new String(Files.readAllBytes(card.toPath), "UTF-8").linesIterator.toSeq
+                                              else Nil)
     }
+  }
+
+  private def deviationLines(d: PrecisionDeviation): Seq[String] = {
+    val limit = Precision.DefaultMaxDeviation
+    val verdict = if (d.outputs.nonEmpty && d.beyond(limit).isEmpty) "accepts" else "refuses"
+    Seq(
+      "",
+      s"bfloat16 (CPU flags: ${Bfloat16Support.cpuFlags}), against float32 on ${d.source.values.toSeq.distinct.sorted.mkString(", ")}:"
+    ) ++
+      d.outputs.map(o =>
+        s"  ${o.signature}.${o.output}: deviation ${o.maxDeviation}, |Δ| up to ${o.maxAbsolute}, over ${o.values} values"
+      ) ++
+      d.unmeasured.map(s => s"  $s: not measured (its warm-up inputs did not run)") ++
+      Seq(s"  spark.tfpredict.precision.maxDeviation=$limit (the default) $verdict it")
   }
 }

@@ -73,6 +73,13 @@ class TFModelTransformer(override val uid: String) extends Transformer with Defa
       "fail (a row the model cannot score fails the job) or null (a null output and the error in errorCol)",
       asConf[String]("onError", TFSparkConf.OnError)
     )
+  final val precision: Param[String] =
+    new Param[String](
+      this,
+      "precision",
+      "float32, or bfloat16 (matmuls and convolutions in bfloat16 on CPUs that have it; spark.tfpredict.precision.maxDeviation applies)",
+      asConf[String]("precision", TFSparkConf.PrecisionKey)
+    )
   final val errorCol: Param[String] = new Param[String](this, "errorCol", "with onError=null, the column of each row's error")
   final val rowLabelCols: StringArrayParam =
     new StringArrayParam(this, "rowLabelCols", "columns that name a row in error messages (default: the first columns)")
@@ -95,6 +102,7 @@ class TFModelTransformer(override val uid: String) extends Transformer with Defa
     outputCol -> "prediction",
     batchSize -> TFInference.DefaultBatchSize,
     nullPolicy -> "error",
+    precision -> "float32",
     unitOutputsAsArrays -> false,
     binaryOutputs -> Array.empty[String]
   )
@@ -110,6 +118,7 @@ class TFModelTransformer(override val uid: String) extends Transformer with Defa
   def setOnError(value: String): this.type = set(onError, value)
   def setErrorCol(value: String): this.type = set(errorCol, value)
   def setRowLabelCols(value: Array[String]): this.type = set(rowLabelCols, value)
+  def setPrecision(value: String): this.type = set(precision, value)
 
   /** The error column under onError=null: errorCol, else `<outputCol>_error`. */
   def getErrorCol: String = get(errorCol).getOrElse(s"${$(outputCol)}_error")
@@ -129,7 +138,9 @@ class TFModelTransformer(override val uid: String) extends Transformer with Defa
     if (!isDefined(model)) throw TFSparkErrors.invalidArgument("TFModelTransformer.model", "unset", "setModel(name)")
     val root = get(repository).getOrElse(dataset.sparkSession.conf.get(TFSparkConf.Repository, TFSparkConf.DefaultRepository))
     val reference = ModelReference.parse($(model))
-    TFInference.ship(dataset.sparkSession.sparkContext, ModelSource.resolve(reference, root, dataset.sparkSession.sessionState.conf))
+    val session = dataset.sparkSession
+    val chosen = TFSparkConf.precision(session, get(precision).map("TFModelTransformer.precision" -> _))
+    TFInference.ship(session.sparkContext, ModelSource.resolve(reference, root, session.sessionState.conf), chosen)
   }
 
   /** The signature param, else the one named in the model reference (`name:signature`), else `serving_default`. */

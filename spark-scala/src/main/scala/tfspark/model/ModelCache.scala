@@ -8,13 +8,18 @@ import scala.jdk.CollectionConverters._
 
 import org.apache.spark.TaskContext
 
-import tfspark.conf.TFSparkConf
+import org.slf4j.LoggerFactory
+
+import tfspark.conf.{Precision, TFSparkConf}
+import tfspark.errors.TFSparkErrors
 import tfspark.model.warmup.ModelWarmup
 
 /**
- * The loaded [[SavedModelHandle]]s of this JVM: one per model content (SHA-256), shared by every
- * task thread. Loads lazily on first use, and validates each load with [[ModelWarmup]];
- * concurrent first uses load once.
+ * The loaded [[SavedModelHandle]]s of this JVM: one per model content (SHA-256) and [[Precision]],
+ * shared by every task thread. Loads lazily on first use, and validates each load with
+ * [[ModelWarmup]]; concurrent first uses load once. A bfloat16 load is also measured against
+ * float32 ([[PrecisionDeviation]], logged), and every use checks that measure against the
+ * caller's `maxDeviation`.
  *
  * The cache owns the handles. A task that uses a handle holds it until the task completes
  * ([[acquire]] registers that with the task), so a handle is never closed under a running task.
@@ -24,6 +29,8 @@ import tfspark.model.warmup.ModelWarmup
  * what they acquire.
  */
 object ModelCache {
+
+  private val log = LoggerFactory.getLogger(getClass)
 
   private final class Entry(val handle: SavedModelHandle) {
     var holders = 0
@@ -38,65 +45,125 @@ object ModelCache {
   sys.addShutdownHook(clear())
 
   /**
-   * The handle for content `sha256`, loading (and warming up) it from `location` if this JVM has
-   * none yet. Inside a task, the task holds the handle until it completes.
+   * The handle for content `sha256` in `precision`, loading (and warming up) it from `location` if
+   * this JVM has none yet. Inside a task, the task holds the handle until it completes.
    *
    * @throws tfspark.errors.TFSparkException MODEL_LOAD_FAILED (the load or its warm-up failed, the
-   *   version is incomplete, or its files changed while it was loaded), NATIVE_LIBRARY_MISSING
+   *   version is incomplete, or its files changed while it was loaded), NATIVE_LIBRARY_MISSING,
+   *   BFLOAT16_NOT_SUPPORTED, BFLOAT16_DEVIATION_EXCEEDED
    */
-  def acquire(sha256: String, location: => ModelLocation): SavedModelHandle = {
+  def acquire(sha256: String, location: => ModelLocation, precision: Precision = Precision.Float32): SavedModelHandle = {
     val task = TaskContext.get()
-    val handle = acquireHolding(sha256, location, hold = task != null)
-    if (task != null) task.addTaskCompletionListener[Unit](_ => release(sha256))
+    val key = keyOf(sha256, precision)
+    val handle = acquireHolding(key, sha256, location, precision, hold = task != null)
+    if (task != null) task.addTaskCompletionListener[Unit](_ => release(key))
     evictBeyondBound()
+    checkDeviation(handle, precision)
     handle
   }
 
-  private def acquireHolding(sha256: String, location: => ModelLocation, hold: Boolean): SavedModelHandle =
-    lookup(sha256, hold).getOrElse {
-      loadLocks.computeIfAbsent(sha256, _ => new Object).synchronized {
-        lookup(sha256, hold).getOrElse {
+  /** The cache's key: the content, and the precision when it is not float32. */
+  private def keyOf(sha256: String, precision: Precision): String =
+    if (precision == Precision.Float32) sha256 else s"$sha256+${precision.name}"
+
+  private def acquireHolding(
+      key: String,
+      sha256: String,
+      location: => ModelLocation,
+      precision: Precision,
+      hold: Boolean
+  ): SavedModelHandle =
+    lookup(key, hold).getOrElse {
+      loadLocks.computeIfAbsent(key, _ => new Object).synchronized {
+        lookup(key, hold).getOrElse {
           val at = location
           // A failure is explained by what happened to the files first ([[ModelDiagnosis]]).
           val loaded = ModelDiagnosis.loading(at, Some(sha256)) {
-            val handle = SavedModelHandle.load(at)
-            try ModelWarmup.run(handle)
-            catch { case e: Throwable => handle.close(); throw e }
+            val handle = SavedModelHandle.load(at, precision)
+            try {
+              ModelWarmup.run(handle)
+              if (precision != Precision.Float32) measure(handle)
+            } catch { case e: Throwable => handle.close(); throw e }
             handle
           }
-          loads.computeIfAbsent(sha256, _ => new AtomicInteger()).incrementAndGet()
+          loads.computeIfAbsent(key, _ => new AtomicInteger()).incrementAndGet()
           lock.synchronized {
             val entry = new Entry(loaded)
             if (hold) entry.holders += 1
-            entries.put(sha256, entry)
+            entries.put(key, entry)
           }
           loaded
         }
       }
     }
 
-  /** The handle for a shipped model, loading it from its local copy if needed. */
-  def acquire(model: ShippedModel): SavedModelHandle = acquire(model.sha256, model.location)
-
-  /**
-   * Runs `body` with the handle of `sha256` held (for use outside tasks, e.g. on the driver), so
-   * that no eviction closes it meanwhile.
-   */
-  def withHandle[T](sha256: String, location: => ModelLocation)(body: SavedModelHandle => T): T = {
-    val handle = acquireHolding(sha256, location, hold = true)
-    try body(handle)
-    finally release(sha256)
+  /** Measures a reduced-precision load against float32 and logs what it found. */
+  private def measure(handle: SavedModelHandle): Unit = {
+    val deviation = PrecisionDeviation.measure(handle)
+    handle.recordDeviation(deviation)
+    val at = handle.location
+    val sources = deviation.source.values.toSeq.distinct.sorted.mkString(", ")
+    log.info(s"Model ${at.name}/${at.version} in ${handle.precision}: ${deviation.summary} (measured on $sources)")
+    if (deviation.outputs.nonEmpty && deviation.maxDeviation == 0)
+      log.warn(
+        s"Model ${at.name}/${at.version} in ${handle.precision}: no output moved at all from float32 on its warm-up inputs; " +
+          "the model may have no matmul or convolution that oneDNN runs in bfloat16, so it will not run faster"
+      )
   }
 
-  private def lookup(sha256: String, hold: Boolean): Option[SavedModelHandle] = lock.synchronized {
-    Option(entries.get(sha256)).map { e =>
+  /**
+   * Refuses a reduced-precision handle whose measure exceeds the caller's limit, or that nothing
+   * measured. @throws tfspark.errors.TFSparkException BFLOAT16_DEVIATION_EXCEEDED
+   */
+  private def checkDeviation(handle: SavedModelHandle, precision: Precision): Unit = precision match {
+    case Precision.Float32 =>
+    case Precision.BFloat16(limit) =>
+      val deviation = handle.deviation.getOrElse(throw new IllegalStateException("a bfloat16 handle without its measure"))
+      val beyond = deviation.beyond(limit)
+      val at = handle.location
+      val sources = if (deviation.source.isEmpty) "no inputs" else deviation.source.values.toSeq.distinct.sorted.mkString(", ")
+      if (deviation.outputs.isEmpty)
+        throw TFSparkErrors.bfloat16DeviationExceeded(
+          at.name,
+          at.version,
+          limit,
+          "no output could be measured: its warm-up inputs did not run (give it golden vectors or TF Serving warm-up requests)",
+          deviation.summary,
+          sources
+        )
+      if (beyond.nonEmpty)
+        throw TFSparkErrors.bfloat16DeviationExceeded(at.name, at.version, limit, beyond.mkString(", "), deviation.summary, sources)
+  }
+
+  /** The handle for a shipped model in its precision, loading it from its local copy if needed. */
+  def acquire(model: ShippedModel): SavedModelHandle = acquire(model.sha256, model.location, model.precision)
+
+  /**
+   * Runs `body` with the handle of `sha256` in `precision` held (for use outside tasks, e.g. on
+   * the driver), so that no eviction closes it meanwhile.
+   *
+   * @throws tfspark.errors.TFSparkException as [[acquire]]
+   */
+  def withHandle[T](sha256: String, location: => ModelLocation, precision: Precision = Precision.Float32)(
+      body: SavedModelHandle => T
+  ): T = {
+    val key = keyOf(sha256, precision)
+    val handle = acquireHolding(key, sha256, location, precision, hold = true)
+    try {
+      checkDeviation(handle, precision)
+      body(handle)
+    } finally release(key)
+  }
+
+  private def lookup(key: String, hold: Boolean): Option[SavedModelHandle] = lock.synchronized {
+    Option(entries.get(key)).map { e =>
       if (hold) e.holders += 1
       e.handle
     }
   }
 
-  private def release(sha256: String): Unit = {
-    lock.synchronized(Option(entries.get(sha256)).foreach(e => e.holders = math.max(0, e.holders - 1)))
+  private def release(key: String): Unit = {
+    lock.synchronized(Option(entries.get(key)).foreach(e => e.holders = math.max(0, e.holders - 1)))
     evictBeyondBound()
   }
 
@@ -111,13 +178,14 @@ object ModelCache {
     evicted.foreach(_.handle.close())
   }
 
-  /** How many times this JVM loaded content `sha256` (a test hook: at most 1 while it stays loaded). */
-  def loadCount(sha256: String): Int = Option(loads.get(sha256)).map(_.get).getOrElse(0)
+  /** How many times this JVM loaded content `sha256` in `precision` (a test hook: at most 1 while it stays loaded). */
+  def loadCount(sha256: String, precision: Precision = Precision.Float32): Int =
+    Option(loads.get(keyOf(sha256, precision))).map(_.get).getOrElse(0)
 
-  /** Load counts of every model content this JVM loaded. */
+  /** Load counts of every model content this JVM loaded (`SHA+bfloat16` for a bfloat16 load). */
   def loadCounts: Map[String, Int] = loads.asScala.map { case (k, v) => k -> v.get }.toMap
 
-  /** The contents loaded now, least recently used first. */
+  /** The contents loaded now (`SHA+bfloat16` for a bfloat16 load), least recently used first. */
   def loaded: Seq[String] = lock.synchronized(entries.keySet().asScala.toList)
 
   /** Closes and forgets every handle (load counts are kept). */

@@ -6,6 +6,7 @@ import scala.jdk.CollectionConverters._
 
 import org.tensorflow.{Result, SavedModelBundle, SessionFunction, Tensor}
 
+import tfspark.conf.Precision
 import tfspark.errors.TFSparkErrors
 
 /**
@@ -15,9 +16,18 @@ import tfspark.errors.TFSparkErrors
  * Thread-safe: `Session.run` is, and the handle holds no other mutable state. The handle owns the
  * native `SavedModelBundle`; whoever created it (normally [[ModelCache]]) calls [[close]].
  */
-final class SavedModelHandle private (val location: ModelLocation, bundle: SavedModelBundle) extends AutoCloseable {
+final class SavedModelHandle private (val location: ModelLocation, val precision: Precision, bundle: SavedModelBundle)
+    extends AutoCloseable {
 
   private val closed = new AtomicBoolean(false)
+
+  @volatile private var measured: Option[PrecisionDeviation] = None
+
+  /** How far this load's outputs are from float32's ([[PrecisionDeviation]]); `None` in float32. */
+  def deviation: Option[PrecisionDeviation] = measured
+
+  /** Set once by whoever loaded it ([[ModelCache]]), before anyone else sees the handle. */
+  private[model] def recordDeviation(d: PrecisionDeviation): Unit = measured = Some(d)
 
   private val functions: Map[String, SessionFunction] =
     bundle.signatures().asScala.map(s => s.key() -> bundle.function(s.key())).toMap
@@ -68,7 +78,8 @@ object SavedModelHandle {
 
   /**
    * Loads the SavedModel at `location` with tag `serve`, its session limited to
-   * [[SessionThreads.intraOp]] threads per op. The caller owns and closes the handle.
+   * [[SessionThreads.intraOp]] threads per op, in `precision`: for bfloat16, with grappler's
+   * `auto_mixed_precision_onednn_bfloat16` rewrite on. The caller owns and closes the handle.
    *
    * The op libraries of `spark.tfpredict.opLibraries` are loaded first ([[OpLibraries]]).
    *
@@ -77,16 +88,18 @@ object SavedModelHandle {
    *   no library of this JVM registers (naming the op, the package known to provide it and the
    *   setting), or holds an op that calls back into Python ([[PythonOnlyOps]]);
    *   OP_LIBRARY_LOAD_FAILED when a configured op library cannot be loaded;
-   *   NATIVE_LIBRARY_MISSING when TF's native library cannot be loaded in this JVM
+   *   NATIVE_LIBRARY_MISSING when TF's native library cannot be loaded in this JVM;
+   *   BFLOAT16_NOT_SUPPORTED for bfloat16 on a CPU without bfloat16 instructions ([[Bfloat16Support]])
    */
-  def load(location: ModelLocation): SavedModelHandle = {
+  def load(location: ModelLocation, precision: Precision = Precision.Float32): SavedModelHandle = {
+    if (precision != Precision.Float32) Bfloat16Support.unsupportedReason.foreach { reason =>
+      throw TFSparkErrors.bfloat16NotSupported(location.name, java.net.InetAddress.getLocalHost.getHostName, reason)
+    }
     NativeLibrary.ensureConfigured()
     OpLibraries.loadConfigured()
     val bundle =
       try {
-        val threads = SessionThreads.intraOp()
-        val config =
-          org.tensorflow.proto.ConfigProto.newBuilder().setIntraOpParallelismThreads(threads).setInterOpParallelismThreads(threads).build()
+        val config = sessionConfig(precision)
         SavedModelBundle.loader(location.directory.getAbsolutePath).withTags(ServeTag).withConfigProto(config).load()
       } catch {
         case e: LinkageError => throw TFSparkErrors.nativeLibraryMissing(e) // no native jar: UnsatisfiedLinkError
@@ -112,11 +125,24 @@ object SavedModelHandle {
       bundle.close()
       throw TFSparkErrors.modelNeedsPython(location.name, location.directory.getPath, found.op, found.function)
     }
-    try new SavedModelHandle(location, bundle)
+    try new SavedModelHandle(location, precision, bundle)
     catch {
       case e: Exception =>
         bundle.close()
         throw TFSparkErrors.modelLoadFailed(location.name, location.directory.getPath, e)
+    }
+  }
+
+  /** The session's configuration: the thread limits, and for bfloat16 the rewrite. */
+  private def sessionConfig(precision: Precision): org.tensorflow.proto.ConfigProto = {
+    import org.tensorflow.proto.{ConfigProto, GraphOptions, RewriterConfig}
+    val threads = SessionThreads.intraOp()
+    val config = ConfigProto.newBuilder().setIntraOpParallelismThreads(threads).setInterOpParallelismThreads(threads)
+    precision match {
+      case Precision.Float32 => config.build()
+      case Precision.BFloat16(_) =>
+        val rewrite = RewriterConfig.newBuilder().setAutoMixedPrecisionOnednnBfloat16(RewriterConfig.Toggle.ON)
+        config.setGraphOptions(GraphOptions.newBuilder().setRewriteOptions(rewrite)).build()
     }
   }
 

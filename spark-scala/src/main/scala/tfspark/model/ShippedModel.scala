@@ -5,7 +5,7 @@ import java.io.File
 import org.apache.spark.{SerializableWritable, SparkContext, SparkEnv}
 import org.apache.spark.tfspark.DriverFiles
 
-import tfspark.conf.TFSparkConf
+import tfspark.conf.{Precision, TFSparkConf}
 
 /**
  * A serializable reference to one model version that tasks can load anywhere in the cluster.
@@ -22,6 +22,8 @@ import tfspark.conf.TFSparkConf
  * @param driverDirectory the version folder's real path on the driver (links resolved)
  * @param opLibraries the application's op libraries (`spark.tfpredict.opLibraries`), loaded in
  *   each JVM before the model
+ * @param precision the arithmetic every JVM loads it in (each measures bfloat16 itself: CPUs differ)
+ * @param deviation bfloat16's measure on the driver, for `EXPLAIN`; `None` in float32
  */
 final case class ShippedModel(
     name: String,
@@ -30,7 +32,9 @@ final case class ShippedModel(
     signatures: Map[String, SignatureSpec],
     driverDirectory: String,
     delivery: ModelDelivery,
-    opLibraries: Seq[ShippedOpLibrary] = Nil
+    opLibraries: Seq[ShippedOpLibrary] = Nil,
+    precision: Precision = Precision.Float32,
+    deviation: Option[PrecisionDeviation] = None
 ) {
 
   /** The directory to load from in this JVM: the original on the driver, a verified local copy elsewhere. */
@@ -51,15 +55,16 @@ final case class ShippedModel(
     ModelLocation(name, version, localDirectory())
   }
 
-  override def toString: String = s"ShippedModel($name/$version, sha256=${sha256.take(12)})"
+  override def toString: String =
+    s"ShippedModel($name/$version, sha256=${sha256.take(12)}${if (precision == Precision.Float32) "" else s", $precision"})"
 }
 
 object ShippedModel {
 
-  private val shipped = new java.util.concurrent.ConcurrentHashMap[(String, String, ModelDelivery.Route), ShippedModel]()
+  private val shipped = new java.util.concurrent.ConcurrentHashMap[(String, String, ModelDelivery.Route, Precision), ShippedModel]()
 
   /**
-   * Ships `location` for use in `sc`'s jobs, once per (application, content): identifies its files (streaming them once; [[ModelManifest.read]]), reads its
+   * Ships `location` for use in `sc`'s jobs in `precision`, once per (application, content, precision): identifies its files (streaming them once; [[ModelManifest.read]]), reads its
    * signatures through the driver's [[ModelCache]], and makes the files reachable from the
    * executors as [[ModelDelivery.route]] decides, with `spark.tfpredict.repositoryShared` from
    * `sc`'s configuration.
@@ -71,22 +76,28 @@ object ShippedModel {
    *
    * @throws tfspark.errors.TFSparkException MODEL_LOAD_FAILED when the model cannot be loaded,
    *   INVALID_CONFIG for an unknown or malformed `spark.tfpredict.*` key of the application
-   *   ([[TFSparkConf.validate]])
+   *   ([[TFSparkConf.validate]]); BFLOAT16_NOT_SUPPORTED and BFLOAT16_DEVIATION_EXCEEDED for a
+   *   bfloat16 load the driver refuses ([[ModelCache]])
    */
-  def ship(sc: SparkContext, location: ModelLocation): ShippedModel = {
+  def ship(sc: SparkContext, location: ModelLocation, precision: Precision = Precision.Float32): ShippedModel = {
     TFSparkConf.validate(sc.getConf)
-    ship(sc, location, TFSparkConf.repositoryShared(sc.getConf))
+    ship(sc, location, TFSparkConf.repositoryShared(sc.getConf), precision)
   }
 
   /** [[ship]] with the shared-repository declaration given (tests ship both ways in one application). */
-  private[tfspark] def ship(sc: SparkContext, location: ModelLocation, repositoryShared: Boolean): ShippedModel = {
+  private[tfspark] def ship(
+      sc: SparkContext,
+      location: ModelLocation,
+      repositoryShared: Boolean,
+      precision: Precision
+  ): ShippedModel = {
     val libraries = OpLibraries.ship(sc, repositoryShared)
     val manifest = ModelManifest.read(location.directory)
     val route = ModelDelivery.route(sc.isLocal, location.source, manifest.directory, repositoryShared)
     shipped.computeIfAbsent(
-      (sc.applicationId + "/" + sc.startTime, manifest.sha256, route),
+      (sc.applicationId + "/" + sc.startTime, manifest.sha256, route, precision),
       _ => {
-        val handle = ModelCache.withHandle(manifest.sha256, location)(identity)
+        val handle = ModelCache.withHandle(manifest.sha256, location, precision)(identity)
         val delivery = route match {
           case ModelDelivery.InDriverJvm => ModelDelivery.DriverFolder
           case ModelDelivery.FromSharedFileSystem(source) =>
@@ -97,7 +108,18 @@ object ShippedModel {
             ModelDelivery.DriverFileServer(uris, manifest.files)
         }
         // The real path, links resolved: a link re-pointed later does not change what this serves.
-        ShippedModel(location.name, location.version, manifest.sha256, handle.signatures, manifest.directory.getPath, delivery, libraries)
+        val directory = manifest.directory.getPath
+        ShippedModel(
+          location.name,
+          location.version,
+          manifest.sha256,
+          handle.signatures,
+          directory,
+          delivery,
+          libraries,
+          precision,
+          handle.deviation
+        )
       }
     )
   }

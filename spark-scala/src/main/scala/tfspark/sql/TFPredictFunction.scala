@@ -70,7 +70,7 @@ object TFPredictFunction {
     val reference = ModelReference.parse(spec)
     val (name, signature) = (reference.name, reference.signature)
     val location = ModelSource.resolve(reference, TFSparkConf.repository())
-    val shipped = ShippedModel.ship(SparkSession.active.sparkContext, location)
+    val shipped = ShippedModel.ship(SparkSession.active.sparkContext, location, TFSparkConf.precision(SQLConf.get))
     val sig = SignatureSpec.find(name, shipped.signatures, signature)
     val conf = SQLConf.get
     val binaryOutputs = TFSparkConf.binaryOutputsOf(name, conf)

@@ -13,6 +13,7 @@ import org.apache.spark.sql.Row
 import org.scalatest.funsuite.AnyFunSuite
 
 import tfspark.{ErrorChecks, GoldenRows, GoldenVectors, SparkSessionFixture, TFInference, TestModels}
+import tfspark.conf.Precision
 
 /**
  * How model versions reach separate executor JVMs (`local-cluster[2,1,1024]`), each way for real:
@@ -219,7 +220,8 @@ class ModelShippingClusterSuite extends AnyFunSuite with SparkSessionFixture wit
     Files.write(planted.toPath, weights)
     val linked = new File(TestModels.tempDir("tfspark-shared-link"), "repo")
     Files.createSymbolicLink(linked.toPath, repo.toPath)
-    val model = ShippedModel.ship(spark.sparkContext, ModelRepository(linked.getPath).resolve("fresh"), repositoryShared = true)
+    val model =
+      ShippedModel.ship(spark.sparkContext, ModelRepository(linked.getPath).resolve("fresh"), repositoryShared = true, Precision.Float32)
     val source = new File(repo, "fresh/1").toPath.toRealPath().toFile.toURI.toString
     assert(
       model.delivery === ModelDelivery.SharedFileSystem(source, ModelManifest.read(new File(repo, "fresh/1")).files, hadoopConfOf(model))
@@ -276,7 +278,7 @@ class ModelShippingClusterSuite extends AnyFunSuite with SparkSessionFixture wit
     // The driver's file server and a shared folder serve the files as they are when fetched.
     for (shared <- Seq(false, true)) {
       val (repo, location) = freshLinear(s"changed later, shared=$shared")
-      val model = ShippedModel.ship(spark.sparkContext, location, repositoryShared = shared)
+      val model = ShippedModel.ship(spark.sparkContext, location, repositoryShared = shared, Precision.Float32)
       tamper(
         Files
           .walk(new File(repo, "fresh/1/variables").toPath)
