@@ -82,6 +82,13 @@ class TFModelTransformer(JavaTransformer, JavaMLReadable["TFModelTransformer"], 
         "fail (a row the model cannot score fails the job) or null (a null output and the error in errorCol)",
         TypeConverters.toString,
     )
+    precision = Param(
+        Params._dummy(),
+        "precision",
+        "float32, or bfloat16 (matmuls and convolutions in bfloat16 on CPUs that have it; "
+        "spark.tfpredict.precision.maxDeviation applies)",
+        TypeConverters.toString,
+    )
     errorCol = Param(
         Params._dummy(), "errorCol", "with onError=null, the column of each row's error", TypeConverters.toString
     )
@@ -109,6 +116,7 @@ class TFModelTransformer(JavaTransformer, JavaMLReadable["TFModelTransformer"], 
         rowLabelCols: list[str] | None = None,
         unitOutputsAsArrays: bool = False,
         binaryOutputs: list[str] | None = None,
+        precision: str = "float32",
     ) -> None:
         super().__init__()
         self._java_obj = self._new_java_obj("tfspark.ml.TFModelTransformer", self.uid)
@@ -119,6 +127,7 @@ class TFModelTransformer(JavaTransformer, JavaMLReadable["TFModelTransformer"], 
             batchSize=1024,
             nullPolicy="error",
             onError="fail",
+            precision="float32",
             rowLabelCols=[],
             unitOutputsAsArrays=False,
             binaryOutputs=[],
@@ -142,6 +151,7 @@ class TFModelTransformer(JavaTransformer, JavaMLReadable["TFModelTransformer"], 
         rowLabelCols: list[str] | None = None,
         unitOutputsAsArrays: bool = False,
         binaryOutputs: list[str] | None = None,
+        precision: str = "float32",
     ) -> TFModelTransformer:
         """Sets the params given by keyword (the same as the constructor's)."""
         kwargs = dict(self._input_kwargs)
@@ -193,6 +203,10 @@ class TFModelTransformer(JavaTransformer, JavaMLReadable["TFModelTransformer"], 
 
     def setOnError(self, value: str) -> TFModelTransformer:
         return self._set(onError=value)
+
+    def setPrecision(self, value: str) -> TFModelTransformer:
+        """``float32`` or ``bfloat16`` (see docs/precision.md); unset, ``spark.tfpredict.precision``."""
+        return self._set(precision=value)
 
     def setErrorCol(self, value: str) -> TFModelTransformer:
         return self._set(errorCol=value)

@@ -2,7 +2,8 @@ package tfspark
 
 import org.apache.spark.SparkEnv
 
-import tfspark.model.{ModelCache, ModelRepository}
+import tfspark.conf.Precision
+import tfspark.model.{Bfloat16Support, ModelCache, ModelRepository}
 
 /**
  * The same golden checks on `local-cluster[2,1,1024]`: two separate executor JVMs started from
@@ -34,5 +35,27 @@ class LocalClusterSuite extends GoldenAgreementBehaviour with tfspark.model.Mode
     assert(reports.map(_._2).distinct.length === 2, s"expected 2 executor JVMs, saw $reports")
     assert(!reports.map(_._2).contains(driverPid), "tasks must run outside the driver JVM")
     assert(reports.forall(_._3 == 1), s"a model was loaded more than once in one JVM: $reports")
+  }
+
+  test("bfloat16: each executor JVM loads the model in bfloat16 once and measures it itself; float32 beside it is untouched") {
+    Bfloat16Support.unsupportedReason.foreach(reason => cancel(s"this machine cannot run bfloat16: $reason"))
+    val location = ModelRepository(TestModels.modelsDir.getPath).resolve("linear")
+    val low = TFInference.ship(spark.sparkContext, location, precision = Precision.BFloat16(Precision.DefaultMaxDeviation))
+    val full = TFInference.ship(spark.sparkContext, location, precision = Precision.Float32)
+    val rows = spark.sparkContext.parallelize((0 until 400).map(i => Array(i / 8f, -i / 16f)), 4)
+    val pairs = TFInference.predictRDD(rows, low, batchSize = 64).zip(TFInference.predictRDD(rows, full, batchSize = 64)).collect()
+    assert(pairs.exists { case (a, b) => a.head != b.head }, "the executors ran bfloat16")
+    val worst = pairs.map { case (a, b) => math.abs(a.head - b.head) / math.max(1.0, math.abs(b.head.toDouble)) }.max
+    assert(worst <= Precision.DefaultMaxDeviation, s"worst deviation $worst")
+    val reports = spark.sparkContext
+      .parallelize(0 until 8, 8)
+      .mapPartitions { _ =>
+        val handle = ModelCache.acquire(low)
+        Iterator((SparkEnv.get.executorId, ModelCache.loadCount(low.sha256, low.precision), handle.deviation.map(_.maxDeviation)))
+      }
+      .collect()
+      .distinct
+    assert(reports.map(_._1).distinct.length === 2, s"expected 2 executors, saw ${reports.toSeq}")
+    assert(reports.forall { case (_, loads, measured) => loads == 1 && measured.exists(_ > 0) }, reports.toSeq.toString)
   }
 }

@@ -63,7 +63,14 @@ class ErrorCatalogSuite extends AnyFunSuite {
     TFSparkErrors.mlflowNotSavedModel("churn", 3, "mlflow-artifacts:/0/m", "data/model.keras is a Keras file", "Export a SavedModel."),
     // issue 22: bfloat16
     TFSparkErrors.bfloat16NotSupported("mlp", "worker-3", "this CPU has none of the flags avx512_bf16, amx_bf16, bf16"),
-    TFSparkErrors.bfloat16DeviationExceeded("mlp", 2, 0.02, "prediction 8.0e-02", "deviation from float32: prediction 8.0e-02", "golden vectors")
+    TFSparkErrors.bfloat16DeviationExceeded(
+      "mlp",
+      2,
+      0.02,
+      "prediction 8.0e-02",
+      "deviation from float32: prediction 8.0e-02",
+      "golden vectors"
+    )
   )
 
   test("every class the JVM raises has a sample, and each fills exactly its template's parameters") {

@@ -1,0 +1,165 @@
+"""Opt-in bfloat16 from pyspark and from ``spark-submit``, as users set it (docs/precision.md):
+
+- ``spark.conf.set("spark.tfpredict.precision", "bfloat16")`` before a ``tfpredict`` query, and back;
+- the Transformer's ``precision`` param;
+- ``spark-submit --class tfspark.jobs.BatchScore`` with ``--precision bfloat16`` and with
+  ``--conf spark.tfpredict.precision=bfloat16``.
+
+The Scala side (every committed model's deviation, the limit, a CPU without bfloat16) is
+``Bfloat16Suite``'s. These need a CPU with bfloat16 instructions and are skipped on one without.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import MODELS, REPO_ROOT
+from spark_processes import QUICK_JVM, kill_group, spark_env, spark_script, tfspark_conf
+
+from tfspark import TFModelTransformer, TFSparkError
+
+PRECISION = "spark.tfpredict.precision"
+LIMIT = 0.02  # spark.tfpredict.precision.maxDeviation's default
+DIST = REPO_ROOT / "spark-scala" / "target" / "dist"
+
+
+def cpu_has_bfloat16() -> bool:
+    cpuinfo = Path("/proc/cpuinfo")
+    flags = (
+        next((line for line in cpuinfo.read_text().splitlines() if line.startswith("flags")), "")
+        if cpuinfo.exists()
+        else ""
+    )
+    return any(flag in flags.split() for flag in ("avx512_bf16", "amx_bf16"))
+
+
+pytestmark = [
+    pytest.mark.jvm,
+    pytest.mark.skipif(not cpu_has_bfloat16(), reason="this CPU has no bfloat16 instructions (avx512_bf16, amx_bf16)"),
+]
+
+QUERY = (
+    "SELECT id, tfpredict('linear', array(CAST(id AS FLOAT) / 8, CAST(-id AS FLOAT) / 16)) AS p "
+    "FROM range(0, 64, 1, 2) ORDER BY id"
+)
+
+
+def deviation(a: float, b: float) -> float:
+    """``|a - b| / max(1, |b|)``: what spark.tfpredict.precision.maxDeviation bounds."""
+    return abs(a - b) / max(1.0, abs(b))
+
+
+@pytest.fixture
+def bfloat16(spark):
+    spark.conf.set(PRECISION, "bfloat16")
+    yield spark
+    spark.conf.unset(PRECISION)
+
+
+def test_sql_in_bfloat16_shows_its_deviation_and_stays_within_the_limit(spark):
+    float32 = [r.p for r in spark.sql(QUERY).collect()]
+    spark.conf.set(PRECISION, "bfloat16")
+    try:
+        plan = "\n".join(r[0] for r in spark.sql(f"EXPLAIN {QUERY}").collect())
+        assert "precision=bfloat16 for linear (deviation from float32: prediction " in plan, plan
+        low = [r.p for r in spark.sql(QUERY).collect()]
+    finally:
+        spark.conf.unset(PRECISION)
+    assert low != float32, "bfloat16 changed the numbers"
+    assert max(deviation(a, b) for a, b in zip(low, float32)) <= LIMIT
+    assert [r.p for r in spark.sql(QUERY).collect()] == float32, "float32 again once the setting is unset"
+
+
+def test_sql_refuses_a_misspelt_precision_and_a_model_beyond_the_limit(bfloat16):
+    bfloat16.conf.set(PRECISION, "bf16")
+    with pytest.raises(TFSparkError) as bad:
+        bfloat16.sql(QUERY).collect()
+    assert bad.value.getCondition() == "INVALID_CONFIG"
+    assert bad.value.getMessageParameters()["key"] == PRECISION
+    bfloat16.conf.set(PRECISION, "bfloat16")
+    bfloat16.conf.set("spark.tfpredict.precision.maxDeviation", "1e-9")
+    try:
+        with pytest.raises(TFSparkError) as beyond:
+            bfloat16.sql(QUERY).collect()
+    finally:
+        bfloat16.conf.unset("spark.tfpredict.precision.maxDeviation")
+    assert beyond.value.getCondition() == "BFLOAT16_DEVIATION_EXCEEDED"
+    assert beyond.value.getMessageParameters()["outputs"].startswith("prediction ")
+
+
+def test_transformer_precision_param(spark):
+    frame = spark.range(0, 8, 1, 1).selectExpr("array(CAST(id AS FLOAT), 1f) AS features")
+    scorer = TFModelTransformer(model="linear", inputCol="features", precision="bfloat16")
+    assert scorer.getOrDefault(scorer.precision) == "bfloat16"
+    assert "precision=bfloat16 for linear" in scorer.transform(frame)._jdf.queryExecution().executedPlan().toString()
+    plain = TFModelTransformer(model="linear", inputCol="features")
+    assert "precision=" not in plain.transform(frame)._jdf.queryExecution().executedPlan().toString()
+    with pytest.raises(TFSparkError) as bad:
+        TFModelTransformer(model="linear", inputCol="features", precision="half").transform(frame)
+    assert bad.value.getCondition() == "INVALID_CONFIG"
+
+
+def batch_score(tmp_path: Path, name: str, args: list[str], conf: dict[str, str]) -> subprocess.CompletedProcess:
+    settings = tfspark_conf()
+    settings["spark.ui.enabled"] = "false"
+    settings["spark.ui.showConsoleProgress"] = "false"
+    settings["spark.driver.extraJavaOptions"] += f" {QUICK_JVM}"
+    settings.update(conf)
+    command = [
+        spark_script("spark-submit"),
+        "--master",
+        "local[1]",
+        *[arg for key, value in settings.items() for arg in ("--conf", f"{key}={value}")],
+        "--class",
+        "tfspark.jobs.BatchScore",
+        str(DIST / "tfspark-assembly.jar"),
+        "--model",
+        "linear",
+        "--repository",
+        str(MODELS),
+        "--input",
+        str(tmp_path / "in.csv"),
+        "--output",
+        str(tmp_path / name),
+        *args,
+    ]
+    proc = subprocess.Popen(
+        command,
+        cwd=tmp_path,
+        env=spark_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        out, err = proc.communicate(timeout=180)
+    finally:
+        kill_group(proc)
+    return subprocess.CompletedProcess(command, proc.returncode, out, err)
+
+
+@pytest.mark.submit
+def test_batch_score_precision_option_and_setting(spark, tmp_path):
+    (tmp_path / "in.csv").write_text("x1,x2\n" + "".join(f"{i / 8},{-i / 16}\n" for i in range(40)))
+    option = batch_score(tmp_path, "by-option", ["--precision", "bfloat16"], {})
+    assert option.returncode == 0, option.stderr[-3000:]
+    assert "with linear/1 (bfloat16, deviation from float32: prediction " in option.stdout, option.stdout
+    setting = batch_score(tmp_path, "by-setting", [], {PRECISION: "bfloat16"})
+    assert setting.returncode == 0, setting.stderr[-3000:]
+    assert "with linear/1 (bfloat16, deviation from float32: prediction " in setting.stdout, setting.stdout
+    plain = batch_score(tmp_path, "plain", [], {})
+    assert plain.returncode == 0 and "with linear/1 -> " in plain.stdout, plain.stdout
+
+    def predictions(name: str) -> list[float]:
+        return [r.prediction for r in spark.read.parquet(str(tmp_path / name)).orderBy("x1").collect()]
+
+    low, float32 = predictions("by-option"), predictions("plain")
+    assert predictions("by-setting") == low, "the option and the setting load the same bfloat16 model"
+    assert low != float32 and max(deviation(a, b) for a, b in zip(low, float32)) <= LIMIT
+
+    typo = batch_score(tmp_path, "typo", ["--precision", "bf16"], {})
+    assert typo.returncode == 2, typo.stderr[-3000:]
+    assert "--precision" in typo.stderr and not (tmp_path / "typo").exists()
