@@ -68,7 +68,7 @@ def test_sql_in_bfloat16_shows_its_deviation_and_stays_within_the_limit(spark):
     finally:
         spark.conf.unset(PRECISION)
     assert low != float32, "bfloat16 changed the numbers"
-    assert max(deviation(a, b) for a, b in zip(low, float32)) <= LIMIT
+    assert max(deviation(a, b) for a, b in zip(low, float32, strict=True)) <= LIMIT
     assert [r.p for r in spark.sql(QUERY).collect()] == float32, "float32 again once the setting is unset"
 
 
@@ -158,7 +158,7 @@ def test_batch_score_precision_option_and_setting(spark, tmp_path):
 
     low, float32 = predictions("by-option"), predictions("plain")
     assert predictions("by-setting") == low, "the option and the setting load the same bfloat16 model"
-    assert low != float32 and max(deviation(a, b) for a, b in zip(low, float32)) <= LIMIT
+    assert low != float32 and max(deviation(a, b) for a, b in zip(low, float32, strict=True)) <= LIMIT
 
     typo = batch_score(tmp_path, "typo", ["--precision", "bf16"], {})
     assert typo.returncode == 2, typo.stderr[-3000:]

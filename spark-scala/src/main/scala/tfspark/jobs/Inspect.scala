@@ -5,7 +5,7 @@ import java.nio.file.Files
 
 import tfspark.conf.Precision
 import tfspark.errors.{TFSparkErrors, TFSparkException}
-import tfspark.model.{Bfloat16Support, ModelCache, ModelRepository, PrecisionDeviation}
+import tfspark.model.{Bfloat16Support, ModelCache, ModelRepository, OutputDeviation, PrecisionDeviation}
 
 /**
  * Prints what a model repository holds, like `saved_model_cli show`: the models and versions, and
@@ -89,7 +89,7 @@ object Inspect {
       s"bfloat16 (CPU flags: ${Bfloat16Support.cpuFlags}), against float32 on ${d.source.values.toSeq.distinct.sorted.mkString(", ")}:"
     ) ++
       d.outputs.map(o =>
-        s"  ${o.signature}.${o.output}: deviation ${o.maxDeviation}, |Δ| up to ${o.maxAbsolute}, over ${o.values} values"
+        s"  ${o.signature}.${o.output}: deviation ${OutputDeviation.number(o.maxDeviation)}, |Δ| up to ${OutputDeviation.number(o.maxAbsolute)}, over ${o.values} values"
       ) ++
       d.unmeasured.map(s => s"  $s: not measured (its warm-up inputs did not run)") ++
       Seq(s"  spark.tfpredict.precision.maxDeviation=$limit (the default) $verdict it")

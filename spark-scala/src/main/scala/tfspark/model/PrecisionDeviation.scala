@@ -25,7 +25,9 @@ final case class OutputDeviation(signature: String, output: String, maxDeviation
 }
 
 object OutputDeviation {
-  private[model] def number(d: Double): String = if (d == 0) "0" else if (d.isInfinite) "inf" else f"$d%.1e"
+
+  /** `1.7e-03`, `0`, `inf`: how reports print a deviation. */
+  def number(d: Double): String = if (d == 0) "0" else if (d.isInfinite) "inf" else f"$d%.1e"
 }
 
 /**
