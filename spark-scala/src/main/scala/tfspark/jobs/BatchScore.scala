@@ -167,7 +167,7 @@ object BatchScore {
     }
     val planned = plan(spark, options, phases)
     val (rows, failed) = ScoredOutput.writeAtomically(planned.scored, options, commit, phases)
-    Summary(rows, phases.seconds(Phase.Scoring), planned.model, options.output, options.outputFormat, failed, phases)
+    Summary(rows, phases.seconds(Phase.Scoring), planned.shown, options.output, options.outputFormat, failed, phases)
   }
 
   /** [[run]] into a Delta table: one commit, or none when the table already holds this run's ([[DeltaOutput]]). */
@@ -179,11 +179,16 @@ object BatchScore {
     }
     val result = DeltaOutput.write(spark, options, planned.scored, runId, phases)
     val format = result.version.fold("delta")(v => s"delta, version $v")
-    Summary(result.rows, phases.seconds(Phase.Scoring), planned.model, options.output, format, result.failed, phases, result.skipped)
+    Summary(result.rows, phases.seconds(Phase.Scoring), planned.shown, options.output, format, result.failed, phases, result.skipped)
   }
 
   /** The scoring plan, the model's `name/version` and its content's SHA-256. */
-  private final case class Planned(scored: DataFrame, model: String, modelSha256: String)
+  /**
+   * @param model the model's `name/version`
+   * @param shown what the summary says of it: `name/version`, and in bfloat16 the precision and
+   *   the driver's measure of it (which a run's identity must not include: it depends on the CPU)
+   */
+  private final case class Planned(scored: DataFrame, model: String, modelSha256: String, shown: String)
 
   /**
    * The scored table as a Spark plan (nothing runs yet) and the model's `name/version`: the
@@ -210,8 +215,8 @@ object BatchScore {
         catch { case e: TFSparkException if typedByRows(e) && input.isEmpty => noRows(input, options, e) }
     }
     // The precision shows in the summary when it is not the default: the figures came from bfloat16.
-    val precision = model.deviation.fold("")(d => s" (${model.precision}, ${d.summary})")
-    Planned(scored, s"${reference.name}/${model.version}$precision", model.sha256)
+    val name = s"${reference.name}/${model.version}"
+    Planned(scored, name, model.sha256, name + model.deviation.fold("")(d => s" (${model.precision}, ${d.summary})"))
   }
 
   /** The scoring plan over `input` (not empty). */

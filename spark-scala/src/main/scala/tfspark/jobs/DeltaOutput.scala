@@ -7,6 +7,7 @@ import org.apache.hadoop.conf.Configuration
 import org.apache.hadoop.fs.Path
 import org.apache.spark.sql.{DataFrame, SaveMode, SparkSession}
 
+import tfspark.conf.Precision
 import tfspark.errors.TFSparkErrors
 
 /**
@@ -143,7 +144,7 @@ private[jobs] object DeltaOutput {
   /**
    * The run id of a run without `--run-id`: the first 32 hex digits of the SHA-256 of the model
    * (`name/version` and content hash), the input (format, where, and each file with its size and
-   * modification time), the options that decide the rows written, and the output.
+   * modification time), the options that decide the rows written (the precision among them, unless float32), and the output.
    */
   def derivedRunId(options: BatchScoreOptions, model: String, modelSha256: String, inputFiles: Seq[String], conf: Configuration): String = {
     val files = inputFiles.sorted.map { f =>
@@ -162,9 +163,11 @@ private[jobs] object DeltaOutput {
       s"input-map ${options.inputMap.toSeq.sorted.mkString(",")}",
       s"drop ${options.drop.mkString(",")}",
       s"null-policy ${options.nullPolicy} on-error ${options.onError} id-col ${options.idCols.mkString(",")}",
-      s"prediction-col ${options.predictionCol} binary-outputs ${options.binaryOutputs.mkString(",")}",
-      s"output ${where(options.output, options.outputTable)}"
-    )).mkString("\n")
+      s"prediction-col ${options.predictionCol} binary-outputs ${options.binaryOutputs.mkString(",")}"
+    ) ++
+      // Only when not float32, so that float32 runs keep the identity they had before precisions existed.
+      (if (options.precision == Precision.Float32) Nil else Seq(s"precision ${options.precision.name}")) ++
+      Seq(s"output ${where(options.output, options.outputTable)}")).mkString("\n")
     MessageDigest.getInstance("SHA-256").digest(text.getBytes(StandardCharsets.UTF_8)).map("%02x".format(_)).mkString.take(32)
   }
 }

@@ -93,7 +93,8 @@ object SavedModelHandle {
    */
   def load(location: ModelLocation, precision: Precision = Precision.Float32): SavedModelHandle = {
     if (precision != Precision.Float32) Bfloat16Support.unsupportedReason.foreach { reason =>
-      throw TFSparkErrors.bfloat16NotSupported(location.name, java.net.InetAddress.getLocalHost.getHostName, reason)
+      val host = scala.util.Try(java.net.InetAddress.getLocalHost.getHostName).getOrElse("this host")
+      throw TFSparkErrors.bfloat16NotSupported(location.name, host, reason)
     }
     NativeLibrary.ensureConfigured()
     OpLibraries.loadConfigured()

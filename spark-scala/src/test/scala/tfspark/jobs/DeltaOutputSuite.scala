@@ -8,6 +8,7 @@ import org.apache.spark.sql.functions.col
 import org.scalatest.funsuite.AnyFunSuite
 
 import tfspark.{ErrorChecks, SparkSessionFixture, TestModels}
+import tfspark.conf.Precision
 
 /**
  * BatchScore into and out of Delta Lake (`--output-format delta`, `--output-table`, `--input-table`,
@@ -284,5 +285,29 @@ class DeltaOutputSuite extends AnyFunSuite with SparkSessionFixture with ErrorCh
         ._1
         .isEmpty
     )
+  }
+
+  test("BatchScore into Delta: a bfloat16 run is another run than the same run in float32, whose identity is unchanged") {
+    val options =
+      BatchScoreOptions.parse(Seq("--model", "linear", "--input", "/data/in.csv", "--output", "/data/out", "--output-format", "delta"))
+    def runId(o: BatchScoreOptions) =
+      DeltaOutput.derivedRunId(o, "linear/1", "ab" * 32, Nil, new org.apache.hadoop.conf.Configuration())
+    val low = options.copy(precision = Precision.BFloat16(Precision.DefaultMaxDeviation))
+    assert(runId(low) !== runId(options), "a retry in the other precision must not count as this run")
+    assert(runId(low) === runId(options.copy(precision = Precision.BFloat16(0.5))), "the limit does not change the rows written")
+    // The float32 identity as it was before precisions existed (the text DeltaOutput hashed then).
+    val before = Seq(
+      "tfspark BatchScore run 1",
+      s"model linear linear/1 ${"ab" * 32}",
+      "input csv file:/data/in.csv 0 files",
+      "features ",
+      "input-map ",
+      "drop ",
+      s"null-policy ${options.nullPolicy} on-error ${options.onError} id-col ",
+      "prediction-col prediction binary-outputs ",
+      "output file:/data/out"
+    ).mkString("\n")
+    val digest = java.security.MessageDigest.getInstance("SHA-256").digest(before.getBytes("UTF-8")).map("%02x".format(_)).mkString.take(32)
+    assert(runId(options) === digest)
   }
 }

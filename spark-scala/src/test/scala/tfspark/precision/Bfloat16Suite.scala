@@ -152,10 +152,10 @@ class Bfloat16Suite extends AnyFunSuite with SparkSessionFixture with ErrorCheck
   test("the Scala API ships a model in the precision given, else the session's") {
     requireBfloat16()
     val location = models.resolve("linear")
-    val given = TFInference.ship(spark.sparkContext, location, precision = Precision.BFloat16(0.05))
-    assert(given.precision === Precision.BFloat16(0.05) && given.deviation.exists(_.outputs.nonEmpty))
+    val shipped = TFInference.ship(spark.sparkContext, location, precision = Precision.BFloat16(0.05))
+    assert(shipped.precision === Precision.BFloat16(0.05) && shipped.deviation.exists(_.outputs.nonEmpty))
     val frame = spark.range(0, 8, 1, 1).selectExpr("array(CAST(id AS FLOAT), 1f) AS features")
-    assert(explained(TFInference.predictDataFrame(frame, given)).contains("precision=bfloat16 for linear"))
+    assert(explained(TFInference.predictDataFrame(frame, shipped)).contains("precision=bfloat16 for linear"))
     assert(TFInference.ship(spark.sparkContext, location).precision === Precision.Float32)
     withConf(TFSparkConf.PrecisionKey -> "bfloat16") {
       assert(TFInference.ship(spark.sparkContext, location).precision === Precision.BFloat16(Default))
