@@ -67,6 +67,56 @@ def tfspark_conf() -> dict[str, str]:
     return conf
 
 
+ASSEMBLY = REPO_ROOT / "spark-scala" / "target" / "dist" / "tfspark-assembly.jar"
+
+
+def quiet_conf_args(extra: dict[str, str] | None = None) -> list[str]:
+    """``--conf`` arguments for a short-lived Spark command (spark-submit, spark-sql): tfspark's conf
+    (:func:`tfspark_conf`), no UI nor progress bar, the quick JVM flags; ``extra`` wins."""
+    conf = tfspark_conf()
+    conf["spark.ui.enabled"] = "false"
+    conf["spark.ui.showConsoleProgress"] = "false"
+    conf["spark.driver.extraJavaOptions"] += f" {QUICK_JVM}"
+    conf.update(extra or {})
+    return [arg for key, value in conf.items() for arg in ("--conf", f"{key}={value}")]
+
+
+def batch_score_command(args: list[str], conf: dict[str, str] | None = None) -> list[str]:
+    """``spark-submit --master local[1] ... --class tfspark.jobs.BatchScore`` with BatchScore's ``args``."""
+    return [
+        spark_script("spark-submit"),
+        "--master",
+        "local[1]",
+        *quiet_conf_args(conf),
+        "--class",
+        "tfspark.jobs.BatchScore",
+        str(ASSEMBLY),
+        *args,
+    ]
+
+
+def run_to_end(
+    command: list[str], cwd: Path, timeout_s: float, stdin: str | None = None
+) -> subprocess.CompletedProcess:
+    """Runs ``command`` in its own process group with :func:`spark_env`, its output captured as text;
+    the group is ended when it exits or after ``timeout_s`` (then ``subprocess.TimeoutExpired``)."""
+    proc = subprocess.Popen(
+        command,
+        cwd=cwd,
+        env=spark_env(),
+        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        out, err = proc.communicate(stdin, timeout=timeout_s)
+    finally:
+        kill_group(proc)
+    return subprocess.CompletedProcess(command, proc.returncode, out, err)
+
+
 def kill_group(proc: subprocess.Popen, grace_s: float = 30) -> None:
     """Ends a process started with start_new_session=True, and every process of its group."""
     if proc.poll() is None:

@@ -15,41 +15,17 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-from conftest import MODELS, REPO_ROOT
-from spark_processes import QUICK_JVM, kill_group, spark_env, spark_script, tfspark_conf
+from conftest import MODELS
+from spark_processes import batch_score_command, quiet_conf_args, run_to_end, spark_script
 
 pytestmark = [pytest.mark.jvm, pytest.mark.submit]
 
 PREDICT = "SELECT tfpredict('linear', array(1.0f, 2.0f)) AS p"
 WAIT_S = 180
-DIST = REPO_ROOT / "spark-scala" / "target" / "dist"
-
-
-def conf_args(extra: dict[str, str] | None = None) -> list[str]:
-    conf = tfspark_conf()
-    conf["spark.ui.enabled"] = "false"
-    conf["spark.ui.showConsoleProgress"] = "false"
-    conf["spark.driver.extraJavaOptions"] += f" {QUICK_JVM}"
-    conf.update(extra or {})
-    return [arg for key, value in conf.items() for arg in ("--conf", f"{key}={value}")]
 
 
 def run(command: list[str], cwd, stdin: str | None = None) -> subprocess.CompletedProcess:
-    proc = subprocess.Popen(
-        command,
-        cwd=cwd,
-        env=spark_env(),
-        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        out, err = proc.communicate(stdin, timeout=WAIT_S)
-    finally:
-        kill_group(proc)
-    return subprocess.CompletedProcess(command, proc.returncode, out, err)
+    return run_to_end(command, cwd, WAIT_S, stdin)
 
 
 def test_spark_sql_prompt_reports_each_bad_setting_and_goes_on(tmp_path):
@@ -66,7 +42,7 @@ def test_spark_sql_prompt_reports_each_bad_setting_and_goes_on(tmp_path):
         key = set_statement.split()[1].split("=")[0]
         script += f"{set_statement};\n{PREDICT};\nRESET {key};\n"
     script += f"{PREDICT};\n"
-    result = run([spark_script("spark-sql"), "--master", "local[1]", *conf_args()], tmp_path, stdin=script)
+    result = run([spark_script("spark-sql"), "--master", "local[1]", *quiet_conf_args()], tmp_path, stdin=script)
     for _, message in statements:
         assert message in result.stderr, (message, result.stderr[-3000:])
     assert result.stderr.count("[INVALID_CONFIG]") >= len(statements), result.stderr[-3000:]
@@ -81,7 +57,7 @@ def test_spark_sql_started_with_a_bad_conf_fails_its_first_query(tmp_path):
             spark_script("spark-sql"),
             "--master",
             "local[1]",
-            *conf_args({"spark.tfpredict.unitOutputsAsArrays": "yes"}),
+            *quiet_conf_args({"spark.tfpredict.unitOutputsAsArrays": "yes"}),
             "-e",
             PREDICT,
         ],
@@ -104,23 +80,9 @@ def test_batch_score_refuses_a_bad_conf_with_exit_2(tmp_path, key, value, messag
     table = tmp_path / "in.csv"
     table.write_text("x1,x2\n1,2\n3,5\n")
     output = tmp_path / "out"
-    command = [
-        spark_script("spark-submit"),
-        "--master",
-        "local[1]",
-        *conf_args({key: value}),
-        "--class",
-        "tfspark.jobs.BatchScore",
-        str(DIST / "tfspark-assembly.jar"),
-        "--model",
-        "linear",
-        "--repository",
-        str(MODELS),
-        "--input",
-        str(table),
-        "--output",
-        str(output),
-    ]
+    command = batch_score_command(
+        ["--model", "linear", "--repository", str(MODELS), "--input", str(table), "--output", str(output)], {key: value}
+    )
     result = run(command, tmp_path)
     assert result.returncode == 2, result.stderr[-3000:]
     failure = [line for line in result.stderr.splitlines() if line.startswith("BatchScore failed: ")]

@@ -18,9 +18,9 @@ import subprocess
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import MODELS, REPO_ROOT
+from conftest import MODELS
 from mlflow_server import mlflow_server
-from spark_processes import QUICK_JVM, free_port, kill_group, spark_env, spark_script, tfspark_conf
+from spark_processes import batch_score_command, free_port, run_to_end
 
 pytestmark = [pytest.mark.jvm, pytest.mark.servers]
 
@@ -126,44 +126,11 @@ def batch_score(tmp_path, model: str, tracking_uri: str) -> tuple[subprocess.Com
     table = tmp_path / "passengers.parquet"  # Parquet keeps the golden empty strings, which CSV reads as null
     golden_inputs().to_parquet(table, index=False)
     output = tmp_path / "scored"
-    conf = tfspark_conf()
-    conf.update(
-        {
-            "spark.ui.enabled": "false",
-            "spark.ui.showConsoleProgress": "false",
-            "spark.tfpredict.mlflow.trackingUri": tracking_uri,
-        }
+    command = batch_score_command(
+        ["--model", model, "--input", str(table), "--output", str(output)],
+        {"spark.tfpredict.mlflow.trackingUri": tracking_uri},
     )
-    conf["spark.driver.extraJavaOptions"] += f" {QUICK_JVM}"
-    command = [
-        spark_script("spark-submit"),
-        "--master",
-        "local[1]",
-        *[arg for key, value in conf.items() for arg in ("--conf", f"{key}={value}")],
-        "--class",
-        "tfspark.jobs.BatchScore",
-        str(REPO_ROOT / "spark-scala" / "target" / "dist" / "tfspark-assembly.jar"),
-        "--model",
-        model,
-        "--input",
-        str(table),
-        "--output",
-        str(output),
-    ]
-    proc = subprocess.Popen(
-        command,
-        cwd=tmp_path,
-        env=spark_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        out, err = proc.communicate(timeout=240)
-    finally:
-        kill_group(proc)
-    return subprocess.CompletedProcess(command, proc.returncode, out, err), output
+    return run_to_end(command, tmp_path, 240), output
 
 
 def test_batch_score_scores_a_registry_alias(registry, tmp_path):

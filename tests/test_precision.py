@@ -15,14 +15,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import MODELS, REPO_ROOT
-from spark_processes import QUICK_JVM, kill_group, spark_env, spark_script, tfspark_conf
+from conftest import MODELS
+from spark_processes import batch_score_command, run_to_end
 
 from tfspark import TFModelTransformer, TFSparkError
 
 PRECISION = "spark.tfpredict.precision"
 LIMIT = 0.02  # spark.tfpredict.precision.maxDeviation's default
-DIST = REPO_ROOT / "spark-scala" / "target" / "dist"
 
 
 def cpu_has_bfloat16() -> bool:
@@ -102,43 +101,8 @@ def test_transformer_precision_param(spark):
 
 
 def batch_score(tmp_path: Path, name: str, args: list[str], conf: dict[str, str]) -> subprocess.CompletedProcess:
-    settings = tfspark_conf()
-    settings["spark.ui.enabled"] = "false"
-    settings["spark.ui.showConsoleProgress"] = "false"
-    settings["spark.driver.extraJavaOptions"] += f" {QUICK_JVM}"
-    settings.update(conf)
-    command = [
-        spark_script("spark-submit"),
-        "--master",
-        "local[1]",
-        *[arg for key, value in settings.items() for arg in ("--conf", f"{key}={value}")],
-        "--class",
-        "tfspark.jobs.BatchScore",
-        str(DIST / "tfspark-assembly.jar"),
-        "--model",
-        "linear",
-        "--repository",
-        str(MODELS),
-        "--input",
-        str(tmp_path / "in.csv"),
-        "--output",
-        str(tmp_path / name),
-        *args,
-    ]
-    proc = subprocess.Popen(
-        command,
-        cwd=tmp_path,
-        env=spark_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        out, err = proc.communicate(timeout=180)
-    finally:
-        kill_group(proc)
-    return subprocess.CompletedProcess(command, proc.returncode, out, err)
+    model = ["--model", "linear", "--repository", str(MODELS), "--input", str(tmp_path / "in.csv")]
+    return run_to_end(batch_score_command([*model, "--output", str(tmp_path / name), *args], conf), tmp_path, 180)
 
 
 @pytest.mark.submit
