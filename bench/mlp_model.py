@@ -1,7 +1,9 @@
 """The benchmark's MLP 64→256→256→1, the compute-bound model of bench/RESULTS.md, with generated weights.
 
 Weights come from a seeded generator; only the shape of the computation matters for throughput.
-``serving_default``: ``features`` float32 [-1,64] → ``prediction`` float32 [-1,1].
+``serving_default``: ``features`` float32 [-1,64] → ``prediction`` float32 [-1,1]. Its golden vectors
+are 64 rows drawn like the benchmark's data (standard normal), so that a bfloat16 load is measured on
+real inputs (docs/precision.md).
 """
 
 from __future__ import annotations
@@ -37,9 +39,12 @@ class Mlp(tf.Module):
 
 
 def export_mlp(out_root: Path) -> Path:
-    """Writes ``<out_root>/mlp/1`` unless it is there; returns the export directory."""
+    """Writes ``<out_root>/mlp/1`` and its golden vectors unless they are there; returns the export directory."""
     target = Path(out_root) / "mlp" / "1"
-    if (target / "saved_model.pb").is_file():
-        return target
-    module = Mlp()
-    return export.save_module(module, {"serving_default": module.serve}, out_root=out_root, name="mlp", version=1)
+    if not (target / "saved_model.pb").is_file():
+        module = Mlp()
+        export.save_module(module, {"serving_default": module.serve}, out_root=out_root, name="mlp", version=1)
+    if not (target / "assets.extra" / "golden.json").is_file():
+        rows = np.random.default_rng(7).normal(size=(64, WIDTH)).astype(np.float32)
+        export.add_golden_vectors(target, sample_inputs={"features": rows})
+    return target

@@ -83,15 +83,13 @@ object Inspect {
 
   private def deviationLines(d: PrecisionDeviation): Seq[String] = {
     val limit = Precision.DefaultMaxDeviation
-    val verdict = if (d.outputs.nonEmpty && d.beyond(limit).isEmpty) "accepts" else "refuses"
-    Seq(
-      "",
-      s"bfloat16 (CPU flags: ${Bfloat16Support.cpuFlags}), against float32 on ${d.source.values.toSeq.distinct.sorted.mkString(", ")}:"
-    ) ++
+    val verdict = if (d.unmeasured.isEmpty && d.beyond(limit).isEmpty) "accepts" else "refuses"
+    val on = if (d.source.isEmpty) "no real inputs" else d.source.values.toSeq.distinct.sorted.mkString(", ")
+    Seq("", s"bfloat16 (CPU flags: ${Bfloat16Support.cpuFlags}), against float32 on $on:") ++
       d.outputs.map(o =>
         s"  ${o.signature}.${o.output}: deviation ${OutputDeviation.number(o.maxDeviation)}, |Δ| up to ${OutputDeviation.number(o.maxAbsolute)}, over ${o.values} values"
       ) ++
-      d.unmeasured.map(s => s"  $s: not measured (its warm-up inputs did not run)") ++
+      d.unmeasured.map(s => s"  not measured: $s") ++
       Seq(s"  spark.tfpredict.precision.maxDeviation=$limit (the default) $verdict it")
   }
 }

@@ -18,8 +18,8 @@ import tfspark.model.warmup.ModelWarmup
  * The loaded [[SavedModelHandle]]s of this JVM: one per model content (SHA-256) and [[Precision]],
  * shared by every task thread. Loads lazily on first use, and validates each load with
  * [[ModelWarmup]]; concurrent first uses load once. A bfloat16 load is also measured against
- * float32 ([[PrecisionDeviation]], logged), and every use checks that measure against the
- * caller's `maxDeviation`.
+ * float32 ([[PrecisionDeviation]], logged) where the golden vectors are (the driver; executors take
+ * the driver's measure), and every use checks that measure against the caller's `maxDeviation`.
  *
  * The cache owns the handles. A task that uses a handle holds it until the task completes
  * ([[acquire]] registers that with the task), so a handle is never closed under a running task.
@@ -48,14 +48,22 @@ object ModelCache {
    * The handle for content `sha256` in `precision`, loading (and warming up) it from `location` if
    * this JVM has none yet. Inside a task, the task holds the handle until it completes.
    *
+   * A bfloat16 load takes `measured` as its measure when given (the driver's, for executors: they
+   * do not receive the golden vectors, [[ModelManifest]]); else this JVM measures it.
+   *
    * @throws tfspark.errors.TFSparkException MODEL_LOAD_FAILED (the load or its warm-up failed, the
    *   version is incomplete, or its files changed while it was loaded), NATIVE_LIBRARY_MISSING,
    *   BFLOAT16_NOT_SUPPORTED, BFLOAT16_DEVIATION_EXCEEDED
    */
-  def acquire(sha256: String, location: => ModelLocation, precision: Precision = Precision.Float32): SavedModelHandle = {
+  def acquire(
+      sha256: String,
+      location: => ModelLocation,
+      precision: Precision = Precision.Float32,
+      measured: Option[PrecisionDeviation] = None
+  ): SavedModelHandle = {
     val task = TaskContext.get()
     val key = keyOf(sha256, precision)
-    val handle = acquireHolding(key, sha256, location, precision, hold = task != null)
+    val handle = acquireHolding(key, sha256, location, precision, measured, hold = task != null)
     if (task != null) task.addTaskCompletionListener[Unit](_ => release(key))
     evictBeyondBound()
     checkDeviation(handle, precision)
@@ -71,6 +79,7 @@ object ModelCache {
       sha256: String,
       location: => ModelLocation,
       precision: Precision,
+      measured: Option[PrecisionDeviation],
       hold: Boolean
   ): SavedModelHandle =
     lookup(key, hold).getOrElse {
@@ -82,7 +91,7 @@ object ModelCache {
             val handle = SavedModelHandle.load(at, precision)
             try {
               ModelWarmup.run(handle)
-              if (precision != Precision.Float32) measure(handle)
+              if (precision != Precision.Float32) measured.fold(measure(handle))(handle.recordDeviation)
             } catch { case e: Throwable => handle.close(); throw e }
             handle
           }
@@ -104,7 +113,7 @@ object ModelCache {
     val at = handle.location
     val sources = deviation.source.values.toSeq.distinct.sorted.mkString(", ")
     log.info(s"Model ${at.name}/${at.version} in ${handle.precision}: ${deviation.summary} (measured on $sources)")
-    if (deviation.outputs.nonEmpty && deviation.maxDeviation == 0)
+    if (deviation.outputs.nonEmpty && deviation.unmeasured.isEmpty && deviation.maxDeviation == 0)
       log.warn(
         s"Model ${at.name}/${at.version} in ${handle.precision}: no output moved at all from float32 on its warm-up inputs; " +
           "the model may have no matmul or convolution that oneDNN runs in bfloat16, so it will not run faster"
@@ -112,8 +121,8 @@ object ModelCache {
   }
 
   /**
-   * Refuses a reduced-precision handle whose measure exceeds the caller's limit, or that nothing
-   * measured. @throws tfspark.errors.TFSparkException BFLOAT16_DEVIATION_EXCEEDED
+   * Refuses a reduced-precision handle whose measure exceeds the caller's limit, or with a signature
+   * that nothing measured. @throws tfspark.errors.TFSparkException BFLOAT16_DEVIATION_EXCEEDED
    */
   private def checkDeviation(handle: SavedModelHandle, precision: Precision): Unit = precision match {
     case Precision.Float32 =>
@@ -122,12 +131,14 @@ object ModelCache {
       val beyond = deviation.beyond(limit)
       val at = handle.location
       val sources = if (deviation.source.isEmpty) "no inputs" else deviation.source.values.toSeq.distinct.sorted.mkString(", ")
-      if (deviation.outputs.isEmpty)
+      if (deviation.unmeasured.nonEmpty)
         throw TFSparkErrors.bfloat16DeviationExceeded(
           at.name,
           at.version,
           limit,
-          "no output could be measured: its warm-up inputs did not run (give it golden vectors or TF Serving warm-up requests)",
+          s"nothing measured signature ${deviation.unmeasured.mkString(", ")}; give the model golden vectors " +
+            "(python -m python_trainer export, or tfspark.toolkit.export.add_golden_vectors) or TF Serving warm-up requests " +
+            "(assets.extra/tf_serving_warmup_requests) that hold real inputs",
           deviation.summary,
           sources
         )
@@ -135,8 +146,11 @@ object ModelCache {
         throw TFSparkErrors.bfloat16DeviationExceeded(at.name, at.version, limit, beyond.mkString(", "), deviation.summary, sources)
   }
 
-  /** The handle for a shipped model in its precision, loading it from its local copy if needed. */
-  def acquire(model: ShippedModel): SavedModelHandle = acquire(model.sha256, model.location, model.precision)
+  /**
+   * The handle for a shipped model in its precision, loading it from its local copy if needed; a
+   * bfloat16 load takes the driver's measure ([[ShippedModel.deviation]]).
+   */
+  def acquire(model: ShippedModel): SavedModelHandle = acquire(model.sha256, model.location, model.precision, model.deviation)
 
   /**
    * Runs `body` with the handle of `sha256` in `precision` held (for use outside tasks, e.g. on
@@ -148,7 +162,7 @@ object ModelCache {
       body: SavedModelHandle => T
   ): T = {
     val key = keyOf(sha256, precision)
-    val handle = acquireHolding(key, sha256, location, precision, hold = true)
+    val handle = acquireHolding(key, sha256, location, precision, None, hold = true)
     try {
       checkDeviation(handle, precision)
       body(handle)

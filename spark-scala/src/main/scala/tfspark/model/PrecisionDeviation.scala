@@ -31,12 +31,14 @@ object OutputDeviation {
 }
 
 /**
- * What loading a model in bfloat16 changed, measured once per load ([[ModelCache]]) on the inputs
- * its warm-up uses ([[ModelWarmup.sources]]: TF Serving's warm-up requests, the golden vectors or a
- * synthetic row), run through the model in bfloat16 and in float32.
+ * What loading a model in bfloat16 changed, measured once per load ([[ModelCache]]) on the real
+ * inputs its warm-up uses ([[ModelWarmup.sources]]: TF Serving's warm-up requests or the golden
+ * vectors), run through the model in bfloat16 and in float32. A synthetic warm-up row (zeros, empty
+ * strings) measures nothing: zeros pass through a network's matmuls unchanged in any precision.
  *
- * @param source where the inputs came from, per signature
- * @param unmeasured signatures whose warm-up inputs did not run (so nothing says how they moved)
+ * @param source where the inputs came from, per measured signature
+ * @param unmeasured each signature that nothing measured, with why (`serving_default (only a
+ *   synthetic warm-up row)`)
  */
 final case class PrecisionDeviation(outputs: Seq[OutputDeviation], source: Map[String, String], unmeasured: Seq[String]) {
 
@@ -64,7 +66,7 @@ object PrecisionDeviation {
    * @throws tfspark.errors.TFSparkException MODEL_LOAD_FAILED when the float32 load fails
    */
   def measure(loaded: SavedModelHandle): PrecisionDeviation = {
-    val plan = ModelWarmup.sources(loaded.location.directory, loaded.signatures)
+    val (plan, synthetic) = ModelWarmup.sources(loaded.location.directory, loaded.signatures).partition(_._2 != ModelWarmup.Synthetic)
     Using.resource(SavedModelHandle.load(loaded.location, Precision.Float32)) { reference =>
       val bySignature = plan.map { case (signature, _, inputs) =>
         val runs = inputs.flatMap { input =>
@@ -86,9 +88,11 @@ object PrecisionDeviation {
           OutputDeviation(signature, output, each.map(_.maxDeviation).max, each.map(_.maxAbsolute).max, each.map(_.values).sum)
         }
       }
-      val unmeasured = bySignature.collect { case (signature, runs) if runs.isEmpty => signature } ++
-        loaded.signatures.keys.filterNot(k => plan.exists(_._1 == k))
-      PrecisionDeviation(outputs, plan.map { case (s, src, _) => s -> src }.toMap, unmeasured.sorted)
+      val unmeasured = bySignature.collect { case (signature, runs) if runs.isEmpty => s"$signature (its warm-up inputs did not run)" } ++
+        synthetic.map { case (signature, _, _) => s"$signature (only a synthetic warm-up row)" } ++
+        loaded.signatures.keys.filterNot(k => plan.exists(_._1 == k) || synthetic.exists(_._1 == k)).map(k => s"$k (no warm-up inputs)")
+      val measured = bySignature.collect { case (signature, runs) if runs.nonEmpty => signature }.toSet
+      PrecisionDeviation(outputs, plan.collect { case (s, src, _) if measured(s) => s -> src }.toMap, unmeasured.sorted)
     }
   }
 

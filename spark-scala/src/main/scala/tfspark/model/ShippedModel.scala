@@ -22,8 +22,9 @@ import tfspark.conf.{Precision, TFSparkConf}
  * @param driverDirectory the version folder's real path on the driver (links resolved)
  * @param opLibraries the application's op libraries (`spark.tfpredict.opLibraries`), loaded in
  *   each JVM before the model
- * @param precision the arithmetic every JVM loads it in (each measures bfloat16 itself: CPUs differ)
- * @param deviation bfloat16's measure on the driver, for `EXPLAIN`; `None` in float32
+ * @param precision the arithmetic every JVM loads it in (each checks its own CPU for bfloat16)
+ * @param deviation bfloat16's measure on the driver, which holds the golden vectors: `EXPLAIN`
+ *   shows it, and executors check it against the limit; `None` in float32
  */
 final case class ShippedModel(
     name: String,

@@ -129,6 +129,31 @@ class Bfloat16Suite extends AnyFunSuite with SparkSessionFixture with ErrorCheck
     }
   }
 
+  test("a model whose warm-up has no real inputs (only a synthetic row) is refused: zeros measure nothing") {
+    requireBfloat16()
+    // linear without its golden vectors: its warm-up is a synthetic row of zeros. A file in assets/
+    // makes it another content than linear (assets.extra/ is not part of a model's identity).
+    val repo = TestModels.tempDir("no-golden")
+    val version = new File(repo, "bare/1")
+    val source = new File(TestModels.modelsDir, "linear/1").toPath
+    Files.walk(source).filter(p => !p.toString.contains("assets.extra")).forEach { p =>
+      val target = version.toPath.resolve(source.relativize(p).toString)
+      if (Files.isDirectory(p)) Files.createDirectories(target) else Files.copy(p, target)
+    }
+    Files.createDirectories(version.toPath.resolve("assets"))
+    Files.writeString(version.toPath.resolve("assets/origin.txt"), "a copy of linear/1 without golden vectors\n")
+    val location = ModelRepository(repo.getPath).resolve("bare")
+    val e = checkError("BFLOAT16_DEVIATION_EXCEEDED", Map("model" -> "bare", "source" -> "no inputs")) {
+      TFInference.ship(spark.sparkContext, location, precision = Precision.BFloat16(Default))
+    }
+    assert(
+      e.messageParameters("outputs").startsWith("nothing measured signature serving_default (only a synthetic warm-up row)"),
+      e.getMessage
+    )
+    assert(e.getMessage.contains("golden vectors"), e.getMessage)
+    assert(TFInference.ship(spark.sparkContext, location).precision === Precision.Float32, "float32 runs it as before")
+  }
+
   test("a CPU without bfloat16 instructions is refused with BFLOAT16_NOT_SUPPORTED, naming the reason") {
     val dir = TestModels.tempDir("cpuinfo")
     val noBf16 =
