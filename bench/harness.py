@@ -7,11 +7,12 @@ Paths (docs/benchmarks.md): (a) raw TF Java batched Session.run outside Spark wi
 building each batch's tensors; (a0) for the models with raw (string) inputs, TF Java on tensors
 built once before the timing: the model's own rate, the limit; (p0) the same with Python TF; (b) the
 RDD path; (c) the ML Transformer; (d) SQL with the extension; (e) SQL without it, row by row; (f) the
-book's chapter 6-7 pattern, a session runner per row; (g) PySpark ``predict_batch_udf``; (h) a
-PySpark iterator ``pandas_udf``; (i) BatchScore from Parquet to Parquet, and its peers (g-pq) and
-(h-pq): (g) and (h) reading the same Parquet, writing Parquet and counting it; (j) MLflow's
-``mlflow.pyfunc.spark_udf`` over the same SavedModel as an MLflow model. (e) and (f) run on a
-subset and are extrapolated (labelled).
+book's chapter 6-7 pattern, a session runner per row; (d16) (d) with ``spark.tfpredict.precision=bfloat16``
+(TF's oneDNN bfloat16 rewrite), its predictions' deviation from (d)'s recorded, not checked; (g) PySpark
+``predict_batch_udf``; (h) a PySpark iterator ``pandas_udf``; (i) BatchScore from Parquet to Parquet,
+and its peers (g-pq) and (h-pq): (g) and (h) reading the same Parquet, writing Parquet and counting
+it; (j) MLflow's ``mlflow.pyfunc.spark_udf`` over the same SavedModel as an MLflow model. (e) and (f)
+run on a subset and are extrapolated (labelled).
 
 Every path that computes predictions another path also computes is checked against it (the
 report's "Checks"; a failed check makes the harness exit 1 after writing the report).
@@ -48,6 +49,14 @@ RAW_OUTPUT = {"titanic": "probability", "imdb": "probability", "cifar2": "probab
 # relative to the value where that is above 1.
 TOLERANCE = 1e-5
 
+# (d16): (d) with this session setting at bfloat16; its predictions are compared with (d)'s but not checked.
+PRECISION = "spark.tfpredict.precision"
+D16 = "(d16) SQL, bfloat16"
+# (d16) runs under this limit, not the default, so that a model the default refuses is still timed; its note
+# says when the engine's measure is beyond the default.
+MAX_DEVIATION = "spark.tfpredict.precision.maxDeviation"
+D16_LIMIT, DEFAULT_LIMIT = 0.1, 0.02
+
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(prog="bench/run", description=__doc__.split("\n")[0])
@@ -66,6 +75,13 @@ def parse_args(argv=None):
         help="rows of the one-query SQL soak, 0 to skip; bench/soak.py is the many-query one (default: %(default)s)",
     )
     p.add_argument("--models", default="linear,mlp,titanic,imdb,cifar2", help="comma-separated (default: %(default)s)")
+    p.add_argument(
+        "--bf16-models",
+        default="linear,mlp,titanic,imdb,cifar2",
+        metavar="MODELS",
+        help="the models of --models that also run (d16), (d) with spark.tfpredict.precision=bfloat16; "
+        "empty for none (default: %(default)s)",
+    )
     p.add_argument("--out", default=str(ROOT / "bench" / "RESULTS.md"), help="the report (default: %(default)s)")
     p.add_argument("--smoke", action="store_true", help="tiny sizes, one run: checks that every path works")
     p.add_argument("--json", help="also write the rows, ratios and checks as JSON to this file")
@@ -143,6 +159,9 @@ class Bench:
         self.spark, self.args, self.jfr = spark, args, jfr
         self.rows: list[dict] = []
         self.checks: list[dict] = []
+        self.bf16_models = {m for m in args.bf16_models.split(",") if m}
+        # (d16) not measured: {"model", "reason"} (BFLOAT16_DEVIATION_EXCEEDED or BFLOAT16_NOT_SUPPORTED)
+        self.bf16_refused: list[dict] = []
 
     def profiled(self, model: str, path: str):
         """A JFR recording of the block when ``--jfr`` selects the path, else nothing."""
@@ -293,6 +312,82 @@ def bench_parquet_peer(b: Bench, model: str, label: str, name: str, predict, ref
     )
 
 
+def explained_precision(df) -> str:
+    """What EXPLAIN's BatchEvalTF node says of its bfloat16 calls: the text in the parentheses of
+    ``precision=bfloat16 for <model> (deviation from float32: prediction 2.1e-3)``, "; "-joined; "" for none."""
+    import re
+
+    plan = df.sparkSession._jvm.PythonSQLUtils.explainString(df._jdf.queryExecution(), "simple")
+    found = []
+    for at in re.finditer(r"precision=bfloat16(?: for \S+)? \(", plan):
+        start = at.end()
+        depth, end = 1, start
+        while end < len(plan) and depth:  # the summary holds parentheses too: "(|Δ| up to 3.1e-1)"
+            depth += {"(": 1, ")": -1}.get(plan[end], 0)
+            end += 1
+        found.append(plan[start : end - 1])
+    return "; ".join(dict.fromkeys(found))
+
+
+def refused_by_default(spark, query: Callable[[], object]) -> str:
+    """`` (the default limit 0.02 refuses it)`` when planning ``query()`` under the default
+    ``spark.tfpredict.precision.maxDeviation`` fails with BFLOAT16_DEVIATION_EXCEEDED, else ""."""
+    spark.conf.set(MAX_DEVIATION, str(DEFAULT_LIMIT))
+    try:
+        query()._jdf.queryExecution().executedPlan()
+        return ""
+    except Exception as e:  # pyspark's and py4j's errors
+        if "BFLOAT16_DEVIATION_EXCEEDED" not in str(e):
+            raise
+        return f" (the default limit {DEFAULT_LIMIT} refuses it)"
+    finally:
+        spark.conf.set(MAX_DEVIATION, str(D16_LIMIT))
+
+
+def bench_bfloat16(b: Bench, model: str, rows: int, query: Callable[[], object], reference: np.ndarray) -> None:
+    """(d16): (d)'s query (``query()``, a DataFrame with the prediction as ``p``) with the session's
+    ``spark.tfpredict.precision`` at ``bfloat16``, set back to ``float32`` afterwards.
+
+    Its predictions are compared with (d)'s, ``reference`` (the same rows, in the same order): the largest
+    absolute difference (and, where that differs, the largest relative above 1, the engine's measure) goes
+    into the row's note with the engine's own figure from EXPLAIN (on the model's warm-up inputs), not into
+    the checks, since bfloat16 is meant to differ. A model that the engine refuses (BFLOAT16_DEVIATION_EXCEEDED
+    beyond ``spark.tfpredict.precision.maxDeviation``, or BFLOAT16_NOT_SUPPORTED on a CPU without bfloat16
+    instructions) is listed in the report, not measured; any other error is a failed check.
+    """
+    spark = b.spark
+    if model not in b.bf16_models:
+        return
+    try:
+        spark.conf.set(PRECISION, "bfloat16")
+        spark.conf.set(MAX_DEVIATION, str(D16_LIMIT))
+        try:
+            got = predictions(query(), "p")
+            engine = explained_precision(query()) or "no precision=bfloat16 in the plan"
+            if got.shape != reference.shape:
+                deviation = f"{got.shape[0]:,} values against (d)'s {reference.shape[0]:,}"
+            else:
+                delta = np.abs(got - reference)
+                worst = float(np.max(delta)) if got.size else float("nan")
+                relative = float(np.max(delta / np.maximum(1.0, np.abs(reference)))) if got.size else float("nan")
+                deviation = f"max |Δ| vs (d) {worst:.2e}"
+                deviation += f" (relative above 1: {relative:.2e})" if f"{relative:.2e}" != f"{worst:.2e}" else ""
+                deviation += f" over {got.size:,} rows"
+
+            note = f"{deviation}; EXPLAIN: {engine}{refused_by_default(spark, query)}"
+            b.measure(model, D16, rows, lambda: noop(query()), note)
+        finally:
+            spark.conf.set(PRECISION, "float32")
+            spark.conf.unset(MAX_DEVIATION)
+    except Exception as e:  # pyspark's and py4j's errors
+        message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        if "BFLOAT16_DEVIATION_EXCEEDED" in str(e) or "BFLOAT16_NOT_SUPPORTED" in str(e):
+            b.bf16_refused.append({"model": model, "reason": message})
+            print(f"  {model:8s} {D16:34s} refused: {message}", flush=True)
+        else:
+            b._check(model, f"{D16} runs", message, "", False)
+
+
 def numeric_frame(spark, rows: int, width: int):
     cols = ", ".join(f"CAST(rand({i}) * 20 - 10 AS FLOAT)" for i in range(width))
     df = spark.range(rows).selectExpr(f"array({cols}) AS features").repartition(2).cache()
@@ -365,6 +460,9 @@ def bench_numeric(b: Bench, model: str, repo: Path, width: int) -> None:
     b.measure(
         model, "(d) SQL with the extension", a.rows, lambda: noop(df.selectExpr(f"tfpredict('{model}', features) AS p"))
     )
+    if model in b.bf16_models:
+        d = predictions(df.selectExpr(f"tfpredict('{model}', features) AS p"), "p")
+        bench_bfloat16(b, model, a.rows, lambda: df.selectExpr(f"tfpredict('{model}', features) AS p"), d)
     scored = bench_batch_score(b, model, df, a.rows, [])
     bench_batch_score(b, model, df, a.rows, [], keep_features=False)
     spark.conf.set("spark.tfpredict.batchedSql", "false")
@@ -543,7 +641,9 @@ def bench_raw_data(b: Bench, model: str) -> None:
             repository = spark.conf.get("spark.tfpredict.repository")
             b.measure(model, "(b) RDD batched (maps)", rows, lambda: jvm.titanicRdd(df._jdf, repository, a.batch_size))
         b.measure(model, "(d) SQL with the extension", rows, lambda: noop(df.selectExpr(f"{sql} AS p")))
-        b.check_close(model, "(d) SQL = (a0), row by row", predictions(df.selectExpr(f"{sql} AS p"), "p"), reference)
+        scored_d = predictions(df.selectExpr(f"{sql} AS p"), "p")
+        b.check_close(model, "(d) SQL = (a0), row by row", scored_d, reference)
+        bench_bfloat16(b, model, rows, lambda: df.selectExpr(f"{sql} AS p"), scored_d)
         scorer = TFModelTransformer(model=model, batchSize=a.batch_size, nullPolicy="fill" if fill else "error")
         b.measure(model, "(c) Transformer", rows, lambda: noop(scorer.transform(df)), "all columns out")
         if model == "titanic":
@@ -678,6 +778,17 @@ def machine() -> str:
     return f"{os.cpu_count()} cores ({cpu}), {mem_gb:.0f} GiB"
 
 
+def bf16_flags() -> str:
+    """The CPU's bfloat16 flags in ``/proc/cpuinfo`` (the first processor's): avx512_bf16 and amx_bf16, each
+    present or absent, then any other flag naming bf16 (tfspark runs bfloat16 only with one of them)."""
+    line = next((x for x in Path("/proc/cpuinfo").read_text().splitlines() if x.startswith(("flags", "Features"))), "")
+    flags = set(line.split(":", 1)[1].split()) if ":" in line else set()
+    named = ("avx512_bf16", "amx_bf16")
+    shown = [f"{f} {'yes' if f in flags else 'no'}" for f in named]
+    shown += sorted(f for f in flags if "bf16" in f and f not in named)
+    return ", ".join(shown)
+
+
 PARQUET_PEER = "(peer Parquet to Parquet)"
 
 # The report's protocol paragraph on profiles (bench/RESULTS.md keeps it).
@@ -736,8 +847,14 @@ def ratios(b: Bench) -> list[dict]:
             (model, "(e)", "(f)", "(e) SQL row by row / (f) book 6-7"),
             (model, "(f)", "(a1)", "(f) book 6-7 / (a1) one Session.run per row"),
         ]
+    for model in ("mlp", "linear", "titanic", "imdb", "cifar2"):
+        pairs += [
+            (model, "(d16)", "(d)", "(d16) SQL, bfloat16 / (d) SQL, float32"),
+            (model, "(d16)", "(a)", "(d16) SQL, bfloat16 / (a) raw TF Java, float32"),
+        ]
     for model in ("titanic", "imdb", "cifar2"):
         pairs += [
+            (model, "(d16)", "(a0)", "(d16) SQL, bfloat16 / (a0) the model's own rate, float32"),
             (model, "(a)", "(a0)", "(a) TF Java, our feed / (a0) pre-built tensors"),
             (model, "(a0)", "(p0)", "(a0) TF Java / (p0) Python TF, pre-built tensors"),
         ]
@@ -788,10 +905,15 @@ def report(b: Bench, soak_result: dict | None, command: str) -> str:
         "",
         f"- commit: `{commit}`{' (with uncommitted changes)' if dirty else ''}",
         f"- machine: {machine()}; Spark local[2], TF 2.18 (Java 1.1.0 / Python 2.18.1)",
+        f"- CPU bfloat16 flags (/proc/cpuinfo): {bf16_flags()}",
         f"- command: `{command}`",
         f"- method: median of {b.args.runs} timed runs after one warm-up, the same generated data for every "
         f"path of a model, batch size {b.args.batch_size} for every batched path; (e) and (f) on "
-        f"{b.args.subset:,} rows, extrapolated as rates",
+        f"{b.args.subset:,} rows, extrapolated as rates; (d16) is (d) with `{PRECISION}=bfloat16` and "
+        f"`{MAX_DEVIATION}={D16_LIMIT}` (so that a model the default {DEFAULT_LIMIT} refuses is timed too), "
+        "its note the "
+        "largest absolute difference of its predictions from (d)'s over the same rows (not a check) and EXPLAIN's "
+        "figure (the engine's, |Δ| relative above 1, on the model's warm-up inputs)",
         PROFILES,
         "",
         "| model | path | rows | rows/s | driver JVM peak RSS (MB) | Python worker peak RSS (MB) | note |",
@@ -802,6 +924,8 @@ def report(b: Bench, soak_result: dict | None, command: str) -> str:
             f"| {r['model']} | {r['path']} | {r['rows']:,} | {r['rows_per_s']:,.0f} | {r['jvm_hwm_mb']} | "
             f"{r['py_worker_hwm_mb']} | {r['note']} |"
         )
+    for r in b.bf16_refused:
+        lines.append(f"| {r['model']} | {D16} | — | refused | | | {r['reason']} |")
     lines += ["", "## Ratios", "", "| ratio | model | value | target |", "|---|---|---:|---:|"]
     for r in ratios(b):
         lines.append(f"| {r['label']} | {r['model']} | {r['value']:.2f} | {r['target']} |")
@@ -870,7 +994,7 @@ def main(argv=None) -> int:
         jfr.check_jvm_options()
     b = Bench(spark, args, jfr)
     models = args.models.split(",")
-    print(f"bench: {args.rows:,} rows, {args.runs} runs, batch {args.batch_size}", flush=True)
+    print(f"bench: {args.rows:,} rows, {args.runs} runs, batch {args.batch_size}; CPU {bf16_flags()}", flush=True)
     for model, width in (("linear", 2), ("mlp", 64)):
         if model in models:
             bench_numeric(b, model, repo, width)
@@ -886,6 +1010,7 @@ def main(argv=None) -> int:
             "ratios": ratios(b),
             "targets": targets(b),
             "checks": b.checks,
+            "bf16_refused": b.bf16_refused,
             "jfr": [str(f) for f in jfr.files] if jfr else [],
         }
         Path(args.json).write_text(json.dumps(document, indent=1), encoding="utf-8")
