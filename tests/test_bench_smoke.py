@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from conftest import REPO_ROOT
@@ -77,6 +78,16 @@ def test_bench_harness_smoke_run_writes_a_report(tmp_path):
     rates = {(r["model"], path_label(r["path"])): r["rows_per_s"] for r in results["rows"]}
     for key in NEW_PATHS:
         assert rates.get(key, 0) > 0, key
+    # (d16), bfloat16 (issue 22): timed on a CPU with bfloat16 instructions, refused with its reason elsewhere.
+    cpuinfo = Path("/proc/cpuinfo")
+    flags = cpuinfo.read_text().split() if cpuinfo.exists() else []
+    refused = {r["model"]: r["reason"] for r in results["bf16_refused"]}
+    for model in ("linear", "mlp", "titanic", "imdb"):
+        if "avx512_bf16" in flags or "amx_bf16" in flags:
+            assert rates.get((model, "d16"), 0) > 0 and model not in refused, (model, refused)
+        else:
+            assert "BFLOAT16_NOT_SUPPORTED" in refused.get(model, ""), (model, refused)
+    assert "- CPU bfloat16 flags (/proc/cpuinfo): " in report
     checks = {(c["model"], c["check"]): c for c in results["checks"]}
     for key in NEW_CHECKS:
         assert key in checks, key
