@@ -95,7 +95,7 @@ object ShippedModel {
     val libraries = OpLibraries.ship(sc, repositoryShared)
     val manifest = ModelManifest.read(location.directory)
     val route = ModelDelivery.route(sc.isLocal, location.source, manifest.directory, repositoryShared)
-    shipped.computeIfAbsent(
+    val first = shipped.computeIfAbsent(
       (sc.applicationId + "/" + sc.startTime, manifest.sha256, route, precision),
       _ => {
         val handle = ModelCache.withHandle(manifest.sha256, location, precision)(identity)
@@ -123,5 +123,9 @@ object ShippedModel {
         )
       }
     )
+    // Another name (a link, an alias) of content shipped before shares its delivery and load, but keeps
+    // its own name and version: errors, EXPLAIN and executors' copies name what the caller asked for.
+    if (first.name == location.name && first.version == location.version) first
+    else first.copy(name = location.name, version = location.version)
   }
 }

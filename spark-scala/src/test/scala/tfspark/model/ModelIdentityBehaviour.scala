@@ -80,6 +80,16 @@ trait ModelIdentityBehaviour extends AnyFunSuite with SparkSessionFixture with E
     val model = TFInference.ship(spark.sparkContext, ModelRepository(TestModels.linkedRepository.getPath).resolve("rolled", Some(2L)))
     assert(model.sha256 === ModelManifest.sha256(committed("covid/1")))
   }
+
+  test("links: two names of the same files share one shipment, and each keeps its own name in errors") {
+    val repository = ModelRepository(TestModels.linkedRepository.getPath)
+    val linear = TFInference.ship(spark.sparkContext, repository.resolve("linear"))
+    val rolled = TFInference.ship(spark.sparkContext, repository.resolve("rolled", Some(1L)))
+    assert(rolled.sha256 === linear.sha256 && (rolled.delivery eq linear.delivery), "one content, one shipment")
+    assert((linear.name, rolled.name, rolled.version) === (("linear", "rolled", 1L)))
+    val oneBad = spark.range(0, 8, 1, 2).selectExpr("IF(id = 5, array(1.0f), array(cast(id AS float), 1.0f)) AS x")
+    checkError("INPUT_SHAPE_MISMATCH", Map("model" -> "rolled"))(oneBad.selectExpr("tfpredict('rolled@1', x)").collect())
+  }
 }
 
 /** [[ModelIdentityBehaviour]] on local[2], plus the folders that are not models. */
