@@ -21,6 +21,23 @@ FOREIGN_GENERATOR = REPO_ROOT / "tests" / "foreign_models" / "make_foreign_model
 FOREIGN_MODELS = REPO_ROOT / "target" / "foreign-models"
 
 
+# The CPU flags tfspark's model/Bfloat16Support takes as bfloat16 in hardware (docs/precision.md).
+BFLOAT16_FLAGS = ("avx512_bf16", "amx_bf16", "bf16")
+
+
+def cpu_has_bfloat16() -> bool:
+    """Whether tfspark runs bfloat16 on this machine, by the rule of ``model/Bfloat16Support``: one of
+    :data:`BFLOAT16_FLAGS` among the first processor's flags (x86 ``flags``, Arm ``Features``) and oneDNN
+    not turned off. Tests of ``spark.tfpredict.precision=bfloat16`` expect numbers where this holds and
+    ``BFLOAT16_NOT_SUPPORTED`` where it does not."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if os.environ.get("TF_ENABLE_ONEDNN_OPTS", "").strip().lower() in ("0", "false", "off", "no"):
+        return False
+    lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
+    line = next((x for x in lines if x.startswith(("flags", "Features"))), "")
+    return any(flag in line.partition(":")[2].split() for flag in BFLOAT16_FLAGS)
+
+
 # The slow tiers (docs/testing.md): ``bin/test`` runs them, ``bin/test --fast`` (pytest ``--fast``) leaves
 # them out. A test is in a tier through its marker (``pytestmark = pytest.mark.<tier>`` for a module,
 # ``@pytest.mark.<tier>`` for a test); a new marker added here is a new slow tier.

@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, cpu_has_bfloat16
 
 sys.path.insert(0, str(REPO_ROOT / "bench"))
 from harness import TARGETS  # noqa: E402
@@ -79,11 +78,9 @@ def test_bench_harness_smoke_run_writes_a_report(tmp_path):
     for key in NEW_PATHS:
         assert rates.get(key, 0) > 0, key
     # (d16), bfloat16 (issue 22): timed on a CPU with bfloat16 instructions, refused with its reason elsewhere.
-    cpuinfo = Path("/proc/cpuinfo")
-    flags = cpuinfo.read_text().split() if cpuinfo.exists() else []
     refused = {r["model"]: r["reason"] for r in results["bf16_refused"]}
     for model in ("linear", "mlp", "titanic", "imdb"):
-        if "avx512_bf16" in flags or "amx_bf16" in flags:
+        if cpu_has_bfloat16():
             assert rates.get((model, "d16"), 0) > 0 and model not in refused, (model, refused)
         else:
             assert "BFLOAT16_NOT_SUPPORTED" in refused.get(model, ""), (model, refused)

@@ -15,7 +15,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import MODELS
+from conftest import MODELS, cpu_has_bfloat16
 from spark_processes import batch_score_command, run_to_end
 
 from tfspark import TFModelTransformer, TFSparkError
@@ -24,19 +24,9 @@ PRECISION = "spark.tfpredict.precision"
 LIMIT = 0.02  # spark.tfpredict.precision.maxDeviation's default
 
 
-def cpu_has_bfloat16() -> bool:
-    cpuinfo = Path("/proc/cpuinfo")
-    flags = (
-        next((line for line in cpuinfo.read_text().splitlines() if line.startswith("flags")), "")
-        if cpuinfo.exists()
-        else ""
-    )
-    return any(flag in flags.split() for flag in ("avx512_bf16", "amx_bf16"))
-
-
 pytestmark = [
     pytest.mark.jvm,
-    pytest.mark.skipif(not cpu_has_bfloat16(), reason="this CPU has no bfloat16 instructions (avx512_bf16, amx_bf16)"),
+    pytest.mark.skipif(not cpu_has_bfloat16(), reason="no bfloat16 on this CPU (conftest.BFLOAT16_FLAGS)"),
 ]
 
 QUERY = (
