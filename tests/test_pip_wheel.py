@@ -36,7 +36,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import MODELS, REPO_ROOT
+from conftest import MODELS, REPO_ROOT, cpu_has_bfloat16
 from spark_processes import free_port, serving
 
 pytestmark = [pytest.mark.jvm, pytest.mark.packaging]
@@ -289,11 +289,27 @@ def test_connect_client_from_the_wheel(user, maven_mirror, spark):
     assert {int(k): v for k, v in report["by_transformer"].items()} == expected
     assert {int(k): v for k, v in report["by_pipeline"].items()} == expected
     assert "loaded TFModelTransformer model=titanic" in run.stdout
+    check_bfloat16(report["precision"], expected)
     check_errors(report["errors"])
     assert "caught TFSparkConnectError: [MODEL_NOT_FOUND]" in run.stdout
     assert not NOISE.search(console(run.stderr))
     _, hits = maven_mirror
     assert hits.count("/" + NATIVE_PATH) == 1, hits
+
+
+def check_bfloat16(precision: dict, float32: dict[int, float]) -> None:
+    """The Connect client's bfloat16 runs (the session setting, the Transformer's param): every passenger,
+    moved from float32 and within the default limit of 0.02 on a CPU with bfloat16; refused by class on
+    one without. A misspelt value is refused on either."""
+    assert precision["misspelt"] == {"condition": "INVALID_CONFIG"}, precision["misspelt"]
+    for how in ("by_column", "by_transformer"):
+        if not cpu_has_bfloat16():
+            assert precision[how] == {"condition": "BFLOAT16_NOT_SUPPORTED"}, precision[how]
+            continue
+        low = {int(k): v for k, v in precision[how].items()}
+        assert low.keys() == float32.keys(), how
+        assert low != float32, f"{how}: bfloat16 changed no probability"
+        assert max(abs(low[k] - float32[k]) for k in low) <= 0.02, how
 
 
 def test_the_wheel_carries_the_jar_and_one_version(wheel):

@@ -1,5 +1,5 @@
 """A Spark Connect client after ``pip install 'tfspark[connect]'``: the tfpredict Column, the Transformer in
-a Pipeline saved and loaded through the server, and errors.
+a Pipeline saved and loaded through the server, both again in bfloat16, and errors.
 
 Run by tests/test_pip_wheel.py with the python of the clean virtualenv. Arguments: the server's
 ``sc://`` URL, Titanic's test CSV (a path the server reads), a work folder for ``report.json``.
@@ -39,6 +39,27 @@ by_pipeline = {
 loaded_stage = loaded.stages[0]
 print(f"loaded {type(loaded_stage).__name__} model={loaded_stage.getOrDefault('model')}")
 
+# bfloat16 through the server (docs/precision.md): the session setting, then the Transformer's param; on a
+# CPU without bfloat16 each records its error class. A misspelt precision is a configuration error.
+precision = {}
+spark.conf.set("spark.tfpredict.nullPolicy", "fill")
+for how, value in (("by_column", "bfloat16"), ("misspelt", "bf16")):
+    spark.conf.set("spark.tfpredict.precision", value)
+    try:
+        precision[how] = {r.PassengerId: r.probability for r in scored.collect()}
+    except TFSparkError as e:
+        precision[how] = {"condition": e.getCondition()}
+spark.conf.unset("spark.tfpredict.precision")
+spark.conf.unset("spark.tfpredict.nullPolicy")
+try:
+    low_scorer = TFModelTransformer(model="titanic", nullPolicy="fill", outputCol="survival", precision="bfloat16")
+    precision["by_transformer"] = {
+        r.PassengerId: r.probability
+        for r in low_scorer.transform(passengers).select("PassengerId", "survival.probability").collect()
+    }
+except TFSparkError as e:
+    precision["by_transformer"] = {"condition": e.getCondition()}
+
 errors = {}
 failing = {
     "analysis": lambda: passengers.select(tfpredict("no_such_model")).collect(),
@@ -62,6 +83,7 @@ with open(f"{workdir}/report.json", "w") as f:
             "by_transformer": by_transformer,
             "by_pipeline": by_pipeline,
             "errors": errors,
+            "precision": precision,
         },
         f,
     )
