@@ -24,7 +24,7 @@ class BatchRunnerBisectSuite extends AnyFunSuite with ErrorChecks {
       .toSeq
   private val bad = Array[Byte](1, 2, 3)
 
-  /** A result struct's values (probability, label), comparable across runs. */
+  /** A result struct's values (label, probability), comparable across runs. */
   private def values(result: Any): Seq[Any] = result.asInstanceOf[InternalRow].toSeq(binding.resultType.asInstanceOf[StructType])
 
   private def runAll(rows: Seq[Array[Byte]], stopAtFirst: Boolean): (Array[Any], Seq[Int]) = {
@@ -42,7 +42,13 @@ class BatchRunnerBisectSuite extends AnyFunSuite with ErrorChecks {
     val (clean, none) = runAll(images.take(8), stopAtFirst = false)
     assert(none.isEmpty)
     val good = results.indices.filterNot(Set(3, 7)).map(i => values(results(i)))
-    assert(good === clean.map(values).toSeq, "bisected runs give the same numbers as one batch")
+    val whole = clean.map(values).toSeq
+    // The same labels, and probabilities equal but for float rounding: oneDNN picks its convolution kernels
+    // by batch size on some CPUs (an AVX2-only EPYC gave 0.8880999 in a batch of 3 and 0.8881 in one of 8).
+    assert(good.map(_.head) === whole.map(_.head), "bisected runs give the same labels as one batch")
+    good.map(_(1).asInstanceOf[Float]).zip(whole.map(_(1).asInstanceOf[Float])).foreach { case (bisected, batch) =>
+      assert(math.abs(bisected - batch) <= 1e-6f, "bisected runs give the same probabilities as one batch")
+    }
   }
 
   test("stopAtFirstFailure finds the first bad row and stops; the runner is reusable after a failed batch") {
