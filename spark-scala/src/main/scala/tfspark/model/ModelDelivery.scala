@@ -60,15 +60,18 @@ object ModelDelivery {
    * content, so executors of the same host, and later applications, reuse it.
    *
    * @param hadoopConf the driver's Hadoop configuration (credentials, filesystem implementations)
+   * @param folder the copy's folder name in the cache, chosen once per shipment ([[ShippedModel.ship]]), so
+   *   every name that shares this delivery shares its copy
    */
   final case class SharedFileSystem(
       source: String,
       files: IndexedSeq[ModelFile],
-      hadoopConf: Broadcast[SerializableWritable[Configuration]]
+      hadoopConf: Broadcast[SerializableWritable[Configuration]],
+      folder: String
   ) extends ModelDelivery {
 
     def materialize(model: ShippedModel): File = {
-      val target = new File(ModelRepository.localCache, s"${model.name}-${model.version}-${model.sha256.take(16)}")
+      val target = new File(ModelRepository.localCache, folder)
       val root = new Path(source)
       // Hadoop's cached FileSystem instance: shared by the JVM, so it is not closed here.
       val fs = root.getFileSystem(hadoopConf.value.value)
@@ -84,13 +87,13 @@ object ModelDelivery {
    * files and nothing else: `uris(i)` (`spark://host:port/files/tfspark-<token>-<i>`, a random
    * token per shipment) is `files(i)`. Each executor JVM streams them once, when it first loads
    * the model, straight into `tfspark-models/` under its SparkFiles folder (one copy per
-   * executor, none elsewhere), and verifies them.
+   * executor, none elsewhere), and verifies them. `folder` names the copy, as for [[SharedFileSystem]].
    */
-  final case class DriverFileServer(uris: IndexedSeq[String], files: IndexedSeq[ModelFile]) extends ModelDelivery {
+  final case class DriverFileServer(uris: IndexedSeq[String], files: IndexedSeq[ModelFile], folder: String) extends ModelDelivery {
     require(uris.size == files.size, "one URI per file")
 
     def materialize(model: ShippedModel): File = {
-      val target = new File(SparkFiles.getRootDirectory(), s"tfspark-models/${model.name}-${model.version}-${model.sha256.take(16)}")
+      val target = new File(SparkFiles.getRootDirectory(), s"tfspark-models/$folder")
       val byPath = files.map(_.path).zip(uris).toMap
       VerifiedCopy.materialize(model.name, describe, target, files, model.sha256) { (file, destination, digest) =>
         digest.copyTo(file, DriverFiles.open(byPath(file.path)), destination)

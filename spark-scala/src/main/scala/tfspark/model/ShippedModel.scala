@@ -99,14 +99,16 @@ object ShippedModel {
       (sc.applicationId + "/" + sc.startTime, manifest.sha256, route, precision),
       _ => {
         val handle = ModelCache.withHandle(manifest.sha256, location, precision)(identity)
+        // Executors' copy of this content, whatever names later share this shipment.
+        val folder = s"${location.name}-${location.version}-${manifest.sha256.take(16)}"
         val delivery = route match {
           case ModelDelivery.InDriverJvm => ModelDelivery.DriverFolder
           case ModelDelivery.FromSharedFileSystem(source) =>
-            ModelDelivery.SharedFileSystem(source, manifest.files, sc.broadcast(new SerializableWritable(sc.hadoopConfiguration)))
+            ModelDelivery.SharedFileSystem(source, manifest.files, sc.broadcast(new SerializableWritable(sc.hadoopConfiguration)), folder)
           case ModelDelivery.FromDriver =>
             // Only the files the driver hashed are served, each under an unguessable name.
             val uris = DriverFiles.serveFiles(sc, manifest.files.map(ModelManifest.fileOf(manifest, _)))
-            ModelDelivery.DriverFileServer(uris, manifest.files)
+            ModelDelivery.DriverFileServer(uris, manifest.files, folder)
         }
         // The real path, links resolved: a link re-pointed later does not change what this serves.
         val directory = manifest.directory.getPath
@@ -124,7 +126,7 @@ object ShippedModel {
       }
     )
     // Another name (a link, an alias) of content shipped before shares its delivery and load, but keeps
-    // its own name and version: errors, EXPLAIN and executors' copies name what the caller asked for.
+    // its own name and version (errors and EXPLAIN name what the caller asked for), and executors' copy.
     if (first.name == location.name && first.version == location.version) first
     else first.copy(name = location.name, version = location.version)
   }

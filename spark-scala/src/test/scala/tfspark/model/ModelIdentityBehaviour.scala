@@ -87,6 +87,9 @@ trait ModelIdentityBehaviour extends AnyFunSuite with SparkSessionFixture with E
     val rolled = TFInference.ship(spark.sparkContext, repository.resolve("rolled", Some(1L)))
     assert(rolled.sha256 === linear.sha256 && (rolled.delivery eq linear.delivery), "one content, one shipment")
     assert((linear.name, rolled.name, rolled.version) === (("linear", "rolled", 1L)))
+    // Executors keep one copy of the content, under the first name's folder, for both names.
+    val copies = spark.sparkContext.parallelize(0 until 4, 4).map(_ => (linear.localDirectory(), rolled.localDirectory())).collect()
+    assert(copies.forall { case (a, b) => a == b }, copies.toSeq)
     val oneBad = spark.range(0, 8, 1, 2).selectExpr("IF(id = 5, array(1.0f), array(cast(id AS float), 1.0f)) AS x")
     checkError("INPUT_SHAPE_MISMATCH", Map("model" -> "rolled"))(oneBad.selectExpr("tfpredict('rolled@1', x)").collect())
   }

@@ -224,7 +224,12 @@ class ModelShippingClusterSuite extends AnyFunSuite with SparkSessionFixture wit
       ShippedModel.ship(spark.sparkContext, ModelRepository(linked.getPath).resolve("fresh"), repositoryShared = true, Precision.Float32)
     val source = new File(repo, "fresh/1").toPath.toRealPath().toFile.toURI.toString
     assert(
-      model.delivery === ModelDelivery.SharedFileSystem(source, ModelManifest.read(new File(repo, "fresh/1")).files, hadoopConfOf(model))
+      model.delivery === ModelDelivery.SharedFileSystem(
+        source,
+        ModelManifest.read(new File(repo, "fresh/1")).files,
+        hadoopConfOf(model),
+        s"fresh-1-${model.sha256.take(16)}"
+      )
     )
     val input = (1 to 40).map(i => Array(i * 0.5f, -i * 0.25f))
     val rows = spark.sparkContext.parallelize(input, 4)
